@@ -1,0 +1,79 @@
+// The annotation contract: every key, value and name that users, the chart and both processes rely on.
+
+export const PREFIX = "spot-orchestrator.io/";
+
+export const Annotation = {
+  enabled: `${PREFIX}enabled`,
+  compute: `${PREFIX}compute`,
+  reason: `${PREFIX}reason`,
+  changedAt: `${PREFIX}changed-at`,
+  changedBy: `${PREFIX}changed-by`,
+  interruptedNode: `${PREFIX}interrupted-node`,
+  rollout: `${PREFIX}rollout`,
+  spotPlacement: `${PREFIX}spot-placement`,
+  failedRecoveryAttempts: `${PREFIX}failed-recovery-attempts`,
+  lastRecoveryAt: `${PREFIX}last-recovery-at`,
+  healthPath: `${PREFIX}health-path`,
+} as const;
+
+/** Label on the Deployment's own metadata so `kubectl get deploy -L` shows the state. */
+export const COMPUTE_LABEL = `${PREFIX}compute`;
+
+export const COMPUTE_TYPES = ["spot", "fargate"] as const;
+export type Compute = (typeof COMPUTE_TYPES)[number];
+
+export const ENABLED_VALUES = ["true", "false"] as const;
+
+export const REASONS = [
+  "spot-interruption",
+  "rebalance-recommendation",
+  "instance-stopping",
+  "recovery",
+  "rollback",
+  "manual",
+] as const;
+export type Reason = (typeof REASONS)[number];
+
+export type RolloutState = "progressing" | "healthy" | `failed: ${string}`;
+
+/** Kubernetes Event reasons recorded on the Deployment. */
+export const EventReason = {
+  migratingToFargate: "MigratingToFargate",
+  migratedToFargate: "MigratedToFargate",
+  migrationFailed: "MigrationFailed",
+  fargateIncompatible: "FargateIncompatible",
+  recoveringToSpot: "RecoveringToSpot",
+  recoveredToSpot: "RecoveredToSpot",
+  recoveryRolledBack: "RecoveryRolledBack",
+  placementRepaired: "PlacementRepaired",
+  rebalanceRecommended: "RebalanceRecommended",
+} as const;
+
+/** Taints and labels that EKS and Karpenter put on nodes. */
+export const NodeLabel = {
+  capacityType: "eks.amazonaws.com/capacityType",
+  karpenterCapacityType: "karpenter.sh/capacity-type",
+  computeType: "eks.amazonaws.com/compute-type",
+  zone: "topology.kubernetes.io/zone",
+} as const;
+
+export function isCompute(value: unknown): value is Compute {
+  return typeof value === "string" && (COMPUTE_TYPES as readonly string[]).includes(value);
+}
+
+export function isReason(value: unknown): value is Reason {
+  return typeof value === "string" && (REASONS as readonly string[]).includes(value);
+}
+
+type Annotated = { metadata?: { annotations?: Record<string, string> | undefined } | undefined };
+
+export function isOptedIn(obj: Annotated): boolean {
+  return obj.metadata?.annotations?.[Annotation.enabled] === "true";
+}
+
+/** The compute a Deployment asks for: absent means spot. Returns undefined for an invalid value. */
+export function requestedCompute(obj: Annotated): Compute | undefined {
+  const value = obj.metadata?.annotations?.[Annotation.compute];
+  if (value === undefined) return "spot";
+  return isCompute(value) ? value : undefined;
+}

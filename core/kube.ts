@@ -1,0 +1,123 @@
+// The Kubernetes client factory and the few write helpers both processes share.
+import {
+  ApiException,
+  AppsV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  DiscoveryV1Api,
+  EventsV1Api,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Deployment,
+} from "@kubernetes/client-node";
+import { RetryableError, PermanentError, toError } from "./errors.ts";
+import { TokenBucket } from "./rateLimit.ts";
+
+export interface Kube {
+  config: KubeConfig;
+  apps: AppsV1Api;
+  core: CoreV1Api;
+  discovery: DiscoveryV1Api;
+  coordination: CoordinationV1Api;
+  events: EventsV1Api;
+  /** Paces writes to the apiserver (qps/burst), like client-go's rate limiter. */
+  limiter: TokenBucket;
+}
+
+export interface KubeOptions {
+  /** Path of a kubeconfig; otherwise KUBECONFIG, ~/.kube/config or the in-cluster service account. */
+  kubeconfig?: string | undefined;
+  qps?: number;
+  burst?: number;
+}
+
+export function loadKubeConfig(kubeconfig?: string): KubeConfig {
+  const config = new KubeConfig();
+  if (kubeconfig) config.loadFromFile(kubeconfig);
+  else config.loadFromDefault();
+  return config;
+}
+
+export function createKube(options: KubeOptions = {}): Kube {
+  const config = loadKubeConfig(options.kubeconfig);
+  return {
+    config,
+    apps: config.makeApiClient(AppsV1Api),
+    core: config.makeApiClient(CoreV1Api),
+    discovery: config.makeApiClient(DiscoveryV1Api),
+    coordination: config.makeApiClient(CoordinationV1Api),
+    events: config.makeApiClient(EventsV1Api),
+    limiter: new TokenBucket(options.qps ?? 100, options.burst ?? 200),
+  };
+}
+
+const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+
+/** Annotations to set; `null` removes one. */
+export type AnnotationPatch = Record<string, string | null>;
+
+/**
+ * Merge-patches a Deployment's annotations (and labels). With `resourceVersion`, the write only succeeds
+ * against that version (a 409 otherwise), so concurrent writers never lose an update.
+ */
+export async function patchDeploymentMetadata(
+  kube: Kube,
+  ref: { namespace: string; name: string },
+  patch: { annotations?: AnnotationPatch; labels?: AnnotationPatch; resourceVersion?: string },
+  options: { dryRun?: boolean } = {},
+): Promise<V1Deployment> {
+  await kube.limiter.take();
+  const metadata: Record<string, unknown> = {};
+  if (patch.annotations) metadata["annotations"] = patch.annotations;
+  if (patch.labels) metadata["labels"] = patch.labels;
+  if (patch.resourceVersion) metadata["resourceVersion"] = patch.resourceVersion;
+  try {
+    return await kube.apps.patchNamespacedDeployment(
+      {
+        ...ref,
+        body: { metadata },
+        fieldManager: "spot-orchestrator",
+        ...(options.dryRun ? { dryRun: "All" } : {}),
+      },
+      mergePatch,
+    );
+  } catch (err) {
+    throw classify(err, `patch deployment ${ref.namespace}/${ref.name}`);
+  }
+}
+
+/** Replaces a whole Deployment (drift repair), guarded by its resourceVersion. */
+export async function replaceDeployment(kube: Kube, deployment: V1Deployment): Promise<V1Deployment> {
+  await kube.limiter.take();
+  const { namespace = "", name = "" } = deployment.metadata ?? {};
+  try {
+    return await kube.apps.replaceNamespacedDeployment({
+      namespace,
+      name,
+      body: deployment,
+      fieldManager: "spot-orchestrator",
+    });
+  } catch (err) {
+    throw classify(err, `replace deployment ${namespace}/${name}`);
+  }
+}
+
+/** HTTP status of a client-node error, when the apiserver answered. */
+export function statusOf(err: unknown): number | undefined {
+  return err instanceof ApiException ? err.code : undefined;
+}
+
+/**
+ * Sorts an apiserver failure into the two kinds the event loop acts on: a 404 or 422 will not get better
+ * by retrying; anything else (unreachable, 409 conflict, 429, 5xx, 403 while RBAC propagates) may.
+ */
+export function classify(err: unknown, what: string): RetryableError | PermanentError {
+  const status = statusOf(err);
+  const cause = toError(err);
+  const detail = status !== undefined ? `HTTP ${status}` : cause.message;
+  if (status === 404 || status === 422 || status === 400) {
+    return new PermanentError(status === 404 ? "not-found" : "invalid", `${what}: ${detail}`, { cause });
+  }
+  return new RetryableError(`${what}: ${detail}`, { cause });
+}

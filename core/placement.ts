@@ -1,0 +1,218 @@
+// The one placement function, shared by the webhook (at admission) and the watcher (drift repair).
+// It rewrites only the pod template's placement fields and the spot-placement stash; nothing else.
+import type {
+  V1Affinity,
+  V1Deployment,
+  V1PodSpec,
+  V1Toleration,
+  V1TopologySpreadConstraint,
+  V1NodeAffinity,
+  V1PodTemplateSpec,
+} from "@kubernetes/client-node";
+import { Annotation, type Compute } from "./contract.ts";
+import { GiB, parseQuantity } from "./quantity.ts";
+
+export interface PlacementConfig {
+  /** Pod-template label a Fargate profile selects on (default `compute-type`). */
+  computeLabelKey: string;
+  spotLabel: string;
+  fargateLabel: string;
+  /** Spot profile applied when moving to spot with nothing stashed. */
+  spotNodeSelector: Record<string, string>;
+  spotTolerations: V1Toleration[];
+  fargateNodeSelector: Record<string, string>;
+}
+
+/** What moving to Fargate takes away, kept verbatim so moving back restores it. */
+export interface SpotPlacement {
+  nodeSelector?: Record<string, string>;
+  tolerations?: V1Toleration[];
+  nodeAffinity?: V1NodeAffinity;
+  topologySpreadConstraints?: V1TopologySpreadConstraint[];
+  /** The compute label's value before the move; null when the label was absent. */
+  computeLabel: string | null;
+}
+
+/** Returns a copy of the Deployment placed on `target`; the input is never modified. */
+export function place(deployment: V1Deployment, target: Compute, config: PlacementConfig): V1Deployment {
+  const result = structuredClone(deployment);
+  if (target === "fargate") toFargate(result, config);
+  else toSpot(result, config);
+  return result;
+}
+
+/** True when the template already matches `target` (a second pass would change nothing). */
+export function isPlaced(deployment: V1Deployment, target: Compute, config: PlacementConfig): boolean {
+  return JSON.stringify(place(deployment, target, config)) === JSON.stringify(deployment);
+}
+
+function toFargate(deployment: V1Deployment, config: PlacementConfig): void {
+  const template = podTemplate(deployment);
+  const spec = template.spec;
+  const annotations = ((deployment.metadata ??= {}).annotations ??= {});
+  if (annotations[Annotation.spotPlacement] === undefined) {
+    annotations[Annotation.spotPlacement] = JSON.stringify(stashOf(spec, template.metadata?.labels, config));
+  }
+  const labels = ((template.metadata ??= {}).labels ??= {});
+  labels[config.computeLabelKey] = config.fargateLabel;
+
+  if (Object.keys(config.fargateNodeSelector).length > 0)
+    spec.nodeSelector = { ...config.fargateNodeSelector };
+  else delete spec.nodeSelector;
+  delete spec.tolerations;
+  delete spec.topologySpreadConstraints;
+  if (spec.affinity?.nodeAffinity !== undefined) {
+    delete spec.affinity.nodeAffinity;
+    if (Object.keys(spec.affinity).length === 0) delete spec.affinity;
+  }
+}
+
+function toSpot(deployment: V1Deployment, config: PlacementConfig): void {
+  const template = podTemplate(deployment);
+  const annotations = deployment.metadata?.annotations;
+  const raw = annotations?.[Annotation.spotPlacement];
+  if (raw !== undefined) {
+    restore(template, parseStash(raw), config.computeLabelKey);
+    delete annotations![Annotation.spotPlacement];
+    return;
+  }
+  // Nothing stashed: only a template that is on Fargate needs the spot profile; anything else is left alone
+  // so that opting in never causes a rollout.
+  if (template.metadata?.labels?.[config.computeLabelKey] !== config.fargateLabel) return;
+  const spec = template.spec;
+  if (Object.keys(config.spotNodeSelector).length > 0) spec.nodeSelector = { ...config.spotNodeSelector };
+  else delete spec.nodeSelector;
+  if (config.spotTolerations.length > 0) spec.tolerations = structuredClone(config.spotTolerations);
+  else delete spec.tolerations;
+  template.metadata!.labels![config.computeLabelKey] = config.spotLabel;
+}
+
+function stashOf(
+  spec: V1PodSpec,
+  labels: Record<string, string> | undefined,
+  config: PlacementConfig,
+): SpotPlacement {
+  const stash: SpotPlacement = { computeLabel: labels?.[config.computeLabelKey] ?? null };
+  if (spec.nodeSelector !== undefined) stash.nodeSelector = spec.nodeSelector;
+  if (spec.tolerations !== undefined) stash.tolerations = spec.tolerations;
+  if (spec.affinity?.nodeAffinity !== undefined) stash.nodeAffinity = spec.affinity.nodeAffinity;
+  if (spec.topologySpreadConstraints !== undefined)
+    stash.topologySpreadConstraints = spec.topologySpreadConstraints;
+  return stash;
+}
+
+function restore(template: PodTemplate, stash: SpotPlacement, computeLabelKey: string): void {
+  const spec = template.spec;
+  setOrDelete(spec, "nodeSelector", stash.nodeSelector);
+  setOrDelete(spec, "tolerations", stash.tolerations);
+  setOrDelete(spec, "topologySpreadConstraints", stash.topologySpreadConstraints);
+  if (stash.nodeAffinity !== undefined) {
+    spec.affinity = { ...(spec.affinity ?? {}), nodeAffinity: stash.nodeAffinity } satisfies V1Affinity;
+  } else if (spec.affinity?.nodeAffinity !== undefined) {
+    delete spec.affinity.nodeAffinity;
+    if (Object.keys(spec.affinity).length === 0) delete spec.affinity;
+  }
+  const labels = ((template.metadata ??= {}).labels ??= {});
+  if (stash.computeLabel === null) delete labels[computeLabelKey];
+  else labels[computeLabelKey] = stash.computeLabel;
+}
+
+function setOrDelete<K extends keyof V1PodSpec>(
+  spec: V1PodSpec,
+  key: K,
+  value: V1PodSpec[K] | undefined,
+): void {
+  if (value === undefined) delete spec[key];
+  else spec[key] = value;
+}
+
+/** Reads the stash; a stash that is not an object is treated as empty rather than failing admission. */
+export function parseStash(raw: string): SpotPlacement {
+  try {
+    const value: unknown = JSON.parse(raw);
+    if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+      const stash = value as Partial<SpotPlacement>;
+      return { ...stash, computeLabel: typeof stash.computeLabel === "string" ? stash.computeLabel : null };
+    }
+  } catch {
+    // fall through
+  }
+  return { computeLabel: null };
+}
+
+type PodTemplate = V1PodTemplateSpec & { spec: V1PodSpec };
+
+function podTemplate(deployment: V1Deployment): PodTemplate {
+  const spec = (deployment.spec ??= { selector: {}, template: {} });
+  const template = (spec.template ??= {});
+  template.spec ??= { containers: [] };
+  return template as PodTemplate;
+}
+
+// ---- Fargate compatibility ----
+
+const GPU_RESOURCES = ["nvidia.com/gpu", "amd.com/gpu", "aws.amazon.com/neuron", "aws.amazon.com/neuroncore"];
+const MAX_FARGATE_CPU = 16;
+const MAX_FARGATE_MEMORY = 120 * GiB;
+
+/** Reasons a pod spec cannot run on Fargate; empty when it can. */
+export function fargateIncompatibilities(spec: V1PodSpec | undefined): string[] {
+  if (spec === undefined) return [];
+  const reasons: string[] = [];
+  if (spec.hostNetwork === true) reasons.push("hostNetwork is not supported on Fargate");
+  if (spec.hostPID === true) reasons.push("hostPID is not supported on Fargate");
+  if (spec.hostIPC === true) reasons.push("hostIPC is not supported on Fargate");
+  const containers = [...(spec.initContainers ?? []), ...(spec.containers ?? [])];
+  for (const c of containers) {
+    if (c.securityContext?.privileged === true) reasons.push(`container "${c.name}" is privileged`);
+    for (const port of c.ports ?? []) {
+      if (port.hostPort !== undefined && port.hostPort !== 0) {
+        reasons.push(`container "${c.name}" uses hostPort ${port.hostPort}`);
+      }
+    }
+    for (const resource of GPU_RESOURCES) {
+      if (c.resources?.requests?.[resource] !== undefined || c.resources?.limits?.[resource] !== undefined) {
+        reasons.push(`container "${c.name}" requests ${resource}`);
+      }
+    }
+  }
+  for (const v of spec.volumes ?? []) {
+    if (v.hostPath !== undefined) reasons.push(`volume "${v.name}" is a hostPath`);
+  }
+  const { cpu, memory } = podRequests(spec);
+  if (cpu > MAX_FARGATE_CPU)
+    reasons.push(`requests ${round(cpu)} vCPU, more than Fargate's ${MAX_FARGATE_CPU}`);
+  if (memory > MAX_FARGATE_MEMORY) {
+    reasons.push(`requests ${round(memory / GiB)} GiB of memory, more than Fargate's 120 GiB`);
+  }
+  return reasons;
+}
+
+/**
+ * The pod's effective requests as the scheduler counts them: the larger of the app containers (plus
+ * restartable init "sidecar" containers) and the largest one-shot init container.
+ */
+export function podRequests(spec: V1PodSpec): { cpu: number; memory: number } {
+  const request = (c: { resources?: { requests?: Record<string, string> } }, name: string): number => {
+    const value = c.resources?.requests?.[name];
+    if (value === undefined) return 0;
+    try {
+      return parseQuantity(value);
+    } catch {
+      return 0;
+    }
+  };
+  const sidecars = (spec.initContainers ?? []).filter((c) => c.restartPolicy === "Always");
+  const oneShot = (spec.initContainers ?? []).filter((c) => c.restartPolicy !== "Always");
+  const running = [...spec.containers, ...sidecars];
+  const total = (name: string) => running.reduce((sum, c) => sum + request(c, name), 0);
+  const maxInit = (name: string) => Math.max(0, ...oneShot.map((c) => request(c, name)));
+  return {
+    cpu: Math.max(total("cpu"), maxInit("cpu")),
+    memory: Math.max(total("memory"), maxInit("memory")),
+  };
+}
+
+function round(n: number): number {
+  return Math.round(n * 100) / 100;
+}

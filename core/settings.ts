@@ -1,0 +1,370 @@
+// Every setting: its config.toml key, its environment variable, its kind and default.
+// The one table the loader, the README and the chart's config.toml follow.
+
+export type SettingKind =
+  | "string"
+  | "url"
+  | "duration"
+  | "bool"
+  | "int"
+  | "port"
+  | "list"
+  | "map"
+  | "tolerations"
+  | { oneOf: readonly string[] };
+
+export interface Setting {
+  /** `section.key` in config.toml. */
+  key: string;
+  env: string;
+  kind: SettingKind;
+  default: string;
+  description: string;
+  /** Processes that cannot start without it. */
+  requiredBy?: readonly Process[];
+}
+
+export type Process = "webhook" | "watcher" | "cli";
+
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+
+export const SETTINGS = [
+  // [kubernetes]
+  {
+    key: "kubernetes.namespace",
+    env: "NAMESPACE",
+    kind: "list",
+    default: "",
+    description: "Namespaces watched, comma-separated; empty means all",
+  },
+  {
+    key: "kubernetes.mode",
+    env: "MODE",
+    kind: { oneOf: ["cluster", "namespace", "single"] },
+    default: "cluster",
+    description:
+      "Kept from the single-Deployment design: `single` requires `deployment_name`; opt-in per Deployment applies in every mode",
+  },
+  {
+    key: "kubernetes.deployment_name",
+    env: "DEPLOYMENT_NAME",
+    kind: "string",
+    default: "",
+    description: "When set, this Deployment counts as opted in even without the annotation",
+  },
+  {
+    key: "kubernetes.service_name",
+    env: "SERVICE_NAME",
+    kind: "string",
+    default: "",
+    description:
+      "When set, the Service health-checked for `deployment_name` (otherwise every Service selecting its pods)",
+  },
+  {
+    key: "kubernetes.qps",
+    env: "KUBE_API_QPS",
+    kind: "int",
+    default: "100",
+    description: "Requests per second the watcher sends to the apiserver (sustained)",
+  },
+  {
+    key: "kubernetes.burst",
+    env: "KUBE_API_BURST",
+    kind: "int",
+    default: "200",
+    description: "Requests the watcher may send at once above `qps`",
+  },
+  // [monitoring]
+  {
+    key: "monitoring.check_interval",
+    env: "CHECK_INTERVAL",
+    kind: "duration",
+    default: "5s",
+    description: "How often rollout and health are polled (SQS is long-polled, never paced by this)",
+  },
+  {
+    key: "monitoring.health_check_retries",
+    env: "HEALTH_CHECK_RETRIES",
+    kind: "int",
+    default: "3",
+    description: "Attempts of a pod's HTTP health check before it counts as unhealthy",
+  },
+  {
+    key: "monitoring.health_check_interval",
+    env: "HEALTH_CHECK_INTERVAL",
+    kind: "duration",
+    default: "2s",
+    description: "Pause between those attempts",
+  },
+  // [migration]
+  {
+    key: "migration.rollout_timeout",
+    env: "ROLLOUT_TIMEOUT",
+    kind: "duration",
+    default: "120s",
+    description: "Longest wait for a move to Fargate to roll out and become healthy",
+  },
+  {
+    key: "migration.verification_delay",
+    env: "VERIFICATION_DELAY",
+    kind: "duration",
+    default: "5s",
+    description: "Pause after a rollout completes before health is verified",
+  },
+  {
+    key: "migration.dry_run",
+    env: "DRY_RUN",
+    kind: "bool",
+    default: "false",
+    description: "Do everything but the writes; logs, Events and alerts say what would have happened",
+  },
+  {
+    key: "migration.rebalance_action",
+    env: "REBALANCE_ACTION",
+    kind: { oneOf: ["alert", "migrate"] },
+    default: "alert",
+    description: "What an EC2 Instance Rebalance Recommendation does",
+  },
+  {
+    key: "migration.max_concurrent_flips",
+    env: "MIGRATION_CONCURRENCY",
+    kind: "int",
+    default: "20",
+    description: "Deployments of one event patched in parallel",
+  },
+  {
+    key: "migration.drift_check_interval",
+    env: "DRIFT_CHECK_INTERVAL",
+    kind: "duration",
+    default: "1m",
+    description: "How often Deployments whose template does not match their `compute` are repaired",
+  },
+  // [recovery]
+  {
+    key: "recovery.enabled",
+    env: "RECOVERY_ENABLED",
+    kind: "bool",
+    default: "true",
+    description: "Move workloads back to spot when spot capacity is healthy",
+  },
+  {
+    key: "recovery.interval",
+    env: "RECOVERY_INTERVAL",
+    kind: "duration",
+    default: "5m",
+    description: "How often recovery candidates are examined",
+  },
+  {
+    key: "recovery.cooldown",
+    env: "RECOVERY_COOLDOWN",
+    kind: "duration",
+    default: "45m",
+    description: "Time on Fargate after a move before recovery is tried; also the storm guard's window",
+  },
+  {
+    key: "recovery.timeout",
+    env: "RECOVERY_TIMEOUT",
+    kind: "duration",
+    default: "3m",
+    description: "Longest wait for a recovery to roll out and become healthy",
+  },
+  {
+    key: "recovery.backoff_base",
+    env: "RECOVERY_BACKOFF_BASE",
+    kind: "duration",
+    default: "15m",
+    description: "Wait after the first failed recovery; doubles with each further failure",
+  },
+  {
+    key: "recovery.max_backoff",
+    env: "RECOVERY_MAX_BACKOFF",
+    kind: "duration",
+    default: "4h",
+    description: "Cap of that wait",
+  },
+  {
+    key: "recovery.max_concurrent",
+    env: "RECOVERY_MAX_CONCURRENT",
+    kind: "int",
+    default: "5",
+    description: "Deployments recovering at once, at most",
+  },
+  // [compute]
+  {
+    key: "compute.spot_label",
+    env: "SPOT_LABEL",
+    kind: "string",
+    default: "spot",
+    description: "Value of the pod-template compute label on spot",
+  },
+  {
+    key: "compute.fargate_label",
+    env: "FARGATE_LABEL",
+    kind: "string",
+    default: "fargate",
+    description: "Value of the pod-template compute label on Fargate (what the Fargate profile selects)",
+  },
+  {
+    key: "compute.compute_label_key",
+    env: "COMPUTE_LABEL_KEY",
+    kind: "string",
+    default: "compute-type",
+    description: "Pod-template label key the Fargate profile selects on",
+  },
+  {
+    key: "compute.spot_node_selector",
+    env: "SPOT_NODE_SELECTOR",
+    kind: "map",
+    default: "eks.amazonaws.com/capacityType=SPOT",
+    description: "Spot profile: node selector (`k=v,k=v`) applied when moving to spot with nothing stashed",
+  },
+  {
+    key: "compute.spot_tolerations",
+    env: "SPOT_TOLERATIONS",
+    kind: "tolerations",
+    default: "",
+    description: "Spot profile: tolerations (`key=value:Effect,key:Effect`)",
+  },
+  {
+    key: "compute.fargate_node_selector",
+    env: "FARGATE_NODE_SELECTOR",
+    kind: "map",
+    default: "",
+    description: "Node selector set on Fargate (`k=v,k=v`); empty removes it",
+  },
+  // [aws]
+  {
+    key: "aws.region",
+    env: "AWS_REGION",
+    kind: "string",
+    default: "us-east-1",
+    description: "Region of the SQS queue",
+  },
+  {
+    key: "aws.sqs_queue_url",
+    env: "SQS_QUEUE_URL",
+    kind: "url",
+    default: "",
+    description: "Queue that EventBridge sends EC2 events to (one per cluster)",
+    requiredBy: ["watcher"],
+  },
+  {
+    key: "aws.sqs_endpoint_url",
+    env: "AWS_ENDPOINT_URL_SQS",
+    kind: "url",
+    default: "",
+    description: "SQS endpoint override (emulators, VPC endpoints)",
+  },
+  // [alerts]
+  {
+    key: "alerts.enabled",
+    env: "ALERTS_ENABLED",
+    kind: "bool",
+    default: "true",
+    description: "Send Slack alerts",
+  },
+  {
+    key: "alerts.slack_webhook_url",
+    env: "SLACK_WEBHOOK_URL",
+    kind: "url",
+    default: "",
+    description: "Slack incoming-webhook URL (the chart reads it from a Secret)",
+  },
+  {
+    key: "alerts.max_per_minute",
+    env: "ALERTS_MAX_PER_MINUTE",
+    kind: "int",
+    default: "20",
+    description: "Slack messages per minute, at most; more are dropped and counted",
+  },
+  // [logging]
+  {
+    key: "logging.level",
+    env: "LOG_LEVEL",
+    kind: { oneOf: LOG_LEVELS },
+    default: "info",
+    description: "Log level",
+  },
+  {
+    key: "logging.format",
+    env: "LOG_FORMAT",
+    kind: { oneOf: ["auto", "console", "json"] },
+    default: "auto",
+    description: "`auto` is readable on a terminal and JSON elsewhere",
+  },
+  // [webhook]
+  {
+    key: "webhook.port",
+    env: "WEBHOOK_PORT",
+    kind: "port",
+    default: "9443",
+    description: "HTTPS port of /mutate and /validate",
+  },
+  {
+    key: "webhook.health_port",
+    env: "HEALTH_PORT",
+    kind: "port",
+    default: "8080",
+    description: "Plain-HTTP port of the webhook's /healthz, /readyz and /metrics",
+  },
+  {
+    key: "webhook.tls_cert",
+    env: "TLS_CERT",
+    kind: "string",
+    default: "/tls/tls.crt",
+    description: "Serving certificate (reloaded when it changes)",
+  },
+  {
+    key: "webhook.tls_key",
+    env: "TLS_KEY",
+    kind: "string",
+    default: "/tls/tls.key",
+    description: "Serving key (reloaded when it changes)",
+  },
+  {
+    key: "webhook.orchestrator_username",
+    env: "ORCHESTRATOR_USERNAME",
+    kind: "string",
+    default: "system:serviceaccount:spot-fargate-orchestrator:spot-fargate-orchestrator",
+    description:
+      "Requester whose `reason` is kept; any other requester changing `compute` gets `reason=manual`",
+  },
+  // [watcher]
+  {
+    key: "watcher.health_port",
+    env: "WATCHER_HEALTH_PORT",
+    kind: "port",
+    default: "8081",
+    description: "Plain-HTTP port of the watcher's /healthz, /readyz and /metrics",
+  },
+  {
+    key: "watcher.leader_election",
+    env: "LEADER_ELECTION",
+    kind: "bool",
+    default: "true",
+    description: "Elect one active watcher over a Lease (safe with several replicas)",
+  },
+  {
+    key: "watcher.lease_name",
+    env: "LEASE_NAME",
+    kind: "string",
+    default: "spot-fargate-orchestrator",
+    description: "Name of that Lease",
+  },
+  {
+    key: "watcher.lease_namespace",
+    env: "POD_NAMESPACE",
+    kind: "string",
+    default: "default",
+    description: "Namespace of that Lease (the chart passes the release namespace)",
+  },
+  {
+    key: "watcher.identity",
+    env: "POD_NAME",
+    kind: "string",
+    default: "",
+    description: "Holder identity in the Lease; empty means the host name",
+  },
+] as const satisfies readonly Setting[];
+
+export type SettingKey = (typeof SETTINGS)[number]["key"];
