@@ -1,9 +1,10 @@
 // `spot-orchestrator status`: a table of opted-in Deployments and where each stands.
 import { parseArgs } from "node:util";
 import type { V1Deployment } from "@kubernetes/client-node";
-import { Annotation, isOptedIn, requestedCompute } from "../core/contract.ts";
+import { Annotation, requestedCompute } from "../core/contract.ts";
 import { loadConfig, type Config } from "../core/config.ts";
-import { createKube, type Kube } from "../core/kube.ts";
+import { createKube } from "../core/kube.ts";
+import { listOptedInDeployments } from "../watcher/cluster/optedIn.ts";
 import { formatDuration } from "../core/duration.ts";
 import { recoveryState } from "../watcher/recoveryPolicy.ts";
 
@@ -23,16 +24,14 @@ export async function statusCommand(argv: string[]): Promise<void> {
   if (values.help) return void console.log(HELP);
   const config = loadConfig({ file: values.config });
   const kube = createKube({ kubeconfig: values.kubeconfig });
-  const rows = statusRows(await optedInDeployments(kube, values.namespace), config, Date.now());
+  const namespaces = values.namespace ? [values.namespace] : config.kubernetes.namespaces;
+  const deployments = await listOptedInDeployments(kube, {
+    namespaces,
+    deploymentName: config.kubernetes.deploymentName,
+  });
+  const rows = statusRows(deployments, config, Date.now());
   if (values.output === "json") console.log(JSON.stringify(rows, null, 2));
   else console.log(formatTable(rows));
-}
-
-export async function optedInDeployments(kube: Kube, namespace?: string): Promise<V1Deployment[]> {
-  const list = namespace
-    ? await kube.apps.listNamespacedDeployment({ namespace })
-    : await kube.apps.listDeploymentForAllNamespaces({});
-  return list.items.filter(isOptedIn);
 }
 
 export interface StatusRow {

@@ -11,6 +11,7 @@ import {
   setHeaderOptions,
   type V1Deployment,
 } from "@kubernetes/client-node";
+import fastJsonPatch from "fast-json-patch";
 import { RetryableError, PermanentError, toError } from "./errors.ts";
 import { TokenBucket } from "./rateLimit.ts";
 
@@ -53,6 +54,7 @@ export function createKube(options: KubeOptions = {}): Kube {
 }
 
 const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+const jsonPatch = setHeaderOptions("Content-Type", PatchStrategy.JsonPatch);
 
 /** Annotations to set; `null` removes one. */
 export type AnnotationPatch = Record<string, string | null>;
@@ -87,19 +89,28 @@ export async function patchDeploymentMetadata(
   }
 }
 
-/** Replaces a whole Deployment (drift repair), guarded by its resourceVersion. */
-export async function replaceDeployment(kube: Kube, deployment: V1Deployment): Promise<V1Deployment> {
+/**
+ * Writes the difference between two versions of a Deployment as a JSON patch that first tests the
+ * resourceVersion, so the write fails (422) rather than overwrite a change made in between.
+ */
+export async function patchDeploymentTo(
+  kube: Kube,
+  original: V1Deployment,
+  updated: V1Deployment,
+): Promise<V1Deployment> {
   await kube.limiter.take();
-  const { namespace = "", name = "" } = deployment.metadata ?? {};
+  const { namespace = "", name = "", resourceVersion = "" } = original.metadata ?? {};
+  const body = [
+    { op: "test", path: "/metadata/resourceVersion", value: resourceVersion },
+    ...fastJsonPatch.compare(original, updated),
+  ];
   try {
-    return await kube.apps.replaceNamespacedDeployment({
-      namespace,
-      name,
-      body: deployment,
-      fieldManager: "spot-orchestrator",
-    });
+    return await kube.apps.patchNamespacedDeployment(
+      { namespace, name, body, fieldManager: "spot-orchestrator" },
+      jsonPatch,
+    );
   } catch (err) {
-    throw classify(err, `replace deployment ${namespace}/${name}`);
+    throw classify(err, `patch deployment ${namespace}/${name}`);
   }
 }
 

@@ -1,0 +1,115 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { buildEc2Event, parseProviderId, regionOfZone, wrapInSnsNotification } from "./eventBuilder.ts";
+import { parseMessageBody } from "./events.ts";
+
+const fixture = (name: string) =>
+  JSON.parse(
+    readFileSync(new URL(`../../test/fixtures/aws-events/${name}.json`, import.meta.url), "utf8"),
+  ) as Record<string, unknown>;
+
+const time = new Date("2026-11-02T14:05:10.250Z");
+
+describe("buildEc2Event", () => {
+  it("builds a spot interruption shaped like the captured one", () => {
+    const event = buildEc2Event({
+      kind: "spot-interruption",
+      instanceId: "i-0b662ef9931388ba0",
+      region: "us-east-1",
+      account: "123456789012",
+      id: "1e5527d7-bb36-4607-3370-4164db56a40e",
+      time,
+    });
+    const captured = fixture("spot-interruption-warning");
+    expect(Object.keys(event).sort()).toEqual(Object.keys(captured).sort());
+    expect(event).toMatchObject({ ...captured, resources: expect.any(Array), detail: expect.any(Object) });
+    expect(event.resources).toEqual(["arn:aws:ec2:us-east-1:123456789012:instance/i-0b662ef9931388ba0"]);
+    expect(event.detail).toEqual({
+      "instance-id": "i-0b662ef9931388ba0",
+      "instance-action": "terminate",
+      "instance-action-time": "2026-11-02T14:07:10Z",
+    });
+  });
+
+  it.each([
+    { kind: "spot-interruption", detail: { "instance-action": "terminate" } },
+    { kind: "rebalance-recommendation", detail: {} },
+    { kind: "instance-stopping", detail: { state: "stopping" } },
+  ] as const)("builds a $kind that the parser reads back", ({ kind, detail }) => {
+    const deadline = new Date("2026-11-02T14:06:00Z");
+    const built = buildEc2Event({ kind, instanceId: "i-0a1b2c3d", region: "eu-west-1", time, deadline });
+    expect(built.detail).toMatchObject(detail);
+    expect(built.id).toMatch(/^[0-9a-f-]{36}$/);
+    for (const body of [JSON.stringify(built), JSON.stringify(wrapInSnsNotification(built))]) {
+      expect(parseMessageBody(body)).toEqual({
+        id: built.id,
+        kind,
+        detailType: built["detail-type"],
+        instanceId: "i-0a1b2c3d",
+        region: "eu-west-1",
+        account: "000000000000",
+        time: new Date("2026-11-02T14:05:10Z"),
+        deadline: kind === "spot-interruption" ? deadline : undefined,
+        state: kind === "instance-stopping" ? "stopping" : undefined,
+      });
+    }
+  });
+
+  it("uses the partition of the region in the instance ARN", () => {
+    const arn = (region: string) =>
+      buildEc2Event({ kind: "rebalance-recommendation", instanceId: "i-0a1b2c3d", region }).resources[0];
+    expect(arn("cn-north-1")).toMatch(/^arn:aws-cn:ec2:cn-north-1:/);
+    expect(arn("us-gov-west-1")).toMatch(/^arn:aws-us-gov:ec2:us-gov-west-1:/);
+  });
+
+  it("gives each event its own id", () => {
+    const build = () =>
+      buildEc2Event({ kind: "spot-interruption", instanceId: "i-0a1b2c3d", region: "us-east-1" });
+    expect(build().id).not.toBe(build().id);
+  });
+
+  it("refuses an instance id AWS would never send", () => {
+    expect(() =>
+      buildEc2Event({ kind: "spot-interruption", instanceId: "ip-10-0-1-7", region: "us-east-1" }),
+    ).toThrow(/not an EC2 instance id/);
+  });
+});
+
+describe("parseProviderId", () => {
+  it.each([
+    {
+      providerId: "aws:///us-east-1b/i-0b662ef9931388ba0",
+      expected: { zone: "us-east-1b", region: "us-east-1", instanceId: "i-0b662ef9931388ba0" },
+    },
+    {
+      providerId: "aws:///eu-west-1a/i-0a1b2c3d",
+      expected: { zone: "eu-west-1a", region: "eu-west-1", instanceId: "i-0a1b2c3d" },
+    },
+    {
+      providerId: "aws:///us-west-2-lax-1a/i-0c7d8e9f0a1b2c3d4",
+      expected: { zone: "us-west-2-lax-1a", region: "us-west-2", instanceId: "i-0c7d8e9f0a1b2c3d4" },
+    },
+    {
+      providerId: "aws:///eu-west-1a/0123456789abcdef0123456789abcdef/fargate-ip-10-0-1-7",
+      expected: undefined,
+    },
+    { providerId: "kind://docker/kind/kind-worker", expected: undefined },
+    { providerId: "aws:///eu-west-1a/i-xyz", expected: undefined },
+    { providerId: "", expected: undefined },
+    { providerId: undefined, expected: undefined },
+  ])("$providerId", ({ providerId, expected }) => {
+    expect(parseProviderId(providerId)).toEqual(expected);
+  });
+});
+
+describe("regionOfZone", () => {
+  it.each([
+    ["us-east-1b", "us-east-1"],
+    ["ap-southeast-2c", "ap-southeast-2"],
+    ["us-gov-west-1a", "us-gov-west-1"],
+    ["us-east-1-wl1-bos-wlz-1", "us-east-1"],
+    ["nowhere", undefined],
+  ])("%s → %s", (zone, region) => {
+    expect(regionOfZone(zone)).toBe(region);
+  });
+});
