@@ -4,7 +4,6 @@ import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import { once } from "node:events";
 import { join } from "node:path";
-import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import {
   AppsV1Api,
   CoreV1Api,
@@ -24,11 +23,17 @@ import { waitFor } from "../cluster/wait.ts";
 import { fargateProfiles } from "../fargate/profile-store.ts";
 import { metricValue, startStack, type Stack } from "../stack/stack.ts";
 import { optedInApp, serviceFor } from "./workloads.ts";
+import {
+  podsOf,
+  readyEndpoints,
+  sampleReadyEndpoints,
+  waitForAvailable,
+  waitForEmptyQueue,
+} from "./support.ts";
 
 const kc = testKubeConfig();
 const apps = kc.makeApiClient(AppsV1Api);
 const core = kc.makeApiClient(CoreV1Api);
-const discovery = kc.makeApiClient(DiscoveryV1Api);
 const events = kc.makeApiClient(EventsV1Api);
 
 const ns = useNamespace("e2e-interruption");
@@ -72,11 +77,11 @@ describe("a spot interruption", () => {
     delete batch.metadata!.annotations;
     for (const d of [web, api, batch]) await apps.createNamespacedDeployment({ namespace: ns.name, body: d });
     await core.createNamespacedService({ namespace: ns.name, body: serviceFor("web") });
-    for (const d of ["web", "api", "batch"]) await waitForAvailable(d, d === "api" ? 2 : 1);
-    await waitFor("web's endpoint", async () => (await readyEndpoints("web")) === 1);
+    for (const d of ["web", "api", "batch"]) await waitForAvailable(kc, ns.name, d, d === "api" ? 2 : 1);
+    await waitFor("web's endpoint", async () => (await readyEndpoints(kc, ns.name, "web")) === 1);
     const batchBefore = await apps.readNamespacedDeployment({ namespace: ns.name, name: "batch" });
 
-    const sampler = sampleReadyEndpoints("web");
+    const sampler = sampleReadyEndpoints(kc, ns.name, "web");
     const event = buildEc2Event({
       kind: "spot-interruption",
       instanceId: instanceIdOf(x),
@@ -105,7 +110,7 @@ describe("a spot interruption", () => {
       expect(JSON.parse(a[Annotation.spotPlacement]!)).toMatchObject({
         nodeSelector: (d === "web" ? web : api).spec!.template.spec!.nodeSelector,
       });
-      for (const pod of await podsOf(d)) {
+      for (const pod of await podsOf(kc, ns.name, d)) {
         const node = await core.readNode({ name: pod.spec!.nodeName! });
         expect(node.metadata?.labels?.["eks.amazonaws.com/compute-type"]).toBe("fargate");
       }
@@ -116,7 +121,7 @@ describe("a spot interruption", () => {
     const batchAfter = await apps.readNamespacedDeployment({ namespace: ns.name, name: "batch" });
     expect(batchAfter.metadata?.annotations ?? {}).toEqual(batchBefore.metadata?.annotations ?? {});
     expect(batchAfter.spec).toEqual(batchBefore.spec);
-    expect((await podsOf("batch")).map((p) => p.spec?.nodeName)).toEqual([name(x)]);
+    expect((await podsOf(kc, ns.name, "batch")).map((p) => p.spec?.nodeName)).toEqual([name(x)]);
 
     const reasons = (await events.listNamespacedEvent({ namespace: ns.name })).items
       .filter((e) => e.regarding?.name === "web")
@@ -133,12 +138,12 @@ describe("a spot interruption", () => {
       { timeoutMs: 30_000 },
     );
     expect(slack.messages[0]!.text).toContain(name(x));
-    await waitForEmptyQueue();
+    await waitForEmptyQueue(stack.sqsClient, stack.queueUrl);
 
     // The instance goes away; the workloads already live elsewhere.
     await terminateNode(kc, name(x));
-    await waitForAvailable("web", 1);
-    await waitForAvailable("api", 2);
+    await waitForAvailable(kc, ns.name, "web", 1);
+    await waitForAvailable(kc, ns.name, "api", 2);
   });
 
   it("deletes duplicate, redelivered, malformed, foreign and unknown messages without a second migration", async () => {
@@ -159,7 +164,7 @@ describe("a spot interruption", () => {
       detail: { ...event.detail, "instance-id": "i-0123456789abcdef0" },
     });
     await stack.send({ ...event, id: "unknown-1", "detail-type": "EC2 Fleet Error" });
-    await waitForEmptyQueue();
+    await waitForEmptyQueue(stack.sqsClient, stack.queueUrl);
     const after = await stack.watcherMetrics();
     // api is already on fargate, so the interruption of y flips nothing new, and the duplicate changes nothing.
     expect(metricValue(after, "spot_orchestrator_deployments_flipped_total")).toBe(flipped);
@@ -172,71 +177,6 @@ describe("a spot interruption", () => {
     expect(received("handled") + received("duplicate")).toBe(2);
   });
 });
-
-async function waitForAvailable(deployment: string, replicas: number): Promise<V1Deployment> {
-  return waitFor(
-    `${deployment} available with ${replicas} replicas`,
-    async () => {
-      const d = await apps.readNamespacedDeployment({ namespace: ns.name, name: deployment });
-      const s = d.status ?? {};
-      return s.availableReplicas === replicas && s.updatedReplicas === replicas && s.replicas === replicas
-        ? d
-        : undefined;
-    },
-    { timeoutMs: 90_000 },
-  );
-}
-
-async function podsOf(app: string) {
-  return (await core.listNamespacedPod({ namespace: ns.name, labelSelector: `app=${app}` })).items.filter(
-    (p) => p.metadata?.deletionTimestamp === undefined,
-  );
-}
-
-async function readyEndpoints(service: string): Promise<number> {
-  const slices = await discovery.listNamespacedEndpointSlice({
-    namespace: ns.name,
-    labelSelector: `kubernetes.io/service-name=${service}`,
-  });
-  return slices.items.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready === true).length;
-}
-
-function sampleReadyEndpoints(service: string): { stop(): Promise<number> } {
-  let min = Infinity;
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      min = Math.min(min, await readyEndpoints(service));
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-      return min;
-    },
-  };
-}
-
-async function waitForEmptyQueue(): Promise<void> {
-  await waitFor(
-    "the queue to be empty (every message deleted)",
-    async () => {
-      const { Attributes = {} } = await stack.sqsClient.send(
-        new GetQueueAttributesCommand({
-          QueueUrl: stack.queueUrl,
-          AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        }),
-      );
-      return (
-        Attributes["ApproximateNumberOfMessages"] === "0" &&
-        Attributes["ApproximateNumberOfMessagesNotVisible"] === "0"
-      );
-    },
-    { timeoutMs: 60_000 },
-  );
-}
 
 async function startSlackReceiver(): Promise<{ server: Server; url: string; messages: { text: string }[] }> {
   const messages: { text: string }[] = [];

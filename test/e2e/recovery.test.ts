@@ -1,0 +1,348 @@
+// Recovery to spot end to end, with the real webhook and watcher processes and shortened timings:
+// the full cycle back to the original placement, skips while spot cannot take the workload, rollback with
+// growing backoff, a person's choice left alone, and an interruption arriving during a recovery.
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import {
+  EventsV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Deployment,
+  type V1Node,
+} from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Annotation } from "../../core/contract.ts";
+import { buildEc2Event } from "../../watcher/sqs/eventBuilder.ts";
+import { testKubeConfig, testKubeconfigPath } from "../cluster/kube.ts";
+import { useNamespace } from "../cluster/namespace.ts";
+import { addSpotNodes, cordon, instanceIdOf, terminateNode, uncordon } from "../cluster/nodes.ts";
+import { clusterDir } from "../cluster/paths.ts";
+import { waitFor } from "../cluster/wait.ts";
+import { fargateProfiles } from "../fargate/profile-store.ts";
+import { startStack, type Stack } from "../stack/stack.ts";
+import { clients, healthyOn, podsOf, waitForAnnotations, waitForAvailable } from "./support.ts";
+import { optedInApp } from "./workloads.ts";
+
+const kc = testKubeConfig();
+const { apps, core } = clients(kc);
+const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+const ns = useNamespace("e2e-recovery");
+const suffix = randomBytes(3).toString("hex");
+const nodes: V1Node[] = [];
+let stack: Stack;
+
+const BACKOFF_BASE_MS = 3_000;
+
+beforeAll(async () => {
+  await fargateProfiles(kc).add({
+    name: `fp-${ns.name}`,
+    selectors: [{ namespace: ns.name, labels: { "compute-type": "fargate" } }],
+  });
+  stack = await startStack({
+    kc,
+    kubeconfigPath: testKubeconfigPath(),
+    namespace: ns.name,
+    logDir: join(clusterDir, "logs", ns.name),
+    watcherEnv: {
+      RECOVERY_INTERVAL: "500ms",
+      RECOVERY_COOLDOWN: "2s",
+      RECOVERY_TIMEOUT: "4s",
+      RECOVERY_BACKOFF_BASE: `${BACKOFF_BASE_MS}ms`,
+      RECOVERY_MAX_BACKOFF: "12s",
+      ROLLOUT_TIMEOUT: "60s",
+    },
+  });
+});
+
+afterAll(async () => {
+  await stack?.stop();
+  await fargateProfiles(kc).remove(`fp-${ns.name}`);
+  await Promise.all(nodes.map((n) => terminateNode(kc, n.metadata?.name ?? "")));
+});
+
+async function pool(
+  name: string,
+  count: number,
+  options: { zone?: string; cpu?: string } = {},
+): Promise<V1Node[]> {
+  const made = await addSpotNodes(kc, count, {
+    nodegroup: `${name}-${suffix}`,
+    zone: options.zone ?? "eu-west-1b",
+    ...(options.cpu ? { cpu: options.cpu } : {}),
+  });
+  nodes.push(...made);
+  return made;
+}
+
+const nodeName = (n: V1Node) => n.metadata?.name ?? "";
+
+/** Moves a Deployment to Fargate the way the watcher does on an interruption (as the orchestrator's identity). */
+async function moveToFargate(name: string, reason = "spot-interruption"): Promise<void> {
+  await apps.patchNamespacedDeployment(
+    {
+      namespace: ns.name,
+      name,
+      body: {
+        metadata: {
+          annotations: {
+            [Annotation.compute]: "fargate",
+            [Annotation.reason]: reason,
+            [Annotation.rollout]: "healthy",
+          },
+        },
+      },
+    },
+    mergePatch,
+  );
+}
+
+async function create(deployment: V1Deployment): Promise<V1Deployment> {
+  await apps.createNamespacedDeployment({ namespace: ns.name, body: deployment });
+  return waitForAvailable(kc, ns.name, deployment.metadata!.name!, deployment.spec!.replicas!);
+}
+
+async function annotationsOf(name: string): Promise<Record<string, string>> {
+  return (await apps.readNamespacedDeployment({ namespace: ns.name, name })).metadata?.annotations ?? {};
+}
+
+/** Several recovery passes go by (interval 500 ms), bounded. */
+const severalPasses = () => new Promise((resolve) => setTimeout(resolve, 3_000));
+
+describe("recovery to spot", () => {
+  it("goes spot → interruption → Fargate → cooldown → spot, with the original placement restored exactly", async () => {
+    const [x] = await pool("cycle", 2, { zone: "eu-west-1c" });
+    const app = optedInApp(
+      "cycle",
+      2,
+      { "eks.amazonaws.com/nodegroup": `cycle-${suffix}` },
+      { spreadOverNodes: true },
+    );
+    app.spec!.template.spec!.tolerations = [{ key: "spot", operator: "Exists", effect: "NoSchedule" }];
+    app.spec!.template.spec!.affinity = {
+      nodeAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: {
+          nodeSelectorTerms: [
+            {
+              matchExpressions: [
+                { key: "topology.kubernetes.io/zone", operator: "In", values: ["eu-west-1c"] },
+              ],
+            },
+          ],
+        },
+      },
+    };
+    const original = (await create(app)).spec!.template;
+
+    await stack.send(
+      buildEc2Event({ kind: "spot-interruption", instanceId: instanceIdOf(x!), region: "eu-west-1" }),
+    );
+    await waitForAnnotations(kc, ns.name, "cycle", "healthy on fargate", healthyOn("fargate"));
+    await terminateNode(kc, nodeName(x!));
+    await pool("cycle", 1, { zone: "eu-west-1c" }); // capacity comes back
+
+    const back = await waitForAnnotations(
+      kc,
+      ns.name,
+      "cycle",
+      "recovered to spot",
+      (a) => healthyOn("spot")(a) && a[Annotation.reason] === "recovery",
+    );
+    const a = back.metadata!.annotations!;
+    expect(a[Annotation.spotPlacement]).toBeUndefined();
+    expect(a[Annotation.failedRecoveryAttempts]).toBeUndefined();
+    expect(a[Annotation.lastRecoveryAt]).toMatch(/^\d{4}-/);
+    expect(JSON.stringify(back.spec!.template)).toBe(JSON.stringify(original));
+    for (const pod of await podsOf(kc, ns.name, "cycle")) {
+      const node = await core.readNode({ name: pod.spec!.nodeName! });
+      expect(node.metadata?.labels?.["eks.amazonaws.com/capacityType"]).toBe("SPOT");
+    }
+  });
+
+  it.each([
+    [
+      "cordoned",
+      async (n: V1Node) => void (await cordon(kc, nodeName(n))),
+      async (n: V1Node) => void (await uncordon(kc, nodeName(n))),
+    ],
+  ])(
+    "is skipped while the only matching spot node is %s, and happens once it is usable",
+    async (_state, spoil, heal) => {
+      const [n] = await pool("skip", 1);
+      await create(optedInApp("skip", 1, { "eks.amazonaws.com/nodegroup": `skip-${suffix}` }));
+      await spoil(n!);
+      await moveToFargate("skip");
+      await waitForAnnotations(kc, ns.name, "skip", "on fargate", (a) => a[Annotation.compute] === "fargate");
+      await waitForAvailable(kc, ns.name, "skip", 1);
+      await severalPasses();
+      expect(await annotationsOf("skip")).not.toHaveProperty([Annotation.lastRecoveryAt]);
+      await heal(n!);
+      await waitForAnnotations(kc, ns.name, "skip", "recovered to spot", healthyOn("spot"));
+    },
+  );
+
+  it("is skipped when no spot node has room or matches the restored node selector", async () => {
+    await pool("small", 1, { cpu: "250m" });
+    await create(optedInApp("roomless", 1, { "eks.amazonaws.com/nodegroup": `small-${suffix}` }));
+    const elsewhere = optedInApp("nowhere", 1, { "eks.amazonaws.com/nodegroup": `small-${suffix}` });
+    await create(elsewhere);
+    // roomless asks for more CPU than the node has left once it is gone; nowhere's restored selector names no node.
+    await apps.patchNamespacedDeployment(
+      {
+        namespace: ns.name,
+        name: "roomless",
+        body: {
+          metadata: {
+            annotations: { [Annotation.compute]: "fargate", [Annotation.reason]: "spot-interruption" },
+          },
+        },
+      },
+      mergePatch,
+    );
+    await waitForAnnotations(
+      kc,
+      ns.name,
+      "roomless",
+      "on fargate",
+      (a) => a[Annotation.compute] === "fargate",
+    );
+    await apps.patchNamespacedDeployment(
+      {
+        namespace: ns.name,
+        name: "roomless",
+        body: {
+          spec: {
+            template: { spec: { containers: [{ name: "app", resources: { requests: { cpu: "1" } } }] } },
+          },
+        },
+      },
+      setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch),
+    );
+    await moveToFargate("nowhere");
+    await waitForAnnotations(
+      kc,
+      ns.name,
+      "nowhere",
+      "on fargate",
+      (a) => a[Annotation.compute] === "fargate",
+    );
+    const stash = JSON.parse((await annotationsOf("nowhere"))[Annotation.spotPlacement]!) as {
+      nodeSelector: Record<string, string>;
+    };
+    stash.nodeSelector = { "eks.amazonaws.com/nodegroup": `missing-${suffix}` };
+    await apps.patchNamespacedDeployment(
+      {
+        namespace: ns.name,
+        name: "nowhere",
+        body: { metadata: { annotations: { [Annotation.spotPlacement]: JSON.stringify(stash) } } },
+      },
+      mergePatch,
+    );
+    await severalPasses();
+    for (const name of ["roomless", "nowhere"]) {
+      const a = await annotationsOf(name);
+      expect(a[Annotation.compute]).toBe("fargate");
+      expect(a).not.toHaveProperty([Annotation.lastRecoveryAt]);
+    }
+  });
+
+  it("never undoes a person's move to Fargate (reason=manual)", async () => {
+    await pool("manual", 1);
+    await create(optedInApp("manual", 1, { "eks.amazonaws.com/nodegroup": `manual-${suffix}` }));
+    await moveToFargate("manual", "manual");
+    await waitForAnnotations(kc, ns.name, "manual", "on fargate", (a) => a[Annotation.compute] === "fargate");
+    await severalPasses();
+    const a = await annotationsOf("manual");
+    expect(a[Annotation.compute]).toBe("fargate");
+    expect(a[Annotation.reason]).toBe("manual");
+    expect(a).not.toHaveProperty([Annotation.lastRecoveryAt]);
+  });
+
+  it("rolls back to Fargate when spot pods cannot run, backing off 1×, 2× the base between attempts", async () => {
+    const [n] = await pool("blocked", 1);
+    // A pod on the spot node that the app's required anti-affinity refuses to share a node with: the capacity
+    // check passes, the scheduler does not.
+    const blocker = optedInApp("blocker", 1, { "kubernetes.io/hostname": nodeName(n!) });
+    delete blocker.metadata!.annotations;
+    await create(blocker);
+    const app = optedInApp("blocked", 1, { "eks.amazonaws.com/nodegroup": `blocked-${suffix}` });
+    app.spec!.template.spec!.affinity = {
+      podAntiAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: [
+          { topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: { app: "blocker" } } },
+        ],
+      },
+    };
+    app.spec!.template.spec!.nodeSelector = { "eks.amazonaws.com/nodegroup": `blocked-${suffix}` };
+    await apps.createNamespacedDeployment({
+      namespace: ns.name,
+      body: {
+        ...app,
+        metadata: {
+          ...app.metadata,
+          annotations: { ...app.metadata!.annotations, [Annotation.compute]: "fargate" },
+        },
+      },
+    });
+    await moveToFargate("blocked");
+    await waitForAvailable(kc, ns.name, "blocked", 1);
+
+    const attempts: number[] = [];
+    for (const failures of [1, 2, 3]) {
+      const d = await waitForAnnotations(
+        kc,
+        ns.name,
+        "blocked",
+        `failed recovery #${failures} rolled back`,
+        (a) =>
+          a[Annotation.failedRecoveryAttempts] === String(failures) && a[Annotation.compute] === "fargate",
+        60_000,
+      );
+      const a = d.metadata!.annotations!;
+      expect(a[Annotation.reason]).toBe("rollback");
+      expect(a[Annotation.rollout]).toMatch(/^failed: /);
+      attempts.push(Date.parse(a[Annotation.lastRecoveryAt]!));
+    }
+    expect(attempts[1]! - attempts[0]!).toBeGreaterThanOrEqual(BACKOFF_BASE_MS);
+    expect(attempts[2]! - attempts[1]!).toBeGreaterThanOrEqual(2 * BACKOFF_BASE_MS);
+    const reasons = (await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: ns.name })).items
+      .filter((e) => e.regarding?.name === "blocked")
+      .map((e) => e.reason);
+    expect(reasons).toContain("RecoveryRolledBack");
+  });
+
+  it("lets an interruption of the node a recovery is moving onto win", async () => {
+    const [target] = await pool("race", 1, { zone: "eu-west-1a" });
+    await create(optedInApp("race", 1, { "eks.amazonaws.com/nodegroup": `race-${suffix}` }));
+    await moveToFargate("race");
+    await waitForAnnotations(kc, ns.name, "race", "on fargate", (a) => a[Annotation.compute] === "fargate");
+    await waitForAvailable(kc, ns.name, "race", 1);
+    // Slow the move back down so it is still in progress when the interruption comes.
+    await apps.patchNamespacedDeployment(
+      { namespace: ns.name, name: "race", body: { spec: { minReadySeconds: 30 } } },
+      mergePatch,
+    );
+
+    await waitForAnnotations(
+      kc,
+      ns.name,
+      "race",
+      "recovery under way",
+      (a) => a[Annotation.compute] === "spot" && a[Annotation.reason] === "recovery",
+    );
+    await waitFor("a spot pod on the target node", async () =>
+      (await podsOf(kc, ns.name, "race")).some((p) => p.spec?.nodeName === nodeName(target!)),
+    );
+    await stack.send(
+      buildEc2Event({ kind: "spot-interruption", instanceId: instanceIdOf(target!), region: "eu-west-1" }),
+    );
+
+    const d = await waitForAnnotations(
+      kc,
+      ns.name,
+      "race",
+      "back on fargate by the interruption, the recovery counted as failed",
+      (a) => a[Annotation.compute] === "fargate" && a[Annotation.failedRecoveryAttempts] === "1",
+    );
+    expect(d.metadata!.annotations![Annotation.reason]).toBe("spot-interruption");
+  });
+});
