@@ -102,7 +102,8 @@ export async function patchDeploymentTo(
   const { namespace = "", name = "", resourceVersion = "" } = original.metadata ?? {};
   const body = [
     { op: "test", path: "/metadata/resourceVersion", value: resourceVersion },
-    ...fastJsonPatch.compare(original, updated),
+    // Plain JSON on both sides: objects read with client-node carry Date instances that do not compare.
+    ...fastJsonPatch.compare(asJson(original), asJson(updated)),
   ];
   try {
     return await kube.apps.patchNamespacedDeployment(
@@ -112,6 +113,10 @@ export async function patchDeploymentTo(
   } catch (err) {
     throw classify(err, `patch deployment ${namespace}/${name}`);
   }
+}
+
+function asJson<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
 }
 
 /** HTTP status of a client-node error, when the apiserver answered. */

@@ -36,7 +36,6 @@ describe("recoveryState", () => {
   const t = Date.parse(changedAt);
 
   it.each([
-    ["not opted in", { [Annotation.enabled]: "false", [Annotation.compute]: "fargate" }, "not opted in"],
     ["on spot", { [Annotation.compute]: "spot" }, "not on fargate"],
     [
       "moved by a person",

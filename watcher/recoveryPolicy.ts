@@ -1,6 +1,6 @@
 // When a Deployment on Fargate may next try to go back to spot: pure rules over its annotations.
 import type { V1Deployment } from "@kubernetes/client-node";
-import { Annotation, isOptedIn, requestedCompute } from "../core/contract.ts";
+import { Annotation, requestedCompute } from "../core/contract.ts";
 
 export interface RecoveryTiming {
   cooldown: number;
@@ -18,12 +18,11 @@ export type RecoveryState =
   { eligible: false; why: string } | { eligible: true; notBefore: number; failures: number };
 
 /**
- * Whether recovery applies to this Deployment at all, and the earliest time it may run:
+ * Whether recovery applies to an opted-in Deployment at all, and the earliest time it may run:
  * the later of cooldown since the last compute change and backoff since the last attempt.
  */
 export function recoveryState(deployment: V1Deployment, timing: RecoveryTiming): RecoveryState {
   const annotations = deployment.metadata?.annotations ?? {};
-  if (!isOptedIn(deployment)) return { eligible: false, why: "not opted in" };
   if (requestedCompute(deployment) !== "fargate") return { eligible: false, why: "not on fargate" };
   if (annotations[Annotation.reason] === "manual")
     return { eligible: false, why: "moved to fargate by a person (reason=manual)" };

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the local control plane from upstream Go modules into a cache folder keyed by version:
-# kube-apiserver, kube-controller-manager, kube-scheduler, etcd, kwok, kwokctl, helm.
+# kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd, kwok, kwokctl, helm.
 # Skips whatever is already built. Prints the bin folder on the last line.
 set -euo pipefail
 
@@ -52,6 +52,7 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kubectl"
 )
 GO
   (cd "$mod" && go mod tidy -e >/dev/null 2>&1 || true; cd "$mod" && GOFLAGS="$GOFLAGS -mod=mod" go mod download)
@@ -63,7 +64,7 @@ GO
     ldflags="$ldflags -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
     ldflags="$ldflags -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
   done
-  for cmd in kube-apiserver kube-controller-manager kube-scheduler; do
+  for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
     have "$cmd" && continue
     timed "$cmd" bash -c "cd '$mod' && go build -mod=mod -ldflags '$ldflags' -o '$bin/$cmd' k8s.io/kubernetes/cmd/$cmd"
   done
@@ -90,17 +91,17 @@ GO
   timed etcd bash -c "cd '$mod' && go build -mod=mod -ldflags '-s -w' -o '$bin/etcd' go.etcd.io/etcd/server/v3"
 }
 
-go_install() { # name package version
-  local name=$1 pkg=$2 version=$3
+go_install() { # name package version [extra ldflags]
+  local name=$1 pkg=$2 version=$3 ldflags="-s -w ${4:-}"
   have "$name" && return 0
-  timed "$name" env GOBIN="$bin" go install -ldflags '-s -w' "$pkg@$version"
+  timed "$name" env GOBIN="$bin" go install -ldflags "$ldflags" "$pkg@$version"
 }
 
 total=$SECONDS
-have kube-apiserver kube-controller-manager kube-scheduler || build_kubernetes
+have kube-apiserver kube-controller-manager kube-scheduler kubectl || build_kubernetes
 have etcd || build_etcd
 go_install kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
 go_install kwokctl sigs.k8s.io/kwok/cmd/kwokctl "$KWOK_VERSION"
-go_install helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION"
+go_install helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
 step "control plane binaries ready in $((SECONDS - total))s: $bin"
 echo "$bin"

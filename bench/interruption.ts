@@ -1,0 +1,181 @@
+// Interruption benchmark against the local control plane with the real stack (SQS emulator, webhook and
+// watcher processes): event sent → N opted-in Deployments flipped, for N = 1, 10, 100, next to the floor of
+// N sequential merge patches; then the watcher's memory with 1,000 nodes and 10,000 pods in the cluster.
+// Usage: npm run bench:interruption [-- --sizes 1,10,100 --runs 5,5,3 --nodes 1000 --pods 10000
+//        --load-budget 600 --concurrency 20 --skip-memory]
+// E2E_KUBECONFIG points it at another cluster (on this host: the webhook is registered by 127.0.0.1 URL).
+import { mkdir, writeFile } from "node:fs/promises";
+import { cpus, loadavg } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { CoreV1Api, VersionApi, type KubeConfig } from "@kubernetes/client-node";
+import { waitUntilUsable } from "../test/cluster/kwok-cluster.ts";
+import { loadKubeConfig } from "../test/cluster/kubeconfig.ts";
+import { upLocalCluster } from "../test/cluster/local-cluster.ts";
+import { createNamespace, deleteNamespace } from "../test/cluster/namespace.ts";
+import { repoRoot } from "../test/cluster/paths.ts";
+import { startStack, type Stack } from "../test/stack/stack.ts";
+import { interruptionRun, type RunContext, type RunResult } from "./interruption/interruptionRun.ts";
+import { benchNodeLabel } from "./interruption/manifests.ts";
+import { memoryPhase, type MemoryResult } from "./interruption/memoryPhase.ts";
+import { latencyTable, memoryLines, sizeResult, type SizeResult } from "./interruption/report.ts";
+import { waitForLeadership } from "./interruption/watcherProbe.ts";
+
+const { values } = parseArgs({
+  options: {
+    sizes: { type: "string", default: "1,10,100" },
+    runs: { type: "string", default: "5,5,3" },
+    nodes: { type: "string", default: "1000" },
+    pods: { type: "string", default: "10000" },
+    "load-budget": { type: "string", default: "600" },
+    "load-concurrency": { type: "string", default: "50" },
+    concurrency: { type: "string" },
+    "skip-memory": { type: "boolean", default: false },
+  },
+});
+const numbers = (list: string) => list.split(",").map(Number);
+const SIZES = numbers(values.sizes);
+const RUNS = numbers(values.runs);
+if (SIZES.length !== RUNS.length || [...SIZES, ...RUNS].some((n) => !Number.isInteger(n) || n < 1)) {
+  throw new Error("--sizes and --runs need the same number of positive integers");
+}
+
+const benchDir = join(repoRoot, ".bench");
+const started = performance.now();
+const log = (line: string) =>
+  process.stderr.write(
+    `[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`,
+  );
+
+// Follow-ups of paused Deployments never finish; polling them rarely keeps them out of the measurements.
+// Recovery would move the Deployments back to spot behind the benchmark's back.
+const watcherEnv: Record<string, string> = {
+  CHECK_INTERVAL: "30s",
+  RECOVERY_ENABLED: "false",
+  DRIFT_CHECK_INTERVAL: "10m",
+  ...(values.concurrency ? { MIGRATION_CONCURRENCY: values.concurrency } : {}),
+};
+
+const cleanups: (() => Promise<unknown>)[] = [];
+async function cleanUp(): Promise<void> {
+  for (const step of cleanups.reverse()) {
+    await step().catch((err: unknown) => log(`cleanup step failed: ${String(err)}`));
+  }
+  cleanups.length = 0;
+}
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    log(`${signal}: cleaning up`);
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
+
+async function clusterKubeconfig(): Promise<string> {
+  if (process.env.E2E_KUBECONFIG) {
+    const path = resolve(process.env.E2E_KUBECONFIG);
+    await waitUntilUsable(path);
+    return path;
+  }
+  const { cluster, outcome, ms } = await upLocalCluster();
+  log(`cluster ${cluster.name} ${outcome} in ${ms} ms`);
+  return cluster.kubeconfigPath;
+}
+
+async function latencyPhase(ctx: RunContext): Promise<SizeResult[]> {
+  // warm-up, not counted: the first event pays for JIT, TLS sessions and the ReplicaSet owner cache path
+  await interruptionRun(ctx, 10, "warm");
+  const sizes: SizeResult[] = [];
+  for (const [i, n] of SIZES.entries()) {
+    const runs: RunResult[] = [];
+    for (let r = 0; r < RUNS[i]!; r++) {
+      const result = await interruptionRun(ctx, n, `n${n}-r${r}`);
+      runs.push(result);
+      log(
+        `N=${n} run ${r + 1}/${RUNS[i]}: watcher ${result.watcherMs.toFixed(0)} ms ` +
+          `(own histogram ${result.watcherHistogramMs.toFixed(0)} ms), floor ${result.floorMs.toFixed(0)} ms, ` +
+          `load ${loadavg()[0]!.toFixed(2)}`,
+      );
+    }
+    sizes.push(sizeResult(n, runs));
+  }
+  return sizes;
+}
+
+async function main(): Promise<void> {
+  const kubeconfigPath = await clusterKubeconfig();
+  const kc: KubeConfig = loadKubeConfig(kubeconfigPath);
+  const serverVersion = (await kc.makeApiClient(VersionApi).getCode()).gitVersion;
+  const loadBefore = loadavg();
+
+  const namespace = await createNamespace(kc, "bench-interruption");
+  cleanups.push(() => deleteNamespace(kc, namespace, { wait: true }));
+  // nodes of runs cut short by a failure or an interrupt
+  cleanups.push(() =>
+    kc.makeApiClient(CoreV1Api).deleteCollectionNode({ labelSelector: `${benchNodeLabel}=true` }),
+  );
+  log(`namespace ${namespace}; starting the SQS emulator, webhook and watcher`);
+  const stack: Stack = await startStack({
+    kc,
+    kubeconfigPath,
+    namespace,
+    logDir: join(benchDir, "logs", namespace),
+    watcherEnv,
+  });
+  cleanups.push(() => stack.stop());
+  if (!stack.watcher) throw new Error("the stack started no watcher");
+  await waitForLeadership(stack.watcherHealthPort);
+
+  const ctx: RunContext = {
+    kc,
+    namespace,
+    stack,
+    watcher: { healthPort: stack.watcherHealthPort, logFile: stack.watcher.logFile },
+  };
+  const sizes = await latencyPhase(ctx);
+  const loadAfterLatency = loadavg();
+  console.log(`\n${latencyTable(sizes)}`);
+
+  let memory: MemoryResult | undefined;
+  if (!values["skip-memory"]) {
+    // the memory watcher must win the Lease and have a history of its own
+    await stack.watcher.stop();
+    memory = await memoryPhase(kc, namespace, stack, {
+      nodes: Number(values.nodes),
+      pods: Number(values.pods),
+      concurrency: Number(values["load-concurrency"]),
+      budgetMs: Number(values["load-budget"]) * 1000,
+      watcherEnv,
+      log,
+    });
+    console.log(`\n${memoryLines(memory)}`);
+  }
+
+  const seconds = (performance.now() - started) / 1000;
+  const machine = {
+    cpus: cpus().length,
+    loadAverageBefore: loadBefore,
+    loadAverageAfterLatency: loadAfterLatency,
+    loadAverageEnd: loadavg(),
+  };
+  console.log(
+    `\n${machine.cpus} CPUs; 1-min load average ${loadBefore[0]!.toFixed(2)} at start, ` +
+      `${loadAfterLatency[0]!.toFixed(2)} after the latency runs, ${machine.loadAverageEnd[0]!.toFixed(2)} at the end; ` +
+      `apiserver ${serverVersion}; ${seconds.toFixed(0)} s in all`,
+  );
+  await mkdir(benchDir, { recursive: true });
+  await writeFile(
+    join(benchDir, "interruption.json"),
+    `${JSON.stringify({ date: new Date().toISOString(), serverVersion, watcherEnv, machine, seconds, sizes, memory }, null, 2)}\n`,
+  );
+  log(`wrote ${join(benchDir, "interruption.json")}`);
+}
+
+try {
+  await main();
+} catch (err) {
+  log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exitCode = 1;
+} finally {
+  log("cleaning up");
+  await cleanUp();
+}

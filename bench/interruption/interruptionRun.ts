@@ -1,0 +1,86 @@
+// One measured run for N Deployments on one fresh node: first the floor (sequential patches from here),
+// then, back on spot, one interruption event through SQS and the watcher, timed from the send until a
+// watch sees the last Deployment with compute=fargate.
+import { randomBytes } from "node:crypto";
+import { AppsV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { buildEc2Event } from "../../watcher/sqs/eventBuilder.ts";
+import { defaultZone, regionOf } from "../../test/cluster/nodes.ts";
+import { waitForEmptyQueue } from "../../test/e2e/support.ts";
+import type { Stack } from "../../test/stack/stack.ts";
+import { createFleet, deleteFleet, type Fleet } from "./fleet.ts";
+import { startFlipClock } from "./flipClock.ts";
+import { assertOn, floorFlip, resetToSpot } from "./floor.ts";
+import { flipLogTimes, watcherCounters } from "./watcherProbe.ts";
+
+export interface RunContext {
+  kc: KubeConfig;
+  namespace: string;
+  stack: Stack;
+  watcher: { healthPort: number; logFile: string };
+}
+
+export interface RunResult {
+  n: number;
+  /** Event sent → last Deployment seen with compute=fargate, from outside. */
+  watcherMs: number;
+  /** The watcher's own event_to_flip observation (message received → last flip stored). */
+  watcherHistogramMs: number;
+  /** From the send to the watcher's first and last "compute flipped" log lines (ms resolution). */
+  firstFlipLogMs: number | undefined;
+  lastFlipLogMs: number | undefined;
+  /** N sequential merge patches from this process. */
+  floorMs: number;
+}
+
+export async function interruptionRun(ctx: RunContext, n: number, label: string): Promise<RunResult> {
+  const run = `${label}-${randomBytes(2).toString("hex")}`;
+  const fleet = await createFleet(ctx.kc, ctx.namespace, run, n);
+  try {
+    const floorMs = await floorFlip(ctx.kc, ctx.namespace, fleet);
+    await resetToSpot(ctx.kc, ctx.namespace, fleet);
+    return { n, floorMs, ...(await watcherFlip(ctx, fleet)) };
+  } finally {
+    await deleteFleet(ctx.kc, ctx.namespace, fleet);
+  }
+}
+
+/** Sends the interruption for the fleet's node and times the watcher's flip of every Deployment on it. */
+export async function watcherFlip(ctx: RunContext, fleet: Fleet): Promise<Omit<RunResult, "n" | "floorMs">> {
+  const { kc, namespace, stack, watcher } = ctx;
+  const n = fleet.deployments.length;
+  const clock = await startFlipClock(kc, namespace, fleet.labelSelector, fleet.deployments);
+  let lastSeen: number;
+  let sentAt: number;
+  let sentEpoch: number;
+  const before = await watcherCounters(watcher.healthPort);
+  try {
+    const event = buildEc2Event({
+      kind: "spot-interruption",
+      instanceId: fleet.instanceId,
+      region: regionOf(defaultZone),
+    });
+    sentEpoch = Date.now();
+    sentAt = performance.now();
+    await stack.send(event);
+    lastSeen = await clock.allFlipped(60_000);
+  } finally {
+    clock.stop();
+  }
+  // the message is deleted once every flip is stored: the watcher is done with the event
+  await waitForEmptyQueue(stack.sqsClient, stack.queueUrl);
+  const after = await watcherCounters(watcher.healthPort);
+  const flipped = after.flipped - before.flipped;
+  const observations = after.eventToFlipCount - before.eventToFlipCount;
+  if (flipped !== n || observations !== 1) {
+    throw new Error(`the watcher counted ${flipped} flips (expected ${n}) in ${observations} event(s)`);
+  }
+  const apps = kc.makeApiClient(AppsV1Api);
+  assertOn(await apps.readNamespacedDeployment({ namespace, name: fleet.deployments.at(-1)! }), "fargate");
+  const log = await flipLogTimes(watcher.logFile, fleet.deployments);
+  return {
+    watcherMs: lastSeen - sentAt,
+    watcherHistogramMs: (after.eventToFlipSum - before.eventToFlipSum) * 1000,
+    firstFlipLogMs: log && log.first - sentEpoch,
+    lastFlipLogMs: log && log.last - sentEpoch,
+  };
+}

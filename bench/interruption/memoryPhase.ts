@@ -1,0 +1,126 @@
+// The watcher's memory in an idle small cluster and in a big one (1,000 nodes, 10,000 pods by default), each
+// time idle and after handling one interruption, measured on one watcher process started for the purpose.
+import { setTimeout as sleep } from "node:timers/promises";
+import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { metricValue, type Stack } from "../../test/stack/stack.ts";
+import { createClusterLoad, deleteClusterLoad, type LoadProgress } from "./clusterLoad.ts";
+import { createFleet, deleteFleet, type Fleet } from "./fleet.ts";
+import { watcherFlip, type RunContext, type RunResult } from "./interruptionRun.ts";
+import { settledResident, type Resident } from "./memory.ts";
+import { metricsText, waitForLeadership } from "./watcherProbe.ts";
+
+export interface MemorySample extends Resident {
+  /** V8 heap in use (the watcher's nodejs_heap_size_used_bytes). */
+  heapUsedMiB: number;
+}
+
+export interface MemoryResult {
+  baseline: { nodes: number; pods: number; idle: MemorySample; afterEvent: MemorySample };
+  loaded: { nodes: number; pods: number; idle: MemorySample; afterEvent: MemorySample };
+  load: Omit<LoadProgress, "nodes" | "pods"> & { nodesCreated: number; podsCreated: number };
+  /** The interruption handled in each state (10 opted-in Deployments on one node). */
+  flips: { baseline: Omit<RunResult, "n" | "floorMs">; loaded: Omit<RunResult, "n" | "floorMs"> };
+  cleanupSeconds: number;
+}
+
+export interface MemoryOptions {
+  nodes: number;
+  pods: number;
+  concurrency: number;
+  budgetMs: number;
+  watcherEnv: Record<string, string>;
+  log: (line: string) => void;
+}
+
+export async function memoryPhase(
+  kc: KubeConfig,
+  namespace: string,
+  stack: Stack,
+  options: MemoryOptions,
+): Promise<MemoryResult> {
+  const { log } = options;
+  const watcher = await stack.startWatcher("memory-watcher", options.watcherEnv);
+  const pid = watcher.process.child.pid;
+  if (pid === undefined) throw new Error("the memory watcher has no pid");
+  await waitForLeadership(watcher.healthPort);
+  const ctx: RunContext = {
+    kc,
+    namespace,
+    stack,
+    watcher: { healthPort: watcher.healthPort, logFile: watcher.process.logFile },
+  };
+  const sample = async (): Promise<MemorySample> => ({
+    ...(await settledResident(pid)),
+    heapUsedMiB: metricValue(await metricsText(watcher.healthPort), "nodejs_heap_size_used_bytes") / 2 ** 20,
+  });
+
+  await sleep(5_000);
+  const baselineCounts = await clusterCounts(kc);
+  const baselineIdle = await sample();
+  log(`memory: baseline idle RSS ${baselineIdle.rssMiB.toFixed(1)} MiB`);
+  const baselineFlip = await flipOnce(ctx, "mem-base");
+  const baselineAfterEvent = await sample();
+
+  const progress: LoadProgress = {
+    nodes: [],
+    pods: [],
+    nodesSeconds: 0,
+    podsSeconds: 0,
+    nodesReadySeconds: undefined,
+    cutShort: false,
+  };
+  let cleanupSeconds = 0;
+  let result: Omit<MemoryResult, "cleanupSeconds">;
+  try {
+    log(
+      `memory: creating ${options.nodes} nodes and ${options.pods} pods (${options.concurrency} in flight)`,
+    );
+    await createClusterLoad(kc, namespace, { ...options, progress });
+    log(
+      `memory: ${progress.nodes.length} nodes in ${progress.nodesSeconds.toFixed(1)} s, ` +
+        `${progress.pods.length} pods in ${progress.podsSeconds.toFixed(1)} s` +
+        (progress.cutShort ? " (time budget ran out)" : ""),
+    );
+    // let the watcher's node informer take in the nodes and kwok's status updates
+    await sleep(10_000);
+    const loadedCounts = await clusterCounts(kc);
+    const loadedIdle = await sample();
+    log(`memory: loaded idle RSS ${loadedIdle.rssMiB.toFixed(1)} MiB`);
+    const loadedFlip = await flipOnce(ctx, "mem-load");
+    const loadedAfterEvent = await sample();
+    const { nodes, pods, ...timings } = progress;
+    result = {
+      baseline: { ...baselineCounts, idle: baselineIdle, afterEvent: baselineAfterEvent },
+      loaded: { ...loadedCounts, idle: loadedIdle, afterEvent: loadedAfterEvent },
+      load: { ...timings, nodesCreated: nodes.length, podsCreated: pods.length },
+      flips: { baseline: baselineFlip, loaded: loadedFlip },
+    };
+  } finally {
+    log(`memory: deleting ${progress.pods.length} pods and ${progress.nodes.length} nodes`);
+    cleanupSeconds = await deleteClusterLoad(kc, namespace, progress, options.concurrency);
+    await watcher.process.stop();
+  }
+  return { ...result, cleanupSeconds };
+}
+
+async function flipOnce(ctx: RunContext, run: string): Promise<Omit<RunResult, "n" | "floorMs">> {
+  let fleet: Fleet | undefined;
+  try {
+    fleet = await createFleet(ctx.kc, ctx.namespace, run, 10);
+    const result = await watcherFlip(ctx, fleet);
+    await sleep(3_000);
+    return result;
+  } finally {
+    if (fleet) await deleteFleet(ctx.kc, ctx.namespace, fleet);
+  }
+}
+
+/** Nodes and pods in the whole cluster (the pods counted from one page's remainingItemCount). */
+async function clusterCounts(kc: KubeConfig): Promise<{ nodes: number; pods: number }> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const nodes = await core.listNode({ limit: 1 });
+  const pods = await core.listPodForAllNamespaces({ limit: 1 });
+  const count = (list: { items: unknown[]; metadata?: { remainingItemCount?: number } }) =>
+    list.items.length + (list.metadata?.remainingItemCount ?? 0);
+  return { nodes: count(nodes), pods: count(pods) };
+}

@@ -1,0 +1,258 @@
+{{/*
+Chart name, truncated to the 63 characters of a label value.
+*/}}
+{{- define "spot-fargate-orchestrator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Full name of the release's resources. When the release name already contains the chart name it is used as is.
+*/}}
+{{- define "spot-fargate-orchestrator.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Chart name and version, for the helm.sh/chart label.
+*/}}
+{{- define "spot-fargate-orchestrator.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Standard labels of every resource.
+*/}}
+{{- define "spot-fargate-orchestrator.labels" -}}
+helm.sh/chart: {{ include "spot-fargate-orchestrator.chart" . }}
+{{ include "spot-fargate-orchestrator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: spot-fargate-orchestrator
+{{- end }}
+
+{{/*
+Labels selecting the orchestrator's pods.
+*/}}
+{{- define "spot-fargate-orchestrator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "spot-fargate-orchestrator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+Name of the ServiceAccount.
+*/}}
+{{- define "spot-fargate-orchestrator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "spot-fargate-orchestrator.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+The Kubernetes username of the orchestrator's own requests: the webhook keeps the `reason` they set.
+*/}}
+{{- define "spot-fargate-orchestrator.username" -}}
+{{- printf "system:serviceaccount:%s:%s" .Release.Namespace (include "spot-fargate-orchestrator.serviceAccountName" .) }}
+{{- end }}
+
+{{/*
+Image reference: the digest wins over the tag; the tag defaults to the chart's appVersion.
+*/}}
+{{- define "spot-fargate-orchestrator.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Names of the webhook's Service, TLS Secret and configurations.
+*/}}
+{{- define "spot-fargate-orchestrator.webhookServiceName" -}}
+{{- include "spot-fargate-orchestrator.fullname" . }}
+{{- end }}
+
+{{- define "spot-fargate-orchestrator.tlsSecretName" -}}
+{{- printf "%s-tls" (include "spot-fargate-orchestrator.fullname" .) }}
+{{- end }}
+
+{{- define "spot-fargate-orchestrator.servingCertificateName" -}}
+{{- printf "%s-serving" (include "spot-fargate-orchestrator.fullname" .) }}
+{{- end }}
+
+{{/*
+DNS names the webhook's serving certificate covers.
+*/}}
+{{- define "spot-fargate-orchestrator.dnsNames" -}}
+{{- $svc := include "spot-fargate-orchestrator.webhookServiceName" . }}
+{{- $names := list $svc (printf "%s.%s" $svc .Release.Namespace) (printf "%s.%s.svc" $svc .Release.Namespace) (printf "%s.%s.svc.cluster.local" $svc .Release.Namespace) }}
+{{- concat $names .Values.webhook.tls.extraDnsNames | toJson }}
+{{- end }}
+
+{{/*
+Name and key of the Secret holding the Slack URL; empty when there is none.
+*/}}
+{{- define "spot-fargate-orchestrator.slackSecretName" -}}
+{{- if .Values.slack.existingSecret }}
+{{- .Values.slack.existingSecret }}
+{{- else if .Values.slack.webhookUrl }}
+{{- printf "%s-slack" (include "spot-fargate-orchestrator.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{- define "spot-fargate-orchestrator.slackSecretKey" -}}
+{{- if .Values.slack.existingSecret }}
+{{- .Values.slack.existingSecretKey }}
+{{- else }}
+{{- print "webhook-url" }}
+{{- end }}
+{{- end }}
+
+{{/*
+Where config.toml is mounted.
+*/}}
+{{- define "spot-fargate-orchestrator.configPath" -}}
+/etc/spot-orchestrator/config.toml
+{{- end }}
+
+{{/*
+A TOML value from a YAML value: strings, numbers and lists as JSON (valid TOML), maps as inline tables.
+*/}}
+{{- define "spot-fargate-orchestrator.tomlValue" -}}
+{{- if kindIs "map" . }}
+{{- $pairs := list }}
+{{- range $k, $v := . }}
+{{- $pairs = append $pairs (printf "%s = %s" (toJson $k) (toJson (toString $v))) }}
+{{- end }}
+{{- if $pairs }}{ {{ join ", " $pairs }} }{{ else }}{}{{ end }}
+{{- else }}
+{{- toJson . }}
+{{- end }}
+{{- end }}
+
+{{/*
+config.toml: the `config` values, plus the sections the chart owns (ports and TLS paths of the containers).
+*/}}
+{{- define "spot-fargate-orchestrator.configToml" -}}
+{{- $config := deepCopy .Values.config }}
+{{- $_ := set $config "webhook" (dict
+  "port" .Values.webhook.port
+  "health_port" .Values.webhook.healthPort
+  "tls_cert" "/tls/tls.crt"
+  "tls_key" "/tls/tls.key") }}
+{{- $_ = set $config "watcher" (merge (dict "health_port" .Values.watcher.healthPort) $config.watcher) }}
+{{- range $section, $keys := $config }}
+[{{ $section }}]
+{{- range $key, $value := $keys }}
+{{ $key }} = {{ include "spot-fargate-orchestrator.tomlValue" $value }}
+{{- end }}
+{{ end }}
+{{- end }}
+
+{{/*
+The default affinity: never on spot capacity, replicas preferably on different nodes.
+*/}}
+{{- define "spot-fargate-orchestrator.defaultAffinity" -}}
+nodeAffinity:
+  requiredDuringSchedulingIgnoredDuringExecution:
+    nodeSelectorTerms:
+      - matchExpressions:
+          - key: eks.amazonaws.com/capacityType
+            operator: NotIn
+            values:
+              - SPOT
+          - key: karpenter.sh/capacity-type
+            operator: NotIn
+            values:
+              - spot
+podAntiAffinity:
+  preferredDuringSchedulingIgnoredDuringExecution:
+    - weight: 100
+      podAffinityTerm:
+        topologyKey: kubernetes.io/hostname
+        labelSelector:
+          matchLabels:
+            {{- include "spot-fargate-orchestrator.selectorLabels" . | nindent 12 }}
+{{- end }}
+
+{{/*
+The default topology spread: across zones when possible.
+*/}}
+{{- define "spot-fargate-orchestrator.defaultTopologySpreadConstraints" -}}
+- maxSkew: 1
+  topologyKey: topology.kubernetes.io/zone
+  whenUnsatisfiable: ScheduleAnyway
+  matchLabelKeys:
+    - pod-template-hash
+  labelSelector:
+    matchLabels:
+      {{- include "spot-fargate-orchestrator.selectorLabels" . | nindent 6 }}
+{{- end }}
+
+{{/*
+The CEL condition that sends only opted-in Deployments to the webhooks: opted in before or after the change,
+so that opting out (or a change to the annotation) is seen as well.
+*/}}
+{{- define "spot-fargate-orchestrator.matchConditions" -}}
+{{- $optedIn := "%s != null && has(%s.metadata.annotations) && 'spot-orchestrator.io/enabled' in %s.metadata.annotations && %s.metadata.annotations['spot-orchestrator.io/enabled'] == 'true'" }}
+{{- $conditions := list (printf $optedIn "object" "object" "object" "object") (printf $optedIn "oldObject" "oldObject" "oldObject" "oldObject") }}
+{{- with .Values.config.kubernetes.deployment_name }}
+{{- $conditions = append $conditions (printf "object != null && object.metadata.name == %s" (squote .)) }}
+{{- $conditions = append $conditions (printf "oldObject != null && oldObject.metadata.name == %s" (squote .)) }}
+{{- end }}
+- name: opted-in
+  expression: {{ printf "(%s)" (join ") || (" $conditions) | quote }}
+{{- end }}
+
+{{/*
+namespaceSelector of both webhooks.
+*/}}
+{{- define "spot-fargate-orchestrator.namespaceSelector" -}}
+matchExpressions:
+  - key: kubernetes.io/metadata.name
+    operator: NotIn
+    values:
+      {{- range uniq (append .Values.webhook.excludeNamespaces .Release.Namespace) }}
+      - {{ . | quote }}
+      {{- end }}
+  {{- with .Values.config.kubernetes.namespace }}
+  - key: kubernetes.io/metadata.name
+    operator: In
+    values:
+      {{- range . }}
+      - {{ . | quote }}
+      {{- end }}
+  {{- end }}
+{{- end }}
+
+{{/*
+clientConfig of a webhook: the in-cluster Service, or webhook.url when set.
+*/}}
+{{- define "spot-fargate-orchestrator.clientConfig" -}}
+{{- $root := index . 0 }}
+{{- $path := index . 1 }}
+{{- $caBundle := index . 2 }}
+{{- if $root.Values.webhook.url }}
+url: {{ printf "%s%s" (trimSuffix "/" $root.Values.webhook.url) $path | quote }}
+{{- else }}
+service:
+  name: {{ include "spot-fargate-orchestrator.webhookServiceName" $root }}
+  namespace: {{ $root.Release.Namespace }}
+  path: {{ $path }}
+  port: {{ $root.Values.webhook.service.port }}
+{{- end }}
+{{- with $caBundle }}
+caBundle: {{ . }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,360 @@
+// The chart installed with helm into the real control plane, the way a user installs it with cert-manager:
+// its objects exist and admit a restricted pod, the apiserver sends only opted-in Deployments to the
+// webhook it registers, its RBAC lets the watcher do its whole job and no more, and uninstalling it leaves
+// nothing behind. cert-manager itself does not run: the test issues the Certificate and injects the CA the
+// way cert-manager would. The webhook and watcher run as local processes from the release's ConfigMap,
+// Secret and environment, the watcher with a token of the release's ServiceAccount.
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SendMessageCommand } from "@aws-sdk/client-sqs";
+import {
+  AdmissionregistrationV1Api,
+  AppsV1Api,
+  AuthenticationV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  EventsV1Api,
+  type V1Deployment,
+  type V1Node,
+} from "@kubernetes/client-node";
+import { parse as parseToml } from "smol-toml";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REQUIRED_ACCESS } from "../../cli/doctor.ts";
+import { Annotation, COMPUTE_LABEL, EventReason } from "../../core/contract.ts";
+import { buildEc2Event } from "../../watcher/sqs/eventBuilder.ts";
+import { statusCodeOf } from "../cluster/api-errors.ts";
+import { testKubeConfig } from "../cluster/kube.ts";
+import { createNamespace, deleteNamespace } from "../cluster/namespace.ts";
+import { addOnDemandNodes, addSpotNodes, instanceIdOf, terminateNode } from "../cluster/nodes.ts";
+import { clusterDir } from "../cluster/paths.ts";
+import { waitFor } from "../cluster/wait.ts";
+import { optedInApp } from "../e2e/workloads.ts";
+import { fargateProfiles } from "../fargate/profile-store.ts";
+import { startSqsEmulator, type SqsEmulator } from "../sqs/emulator.ts";
+import { freePort } from "../stack/process.ts";
+import { metricValue } from "../stack/stack.ts";
+import { injectCa, injectCaFromAnnotation, issueCertificate } from "./install/cert-manager.ts";
+import { applyPrerequisiteCrds } from "./install/crds.ts";
+import {
+  chartPod,
+  runChartDoctor,
+  startChartWatcher,
+  startChartWebhook,
+  type ChartPod,
+  type RunningProcess,
+} from "./install/orchestrator.ts";
+import {
+  installRelease,
+  labelledObjects,
+  liveObjects,
+  objectRef,
+  releaseManifests,
+  uninstallRelease,
+  type Release,
+} from "./install/release.ts";
+import { serviceAccountKubeconfig } from "./install/service-account.ts";
+import type { KubeObject } from "./helm.ts";
+
+const kc = testKubeConfig();
+const apps = kc.makeApiClient(AppsV1Api);
+const admission = kc.makeApiClient(AdmissionregistrationV1Api);
+
+const suffix = randomBytes(3).toString("hex");
+const pool = `chart-${suffix}`;
+const release: Release = {
+  name: `sfo-${suffix}`,
+  namespace: "",
+  fullname: `sfo-${suffix}-spot-fargate-orchestrator`,
+};
+const podName = `${release.fullname}-local`;
+const scratch = mkdtempSync(join(tmpdir(), "sfo-chart-install-"));
+const logDir = join(clusterDir, "logs", `chart-install-${suffix}`);
+
+let workloadNs = "";
+let nodes: V1Node[] = [];
+let sqs: SqsEmulator | undefined;
+let queueUrl = "";
+let webhookPort = 0;
+let manifests: KubeObject[] = [];
+let pod: ChartPod;
+let serviceAccount: Awaited<ReturnType<typeof serviceAccountKubeconfig>>;
+let webhook: RunningProcess | undefined;
+let watcher: RunningProcess | undefined;
+let uninstalled = false;
+
+beforeAll(async () => {
+  // The release's namespace enforces the restricted Pod Security Standard the chart's pods claim to meet.
+  release.namespace = await createNamespace(kc, "chart-install", {
+    "pod-security.kubernetes.io/enforce": "restricted",
+  });
+  workloadNs = await createNamespace(kc, "chart-workload");
+  const [spot, onDemand] = await Promise.all([
+    addSpotNodes(kc, 1, { nodegroup: pool }),
+    addOnDemandNodes(kc, 1, { nodegroup: pool }),
+  ]);
+  nodes = [...spot, ...onDemand];
+  await fargateProfiles(kc).add({
+    name: `fp-${workloadNs}`,
+    selectors: [{ namespace: workloadNs, labels: { "compute-type": "fargate" } }],
+  });
+  await applyPrerequisiteCrds();
+  sqs = await startSqsEmulator();
+  queueUrl = await sqs.createQueue(`interruptions-${suffix}`, { VisibilityTimeout: "30" });
+  webhookPort = await freePort();
+
+  await installRelease(
+    release,
+    {
+      // Keeps the release's pods on this test's own on-demand node of a shared cluster.
+      nodeSelector: { "eks.amazonaws.com/nodegroup": pool },
+      webhook: {
+        url: `https://127.0.0.1:${webhookPort}`,
+        tls: { ipAddresses: ["127.0.0.1"] },
+        // A webhook that cannot be reached fails the test's writes instead of letting them through unseen.
+        failurePolicy: { mutating: "Fail", validating: "Fail" },
+      },
+      serviceMonitor: { enabled: true },
+      config: {
+        // Only this test's namespace reaches the webhook and the watcher, whatever else shares the cluster.
+        kubernetes: { namespace: [workloadNs] },
+        monitoring: { check_interval: "1s" },
+        migration: { verification_delay: "1s" },
+        aws: { region: "us-east-1", sqs_queue_url: queueUrl, sqs_endpoint_url: sqs.endpoint },
+      },
+    },
+    scratch,
+  );
+  manifests = await releaseManifests(release);
+}, 90_000);
+
+afterAll(async () => {
+  await Promise.all([watcher?.process.stop(5_000), webhook?.process.stop(5_000)]);
+  if (!uninstalled && release.namespace) await uninstallRelease(release).catch(() => undefined);
+  if (release.namespace) await deleteNamespace(kc, release.namespace);
+  if (workloadNs) {
+    await deleteNamespace(kc, workloadNs);
+    await fargateProfiles(kc).remove(`fp-${workloadNs}`);
+  }
+  await Promise.all(nodes.map((n) => terminateNode(kc, n.metadata?.name ?? "")));
+  await sqs?.stop();
+}, 60_000);
+
+const webhookRequests = async (endpoint: "mutate" | "validate"): Promise<number> => {
+  const res = await fetch(`http://127.0.0.1:${webhook?.healthPort}/metrics`);
+  return metricValue(await res.text(), "spot_orchestrator_webhook_requests_total", { endpoint });
+};
+
+async function sendToQueue(body: unknown): Promise<void> {
+  const client = sqs!.client();
+  try {
+    await client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(body) }));
+  } finally {
+    client.destroy();
+  }
+}
+
+function deployment(name: string, annotations: Record<string, string>): V1Deployment {
+  const app = optedInApp(name, 0, { "eks.amazonaws.com/nodegroup": pool });
+  app.metadata = { name, annotations };
+  return app;
+}
+
+async function expectForbidden(what: string, call: () => Promise<unknown>): Promise<void> {
+  const outcome = await call().then(
+    () => "allowed",
+    (err: unknown) => statusCodeOf(err) ?? err,
+  );
+  expect(outcome, what).toBe(403);
+}
+
+describe("the chart installed with helm", () => {
+  it("creates every object of the release, and its pods meet the restricted Pod Security Standard", async () => {
+    const kinds = manifests.map((o) => o.kind).sort();
+    expect(kinds).toEqual([
+      "Certificate",
+      "Certificate",
+      "ClusterRole",
+      "ClusterRoleBinding",
+      "ConfigMap",
+      "Deployment",
+      "Issuer",
+      "Issuer",
+      "MutatingWebhookConfiguration",
+      "PodDisruptionBudget",
+      "Role",
+      "RoleBinding",
+      "Service",
+      "ServiceAccount",
+      "ServiceMonitor",
+      "ValidatingWebhookConfiguration",
+    ]);
+    expect((await liveObjects(manifests, scratch)).sort()).toEqual(manifests.map(objectRef).sort());
+
+    const available = await waitFor(
+      `Deployment ${release.namespace}/${release.fullname} available with 2 pods`,
+      async () => {
+        const d = await apps.readNamespacedDeployment({
+          namespace: release.namespace,
+          name: release.fullname,
+        });
+        return d.status?.availableReplicas === 2 ? d : undefined;
+      },
+      { timeoutMs: 30_000 },
+    );
+    expect(available.spec?.template.spec?.serviceAccountName).toBe(release.fullname);
+  });
+
+  it("serves its webhook with the certificate cert-manager issues, once the CA is injected", async () => {
+    const mutating = await admission.readMutatingWebhookConfiguration({ name: release.fullname });
+    const source = mutating.metadata?.annotations?.[injectCaFromAnnotation] ?? "";
+    expect(source).toBe(`${release.namespace}/${release.fullname}-serving`);
+    const issued = await issueCertificate(kc, release.namespace, source.split("/")[1]!);
+    expect(issued.secretName).toBe(`${release.fullname}-tls`);
+
+    const expected = Buffer.from(issued.caPem).toString("base64");
+    expect(await injectCa(kc, "MutatingWebhookConfiguration", release.fullname)).toBe(expected);
+    expect(await injectCa(kc, "ValidatingWebhookConfiguration", release.fullname)).toBe(expected);
+    const validating = await admission.readValidatingWebhookConfiguration({ name: release.fullname });
+    const webhooks = [
+      ...(await admission.readMutatingWebhookConfiguration({ name: release.fullname })).webhooks!,
+      ...validating.webhooks!,
+    ];
+    expect(webhooks.map((w) => [w.clientConfig.url, w.clientConfig.caBundle])).toEqual([
+      [`https://127.0.0.1:${webhookPort}/mutate`, expected],
+      [`https://127.0.0.1:${webhookPort}/validate`, expected],
+    ]);
+
+    pod = await chartPod(kc, release, scratch);
+    webhook = await startChartWebhook(pod, release, { port: webhookPort, logDir, podName });
+  });
+
+  it("gets only opted-in Deployments from the apiserver, and patches their template", async () => {
+    const before = { mutate: await webhookRequests("mutate"), validate: await webhookRequests("validate") };
+    const plain = await apps.createNamespacedDeployment({
+      namespace: workloadNs,
+      body: deployment("plain", {}),
+    });
+    expect(plain.spec?.template.metadata?.labels?.["compute-type"]).toBeUndefined();
+    expect(await webhookRequests("mutate")).toBe(before.mutate);
+    expect(await webhookRequests("validate")).toBe(before.validate);
+
+    const forced = await apps.createNamespacedDeployment({
+      namespace: workloadNs,
+      body: deployment("forced", { [Annotation.enabled]: "true", [Annotation.compute]: "fargate" }),
+    });
+    expect(forced.spec?.template.metadata?.labels?.["compute-type"]).toBe("fargate");
+    expect(forced.metadata?.labels?.[COMPUTE_LABEL]).toBe("fargate");
+    expect(forced.metadata?.annotations?.[Annotation.reason]).toBe("manual");
+    expect(await webhookRequests("mutate")).toBeGreaterThan(before.mutate);
+    expect(await webhookRequests("validate")).toBeGreaterThan(before.validate);
+  });
+
+  it("lets the watcher, as the release's ServiceAccount, lead and move a workload off an interrupted spot node", async () => {
+    serviceAccount = await serviceAccountKubeconfig(kc, release.namespace, pod.serviceAccount, scratch);
+    const username = `system:serviceaccount:${release.namespace}:${release.fullname}`;
+    const whoami = await serviceAccount.kc
+      .makeApiClient(AuthenticationV1Api)
+      .createSelfSubjectReview({ body: {} });
+    expect(whoami.status?.userInfo?.username).toBe(username);
+    // The webhook keeps the watcher's `reason` only for the username the chart passes it.
+    expect(pod.env["webhook"]?.["ORCHESTRATOR_USERNAME"]).toBe(username);
+
+    watcher = await startChartWatcher(pod, release, { kubeconfig: serviceAccount.path, logDir, podName });
+    const config = parseToml(readFileSync(pod.configFile, "utf8")) as { watcher: { lease_name: string } };
+    const leases = kc.makeApiClient(CoordinationV1Api);
+    await waitFor(
+      `Lease ${release.namespace}/${config.watcher.lease_name} held by ${podName} (log: ${watcher.process.logFile})`,
+      async () => {
+        const lease = await leases.readNamespacedLease({
+          namespace: release.namespace,
+          name: config.watcher.lease_name,
+        });
+        return lease.spec?.holderIdentity === podName;
+      },
+      { timeoutMs: 20_000 },
+    );
+
+    const spotNode = nodes[0]!;
+    const web = optedInApp("web", 1, { "kubernetes.io/hostname": spotNode.metadata!.name! });
+    await apps.createNamespacedDeployment({ namespace: workloadNs, body: web });
+    await waitFor(
+      "web available on the spot node",
+      async () =>
+        (await apps.readNamespacedDeployment({ namespace: workloadNs, name: "web" })).status
+          ?.availableReplicas === 1,
+      { timeoutMs: 20_000 },
+    );
+
+    await sendToQueue(
+      buildEc2Event({ kind: "spot-interruption", instanceId: instanceIdOf(spotNode), region: "eu-west-1" }),
+    );
+    const moved = await waitFor(
+      `web moved to fargate and healthy (log: ${watcher.process.logFile})`,
+      async () => {
+        const d = await apps.readNamespacedDeployment({ namespace: workloadNs, name: "web" });
+        const rollout = d.metadata?.annotations?.[Annotation.rollout];
+        if (rollout?.startsWith("failed")) throw new Error(`web: rollout ${rollout}`);
+        return rollout === "healthy" ? d : undefined;
+      },
+      { timeoutMs: 45_000 },
+    );
+    const annotations = moved.metadata?.annotations ?? {};
+    expect(annotations[Annotation.compute]).toBe("fargate");
+    expect(annotations[Annotation.reason]).toBe("spot-interruption");
+    expect(annotations[Annotation.changedBy]).toBe(username);
+    expect(moved.spec?.template.metadata?.labels?.["compute-type"]).toBe("fargate");
+
+    const reasons = (await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: workloadNs })).items
+      .filter((e) => e.regarding?.name === "web")
+      .map((e) => e.reason);
+    expect(reasons).toEqual(
+      expect.arrayContaining([EventReason.migratingToFargate, EventReason.migratedToFargate]),
+    );
+
+    const log = readFileSync(watcher.process.logFile, "utf8");
+    expect(log.split("\n").filter((line) => /forbidden|"code":403|statusCode":403/i.test(line))).toEqual([]);
+  });
+
+  it("has every permission doctor checks for", async () => {
+    const { code, output } = await runChartDoctor(pod, release, { kubeconfig: serviceAccount.path, podName });
+    const permissions = output.split("\n").filter((line) => /^\[.{4}\] may /.test(line));
+    expect(permissions).toHaveLength(REQUIRED_ACCESS.length + 1);
+    expect(permissions.filter((line) => !line.startsWith("[ok  ]"))).toEqual([]);
+    expect(output).not.toContain("[FAIL]");
+    expect(code, output).toBe(0);
+  });
+
+  it("grants the ServiceAccount nothing beyond what the orchestrator does", async () => {
+    const asServiceAccount = serviceAccount.kc;
+    const core = asServiceAccount.makeApiClient(CoreV1Api);
+    await expectForbidden("list Secrets", () => core.listNamespacedSecret({ namespace: release.namespace }));
+    await expectForbidden("create pods", () =>
+      core.createNamespacedPod({
+        namespace: workloadNs,
+        body: { metadata: { name: "intruder" }, spec: { containers: [{ name: "c", image: "busybox" }] } },
+      }),
+    );
+    await expectForbidden("delete a Deployment", () =>
+      asServiceAccount
+        .makeApiClient(AppsV1Api)
+        .deleteNamespacedDeployment({ namespace: workloadNs, name: "plain" }),
+    );
+    await expectForbidden("update another Lease", () =>
+      asServiceAccount.makeApiClient(CoordinationV1Api).replaceNamespacedLease({
+        namespace: release.namespace,
+        name: "someone-else",
+        body: { metadata: { name: "someone-else" }, spec: {} },
+      }),
+    );
+  });
+
+  it("leaves nothing of the release behind when uninstalled", async () => {
+    await Promise.all([watcher?.process.stop(5_000), webhook?.process.stop(5_000)]);
+    await uninstallRelease(release);
+    uninstalled = true;
+    expect(await liveObjects(manifests, scratch)).toEqual([]);
+    expect(await labelledObjects(release)).toEqual([]);
+  });
+});

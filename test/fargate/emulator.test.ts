@@ -1,0 +1,92 @@
+import { AdmissionregistrationV1Api, CoreV1Api, type V1Pod } from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { testKubeConfig } from "../cluster/kube.ts";
+import { useNamespace } from "../cluster/namespace.ts";
+import { fargateComputeLabel } from "../cluster/nodes.ts";
+import { waitFor } from "../cluster/wait.ts";
+import { fargateWebhookName, startFargateEmulator } from "./emulator.ts";
+import { fargateProfiles } from "./profile-store.ts";
+
+const kc = testKubeConfig();
+const core = kc.makeApiClient(CoreV1Api);
+const admission = kc.makeApiClient(AdmissionregistrationV1Api);
+const ns = useNamespace("fargate");
+const profileName = `emulator-test-${process.pid}`;
+
+const fargatePod = (name: string): V1Pod => ({
+  metadata: { name, labels: { "compute-type": "fargate" } },
+  spec: { containers: [{ name: "app", image: "registry.k8s.io/pause:3.10" }] },
+});
+
+const fargateNodeCount = async () =>
+  (await core.listNode({ labelSelector: `${fargateComputeLabel}=fargate` })).items.length;
+
+const registeredUrl = async () =>
+  (await admission.readMutatingWebhookConfiguration({ name: fargateWebhookName })).webhooks?.[0]?.clientConfig
+    .url;
+
+beforeAll(async () => {
+  await fargateProfiles(kc).add({
+    name: profileName,
+    selectors: [{ namespace: ns.name, labels: { "compute-type": "fargate" } }],
+  });
+});
+
+afterAll(async () => {
+  await fargateProfiles(kc).remove(profileName);
+});
+
+describe("EKS Fargate emulator", () => {
+  it("places a dry-run pod without creating a node", async () => {
+    const before = await fargateNodeCount();
+    const dryRun = await core.createNamespacedPod({
+      namespace: ns.name,
+      body: fargatePod("dry"),
+      dryRun: "All",
+    });
+    expect(dryRun.spec?.nodeSelector?.[fargateComputeLabel]).toBe("fargate");
+    expect(await fargateNodeCount()).toBe(before);
+  });
+
+  it("gives each Fargate pod its own node and deletes the node after the pod", async () => {
+    const emulator = await startFargateEmulator(kc, { upkeepIntervalMs: 500, nodeGraceMs: 1_000 });
+    try {
+      for (const name of ["one", "two"])
+        await core.createNamespacedPod({ namespace: ns.name, body: fargatePod(name) });
+      const nodes = await waitFor("both pods bound", async () => {
+        const pods = await Promise.all(
+          ["one", "two"].map((name) => core.readNamespacedPod({ namespace: ns.name, name })),
+        );
+        const bound = pods.map((p) => p.spec?.nodeName);
+        return bound.every(Boolean) ? bound : undefined;
+      });
+      expect(new Set(nodes).size).toBe(2);
+
+      await core.deleteNamespacedPod({ namespace: ns.name, name: "one", gracePeriodSeconds: 0 });
+      await waitFor(
+        "the node of the deleted pod to go",
+        async () => !(await core.listNode({})).items.some((n) => n.metadata?.name === nodes[0]),
+        { timeoutMs: 30_000 },
+      );
+      expect((await core.listNode({})).items.map((n) => n.metadata?.name)).toContain(nodes[1]);
+    } finally {
+      await emulator.close();
+    }
+  });
+
+  it("hands the webhook to an emulator still running when a newer one stops", async () => {
+    const before = await registeredUrl();
+    const second = await startFargateEmulator(kc);
+    const taken = await registeredUrl();
+    expect(taken).not.toBe(before);
+    await second.close();
+
+    // this run's emulator, or another run's sharing the cluster
+    const handedTo = await registeredUrl();
+    expect(handedTo).toBeDefined();
+    expect(handedTo).not.toBe(taken);
+    await core.createNamespacedPod({ namespace: ns.name, body: fargatePod("after-handover") });
+    const pod = await core.readNamespacedPod({ namespace: ns.name, name: "after-handover" });
+    expect(pod.spec?.nodeSelector?.[fargateComputeLabel]).toBe("fargate");
+  });
+});

@@ -1,0 +1,54 @@
+import type { V1Pod } from "@kubernetes/client-node";
+import fastJsonPatch, { type Operation } from "fast-json-patch";
+import { fargateComputeLabel, fargateTaint } from "../cluster/nodes.ts";
+import { fargateIncompatibility } from "./compatibility.ts";
+import { fargateProfileLabel, matchingProfile, type FargateProfile } from "./profiles.ts";
+
+export type FargateDecision =
+  | { outcome: "not-fargate" }
+  | { outcome: "rejected"; profile: FargateProfile; message: string }
+  | { outcome: "fargate"; profile: FargateProfile; patchFor(nodeName: string): Operation[] };
+
+/** What EKS does with a pod at creation, given the cluster's Fargate profiles. */
+export function decideFargate(
+  pod: V1Pod,
+  namespace: string,
+  profiles: readonly FargateProfile[],
+): FargateDecision {
+  const profile = matchingProfile(profiles, namespace, pod.metadata?.labels ?? {});
+  if (!profile) return { outcome: "not-fargate" };
+  const message = pod.spec ? fargateIncompatibility(pod.spec) : undefined;
+  if (message) return { outcome: "rejected", profile, message };
+  return {
+    outcome: "fargate",
+    profile,
+    patchFor: (nodeName) => fastJsonPatch.compare(pod, placeOnFargate(pod, profile.name, nodeName)),
+  };
+}
+
+/**
+ * The pod as it leaves the EKS admission chain: labelled with its profile, tolerating the Fargate taint,
+ * and pinned to the Fargate node made for it (EKS runs each Fargate pod on a node of its own).
+ */
+function placeOnFargate(pod: V1Pod, profileName: string, nodeName: string): V1Pod {
+  const placed = structuredClone(pod);
+  placed.metadata = placed.metadata ?? {};
+  placed.metadata.labels = { ...placed.metadata.labels, [fargateProfileLabel]: profileName };
+  const spec = placed.spec ?? { containers: [] };
+  placed.spec = spec;
+  spec.nodeSelector = {
+    ...spec.nodeSelector,
+    [fargateComputeLabel]: "fargate",
+    "kubernetes.io/hostname": nodeName,
+  };
+  const tolerates = spec.tolerations?.some(
+    (t) => t.key === fargateTaint.key && (t.operator === "Exists" || t.value === fargateTaint.value),
+  );
+  if (!tolerates) {
+    spec.tolerations = [
+      ...(spec.tolerations ?? []),
+      { key: fargateTaint.key, operator: "Equal", value: fargateTaint.value, effect: fargateTaint.effect },
+    ];
+  }
+  return placed;
+}

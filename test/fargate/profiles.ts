@@ -1,0 +1,55 @@
+// Fargate profiles as EKS evaluates them: a pod runs on Fargate when its namespace and labels match
+// one selector of a profile. Namespaces and labels accept the * and ? wildcards.
+
+export interface FargateProfileSelector {
+  namespace: string;
+  labels?: Record<string, string>;
+}
+
+export interface FargateProfile {
+  name: string;
+  selectors: FargateProfileSelector[];
+}
+
+/** Set by EKS on every pod it schedules to Fargate; a pod may also carry it to pick among matching profiles. */
+export const fargateProfileLabel = "eks.amazonaws.com/fargate-profile";
+
+/**
+ * The profile a pod lands with, or undefined. When several match, a pod's own fargate-profile label
+ * chooses; otherwise the first by name, so the outcome is deterministic.
+ */
+export function matchingProfile(
+  profiles: readonly FargateProfile[],
+  namespace: string,
+  podLabels: Record<string, string> = {},
+): FargateProfile | undefined {
+  const matches = profiles
+    .filter((profile) =>
+      profile.selectors.some((selector) => selectorMatches(selector, namespace, podLabels)),
+    )
+    .sort((a, b) => a.name.localeCompare(b.name));
+  const requested = podLabels[fargateProfileLabel];
+  if (requested !== undefined) return matches.find((profile) => profile.name === requested);
+  return matches[0];
+}
+
+function selectorMatches(
+  selector: FargateProfileSelector,
+  namespace: string,
+  podLabels: Record<string, string>,
+): boolean {
+  if (!glob(selector.namespace).test(namespace)) return false;
+  return Object.entries(selector.labels ?? {}).every(([key, value]) =>
+    Object.entries(podLabels).some(
+      ([podKey, podValue]) => glob(key).test(podKey) && glob(value).test(podValue),
+    ),
+  );
+}
+
+function glob(pattern: string): RegExp {
+  const source = pattern
+    .split("")
+    .map((ch) => (ch === "*" ? ".*" : ch === "?" ? "." : ch.replace(/[.+^${}()|[\]\\]/g, "\\$&")))
+    .join("");
+  return new RegExp(`^${source}$`);
+}

@@ -1,0 +1,81 @@
+// Drift repair against the real apiserver: a Deployment whose `compute` changed while the webhook was not
+// there (failurePolicy Ignore) gets its template placed by the watcher.
+import { AppsV1Api, type V1Deployment } from "@kubernetes/client-node";
+import { describe, expect, it } from "vitest";
+import { Annotation } from "../../core/contract.ts";
+import { isPlaced } from "../../core/placement.ts";
+import { createEventRecorder } from "../../watcher/alerts/events.ts";
+import { createDriftChecker } from "../../watcher/drift.ts";
+import { createWatcherMetrics } from "../../watcher/metrics.ts";
+import { testKubeConfig } from "../cluster/kube.ts";
+import { useNamespace } from "../cluster/namespace.ts";
+import { waitFor } from "../cluster/wait.ts";
+import { eventsFor, quietLog, testConfig, testKube } from "./harness.ts";
+
+const apps = testKubeConfig().makeApiClient(AppsV1Api);
+const ns = useNamespace("watcher-drift");
+
+function deployment(name: string, annotations: Record<string, string>): V1Deployment {
+  return {
+    metadata: { name, annotations },
+    spec: {
+      replicas: 0,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: {
+          nodeSelector: { "eks.amazonaws.com/capacityType": "SPOT" },
+          tolerations: [{ key: "spot", operator: "Exists", effect: "NoSchedule" }],
+          containers: [{ name: "app", image: "registry.k8s.io/pause:3.10" }],
+        },
+      },
+    },
+  };
+}
+
+describe("drift repair", () => {
+  it("places an opted-in Deployment whose template does not match its compute, once", async () => {
+    const config = testConfig(ns.name);
+    const kube = testKube();
+    const metrics = createWatcherMetrics();
+    const events = createEventRecorder({ kube, identity: "watcher-test", log: quietLog });
+    const drift = createDriftChecker({ kube, config, log: quietLog, metrics, events });
+    const fargate = { [Annotation.compute]: "fargate" };
+    await Promise.all([
+      apps.createNamespacedDeployment({
+        namespace: ns.name,
+        body: deployment("drifted", { [Annotation.enabled]: "true", ...fargate }),
+      }),
+      apps.createNamespacedDeployment({ namespace: ns.name, body: deployment("not-opted-in", fargate) }),
+      apps.createNamespacedDeployment({
+        namespace: ns.name,
+        body: deployment("on-spot", { [Annotation.enabled]: "true" }),
+      }),
+    ]);
+    // settled: the Deployment controller has written its status (a write in between is a conflict, and
+    // a conflict only waits for the next pass)
+    for (const name of ["drifted", "not-opted-in", "on-spot"]) {
+      await waitFor(`${name} to be observed`, async () => {
+        const d = await apps.readNamespacedDeployment({ namespace: ns.name, name });
+        return d.status?.observedGeneration === d.metadata?.generation;
+      });
+    }
+    const untouched = await apps.readNamespacedDeployment({ namespace: ns.name, name: "not-opted-in" });
+
+    expect(await drift.checkOnce()).toBe(1);
+
+    const repaired = await apps.readNamespacedDeployment({ namespace: ns.name, name: "drifted" });
+    expect(isPlaced(repaired, "fargate", config.compute)).toBe(true);
+    expect(repaired.spec?.template.metadata?.labels?.["compute-type"]).toBe("fargate");
+    expect(repaired.spec?.template.spec?.tolerations).toBeUndefined();
+    expect(repaired.metadata?.annotations?.[Annotation.spotPlacement]).toContain("capacityType");
+    const after = await apps.readNamespacedDeployment({ namespace: ns.name, name: "not-opted-in" });
+    expect(after.metadata?.resourceVersion).toBe(untouched.metadata?.resourceVersion);
+    expect((await metrics.driftRepairs.get()).values[0]?.value).toBe(1);
+    await expect
+      .poll(async () => (await eventsFor(testKubeConfig(), repaired)).map((e) => e.reason))
+      .toEqual(["PlacementRepaired"]);
+
+    expect(await drift.checkOnce()).toBe(0);
+  });
+});

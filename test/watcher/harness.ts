@@ -1,0 +1,249 @@
+// Shared pieces of the watcher's integration tests: the watcher's parts wired as the watcher wires them
+// (against the real apiserver), the project's real mutating webhook registered by URL, and an alerter that
+// keeps what it was told.
+import { createServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import {
+  AppsV1Api,
+  AuthenticationV1Api,
+  EventsV1Api,
+  type EventsV1Event,
+  type KubeConfig,
+  type V1Deployment,
+  type V1Node,
+} from "@kubernetes/client-node";
+import { Annotation } from "../../core/contract.ts";
+import { loadConfig, type Config } from "../../core/config.ts";
+import { createKube, type Kube } from "../../core/kube.ts";
+import { createLogger, type Logger } from "../../core/log.ts";
+import { createApp } from "../../webhook/app.ts";
+import { createMetrics } from "../../webhook/metrics.ts";
+import { createEventRecorder, REPORTING_CONTROLLER } from "../../watcher/alerts/events.ts";
+import { NodeIndex } from "../../watcher/cluster/nodeIndex.ts";
+import { createMigrator, type Migrator } from "../../watcher/migrate.ts";
+import { createWatcherMetrics, type WatcherMetrics } from "../../watcher/metrics.ts";
+import type { Alerter, Ec2Event } from "../../watcher/types.ts";
+import { loopbackServingCertificate } from "../cluster/certs.ts";
+import { testKubeconfigPath } from "../cluster/kube.ts";
+import { instanceIdOf } from "../cluster/nodes.ts";
+import { waitFor } from "../cluster/wait.ts";
+import {
+  applyMutatingWebhookConfiguration,
+  deleteMutatingWebhookConfiguration,
+} from "../cluster/webhook-config.ts";
+
+export const quietLog: Logger = createLogger({
+  level: process.env.TEST_LOG_LEVEL === "debug" ? "debug" : "silent",
+  format: "json",
+});
+
+/** The watcher's configuration as a test runs it: one namespace, short intervals. */
+export function testConfig(namespace: string, env: Record<string, string> = {}): Config {
+  return loadConfig({
+    env: {
+      NAMESPACE: namespace,
+      CHECK_INTERVAL: "500ms",
+      VERIFICATION_DELAY: "0",
+      ROLLOUT_TIMEOUT: "60s",
+      HEALTH_CHECK_RETRIES: "1",
+      HEALTH_CHECK_INTERVAL: "200ms",
+      POD_NAMESPACE: namespace,
+      POD_NAME: "watcher-test",
+      ...env,
+    },
+  });
+}
+
+export function testKube(): Kube {
+  return createKube({ kubeconfig: testKubeconfigPath() });
+}
+
+export interface RecordedAlerts extends Alerter {
+  interruptions: Parameters<Alerter["interruption"]>[0][];
+  summaries: Parameters<Alerter["summary"]>[0][];
+  problems: { message: string; details?: Record<string, string> | undefined }[];
+}
+
+export function recordingAlerter(): RecordedAlerts {
+  const alerts: RecordedAlerts = {
+    interruptions: [],
+    summaries: [],
+    problems: [],
+    interruption: (alert) => void alerts.interruptions.push(alert),
+    summary: (summary) => void alerts.summaries.push(summary),
+    problem: (message, details) => void alerts.problems.push({ message, details }),
+  };
+  return alerts;
+}
+
+export interface TestWatcher {
+  kube: Kube;
+  config: Config;
+  nodes: NodeIndex;
+  migrator: Migrator;
+  metrics: WatcherMetrics;
+  alerts: RecordedAlerts;
+  close(): Promise<void>;
+}
+
+/** Node index, event recorder and migrator, built as the watcher builds them. */
+export async function startTestWatcher(config: Config): Promise<TestWatcher> {
+  const kube = testKube();
+  const metrics = createWatcherMetrics();
+  const alerts = recordingAlerter();
+  const nodes = new NodeIndex({ kube, log: quietLog });
+  nodes.start();
+  await nodes.synced;
+  const events = createEventRecorder({
+    kube,
+    identity: config.watcher.identity,
+    log: quietLog,
+    dryRun: config.migration.dryRun,
+  });
+  const migrator = createMigrator({ kube, nodes, config, log: quietLog, metrics, alerter: alerts, events });
+  return {
+    kube,
+    config,
+    nodes,
+    migrator,
+    metrics,
+    alerts,
+    async close() {
+      migrator.stop();
+      await migrator.idle();
+      await nodes.stop();
+    },
+  };
+}
+
+/** An EventBridge spot interruption warning for the node, as the SQS consumer hands it over. */
+export function interruptionFor(node: V1Node, kind: Ec2Event["kind"] = "spot-interruption"): Ec2Event {
+  const now = new Date();
+  const detailType = {
+    "spot-interruption": "EC2 Spot Instance Interruption Warning",
+    "rebalance-recommendation": "EC2 Instance Rebalance Recommendation",
+    "instance-stopping": "EC2 Instance State-change Notification",
+  }[kind];
+  return {
+    id: crypto.randomUUID(),
+    kind,
+    detailType,
+    instanceId: instanceIdOf(node),
+    region: "eu-west-1",
+    account: "123456789012",
+    time: now,
+    deadline: new Date(now.getTime() + 120_000),
+  };
+}
+
+/** The username the test's kubeconfig authenticates as (the webhook's "orchestrator" in these tests). */
+export async function currentUsername(kc: KubeConfig): Promise<string> {
+  const review = await kc
+    .makeApiClient(AuthenticationV1Api)
+    .createSelfSubjectReview({ body: { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" } });
+  return review.status?.userInfo?.username ?? "";
+}
+
+export interface RunningWebhook {
+  close(): Promise<void>;
+}
+
+/**
+ * The project's mutating webhook (webhook/app.ts) served over TLS on loopback and registered by URL for one
+ * namespace, as the chart registers it (CREATE and UPDATE of opted-in Deployments, failurePolicy Ignore).
+ * Returns once the apiserver calls it.
+ */
+export async function startOrchestratorWebhook(
+  kc: KubeConfig,
+  config: Config,
+  namespace: string,
+): Promise<RunningWebhook> {
+  const name = `watcher-test-${namespace}`;
+  const tls = loopbackServingCertificate();
+  const app = createApp({
+    placement: config.compute,
+    orchestratorUsername: await currentUsername(kc),
+    log: quietLog,
+    metrics: createMetrics({ processMetrics: false }),
+  });
+  const server = createServer({ cert: tls.certPem, key: tls.keyPem }, app);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  const optedIn =
+    "object != null && has(object.metadata.annotations) && 'spot-orchestrator.io/enabled' in object.metadata.annotations && object.metadata.annotations['spot-orchestrator.io/enabled'] == 'true'";
+  await applyMutatingWebhookConfiguration(kc, {
+    apiVersion: "admissionregistration.k8s.io/v1",
+    kind: "MutatingWebhookConfiguration",
+    metadata: { name },
+    webhooks: [
+      {
+        name: "mutate.deployments.spot-orchestrator.io",
+        admissionReviewVersions: ["v1"],
+        clientConfig: {
+          url: `https://127.0.0.1:${port}/mutate`,
+          caBundle: Buffer.from(tls.caPem).toString("base64"),
+        },
+        rules: [
+          {
+            apiGroups: ["apps"],
+            apiVersions: ["v1"],
+            resources: ["deployments"],
+            operations: ["CREATE", "UPDATE"],
+            scope: "Namespaced",
+          },
+        ],
+        matchPolicy: "Equivalent",
+        namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": namespace } },
+        matchConditions: [{ name: "opted-in", expression: optedIn }],
+        failurePolicy: "Ignore",
+        sideEffects: "None",
+        timeoutSeconds: 5,
+        reinvocationPolicy: "IfNeeded",
+      },
+    ],
+  });
+  // the apiserver picks configurations up asynchronously: dry-run a move until the template comes back placed
+  const apps = kc.makeApiClient(AppsV1Api);
+  const probe: V1Deployment = {
+    metadata: {
+      name: "webhook-probe",
+      annotations: { [Annotation.enabled]: "true", [Annotation.compute]: "fargate" },
+    },
+    spec: {
+      selector: { matchLabels: { app: "webhook-probe" } },
+      template: {
+        metadata: { labels: { app: "webhook-probe" } },
+        spec: { containers: [{ name: "app", image: "registry.k8s.io/pause:3.10" }] },
+      },
+    },
+  };
+  await waitFor("the orchestrator webhook to be called", async () => {
+    const created = await apps.createNamespacedDeployment({ namespace, body: probe, dryRun: "All" });
+    return (
+      created.spec?.template.metadata?.labels?.[config.compute.computeLabelKey] ===
+      config.compute.fargateLabel
+    );
+  });
+  return {
+    async close() {
+      await deleteMutatingWebhookConfiguration(kc, name);
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+/** The watcher's events.k8s.io Events regarding the Deployment. */
+export async function eventsFor(kc: KubeConfig, deployment: V1Deployment): Promise<EventsV1Event[]> {
+  const namespace = deployment.metadata?.namespace ?? "";
+  const name = deployment.metadata?.name ?? "";
+  const list = await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace });
+  return list.items.filter(
+    (e: EventsV1Event) =>
+      e.reportingController === REPORTING_CONTROLLER &&
+      e.regarding?.kind === "Deployment" &&
+      e.regarding.name === name,
+  );
+}

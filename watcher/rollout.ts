@@ -1,0 +1,124 @@
+// Follows a Deployment after its compute changed: first the rollout, then health on the target compute.
+// Target-agnostic: migration follows moves to Fargate, recovery follows moves back to spot.
+import { setTimeout as sleep } from "node:timers/promises";
+import type { V1Deployment } from "@kubernetes/client-node";
+import type { Compute } from "../core/contract.ts";
+import { classify, statusOf, type Kube } from "../core/kube.ts";
+import type { Logger } from "../core/log.ts";
+import type { Config } from "../core/config.ts";
+import { checkHealth, type HealthOptions } from "./health.ts";
+
+export type RolloutStatus = { done: true } | { done: false; failed: boolean; why: string };
+
+export type FollowResult = { ok: true; seconds: number } | { ok: false; why: string };
+
+export interface FollowOptions extends HealthOptions {
+  /** Pause between polls. */
+  checkIntervalMs: number;
+  /** Pause after the rollout completes before health is verified. */
+  verificationDelayMs?: number;
+  log: Logger;
+  signal?: AbortSignal;
+}
+
+/** Where a Deployment's rollout stands, from its status alone (the logic of `kubectl rollout status`). */
+export function rolloutStatus(deployment: V1Deployment): RolloutStatus {
+  const generation = deployment.metadata?.generation ?? 0;
+  const status = deployment.status ?? {};
+  if ((status.observedGeneration ?? 0) < generation) {
+    return { done: false, failed: false, why: `generation ${generation} not yet observed` };
+  }
+  const progressing = status.conditions?.find((c) => c.type === "Progressing");
+  if (progressing?.reason === "ProgressDeadlineExceeded") {
+    return {
+      done: false,
+      failed: true,
+      why: `progress deadline exceeded${progressing.message ? `: ${progressing.message}` : ""}`,
+    };
+  }
+  const desired = deployment.spec?.replicas ?? 1;
+  const updated = status.updatedReplicas ?? 0;
+  const total = status.replicas ?? 0;
+  const available = status.availableReplicas ?? 0;
+  if (updated < desired)
+    return { done: false, failed: false, why: `${updated} of ${desired} replicas updated` };
+  if (total > updated) {
+    return { done: false, failed: false, why: `${total - updated} old replicas pending termination` };
+  }
+  if (available < desired)
+    return { done: false, failed: false, why: `${available} of ${desired} replicas available` };
+  if (progressing?.reason !== "NewReplicaSetAvailable") {
+    return { done: false, failed: false, why: `Progressing is ${progressing?.reason ?? "not reported"}` };
+  }
+  return { done: true };
+}
+
+/** The follow options the configuration asks for; `serviceName` applies to the configured Deployment only. */
+export function followOptionsFrom(config: Config, ref: { name: string }, log: Logger): FollowOptions {
+  const { kubernetes, monitoring, migration } = config;
+  return {
+    checkIntervalMs: monitoring.checkInterval,
+    verificationDelayMs: migration.verificationDelay,
+    ...(kubernetes.serviceName !== "" && ref.name === kubernetes.deploymentName
+      ? { serviceName: kubernetes.serviceName }
+      : {}),
+    httpCheck: { retries: monitoring.healthCheckRetries, intervalMs: monitoring.healthCheckInterval },
+    log,
+  };
+}
+
+/**
+ * Polls the Deployment until its rollout is complete and it is healthy on `target`, or it fails
+ * (ProgressDeadlineExceeded, deleted) or `timeoutMs` passes.
+ */
+export async function followRollout(
+  kube: Kube,
+  ref: { namespace: string; name: string },
+  target: Compute,
+  timeoutMs: number,
+  options: FollowOptions,
+): Promise<FollowResult> {
+  const started = Date.now();
+  const deadline = started + timeoutMs;
+  const { log, signal } = options;
+  let rolledOut = false;
+  let lastWhy = "no status read yet";
+  for (;;) {
+    if (signal?.aborted) return { ok: false, why: "stopped before the rollout finished" };
+    try {
+      const deployment = await kube.apps.readNamespacedDeployment(ref);
+      const status = rolloutStatus(deployment);
+      if (!status.done && status.failed) return { ok: false, why: status.why };
+      if (!status.done) {
+        lastWhy = `rollout: ${status.why}`;
+      } else {
+        if (!rolledOut) {
+          rolledOut = true;
+          log.debug("rollout complete; verifying health");
+          await pause(Math.min(options.verificationDelayMs ?? 0, deadline - Date.now()), signal);
+        }
+        const health = await checkHealth(kube, deployment, target, options);
+        if (health.ok) return { ok: true, seconds: (Date.now() - started) / 1000 };
+        lastWhy = health.why;
+      }
+    } catch (err) {
+      if (statusOf(err) === 404) return { ok: false, why: "the Deployment was deleted" };
+      const error = classify(err, `follow deployment ${ref.namespace}/${ref.name}`);
+      log.warn({ err: error }, "reading rollout state failed; retrying");
+      lastWhy = error.message;
+    }
+    const left = deadline - Date.now();
+    if (left <= 0) return { ok: false, why: `not done after ${Math.round(timeoutMs / 1000)}s (${lastWhy})` };
+    log.debug({ why: lastWhy }, "waiting for rollout");
+    await pause(Math.min(options.checkIntervalMs, left), signal);
+  }
+}
+
+async function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (ms <= 0) return;
+  try {
+    await sleep(ms, undefined, signal ? { signal } : {});
+  } catch {
+    // aborted: the loop notices
+  }
+}

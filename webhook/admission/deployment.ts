@@ -1,0 +1,101 @@
+// What both admission handlers need to know about a request: is it an apps/v1 Deployment write we handle,
+// who sent it, and how its `compute` changes.
+import type { V1Deployment } from "@kubernetes/client-node";
+import { z } from "zod";
+import { Annotation, requestedCompute, type Compute } from "../../core/contract.ts";
+import { BadReviewError, type AdmissionRequest } from "./review.ts";
+
+// Only the parts placement reads or writes are checked; the apiserver always sends these well-formed,
+// so a mismatch means the request did not come from one.
+const stringMap = z.record(z.string(), z.string());
+const quantities = z.record(z.string(), z.union([z.string(), z.number()]));
+const container = z.looseObject({
+  name: z.string(),
+  ports: z.array(z.looseObject({ hostPort: z.number().optional() })).optional(),
+  resources: z.looseObject({ requests: quantities.optional(), limits: quantities.optional() }).optional(),
+  securityContext: z.looseObject({}).nullish(),
+});
+const podSpec = z.looseObject({
+  containers: z.array(container),
+  initContainers: z.array(container).optional(),
+  volumes: z.array(z.looseObject({ name: z.string() })).optional(),
+  nodeSelector: stringMap.optional(),
+  tolerations: z.array(z.looseObject({})).optional(),
+  affinity: z.looseObject({}).optional(),
+  topologySpreadConstraints: z.array(z.looseObject({})).optional(),
+});
+const deploymentShape = z.looseObject({
+  metadata: z.looseObject({ annotations: stringMap.optional(), labels: stringMap.optional() }).optional(),
+  spec: z.looseObject({
+    template: z.looseObject({
+      metadata: z.looseObject({ labels: stringMap.optional() }).nullish(),
+      spec: podSpec,
+    }),
+  }),
+});
+
+function checkShape(obj: unknown, field: string): V1Deployment {
+  const result = deploymentShape.safeParse(obj);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new BadReviewError(`${[field, ...issue.path].join(".")}: ${issue.message}`);
+  }
+  return obj as V1Deployment;
+}
+
+export interface DeploymentWrite {
+  operation: "CREATE" | "UPDATE";
+  object: V1Deployment;
+  /** The stored object on UPDATE; undefined on CREATE. */
+  oldObject: V1Deployment | undefined;
+  username: string;
+}
+
+/** The Deployment being created or updated, or undefined for anything the webhook leaves alone. */
+export function deploymentWrite(request: AdmissionRequest): DeploymentWrite | undefined {
+  const { kind, operation, subResource, object } = request;
+  if (kind.group !== "apps" || kind.kind !== "Deployment") return undefined;
+  if (operation !== "CREATE" && operation !== "UPDATE") return undefined;
+  if (subResource !== undefined && subResource !== "") return undefined;
+  if (object === undefined || object === null) return undefined;
+  const oldObject = operation === "UPDATE" ? (request.oldObject ?? undefined) : undefined;
+  return {
+    operation,
+    object: checkShape(object, "request.object"),
+    oldObject: oldObject === undefined ? undefined : checkShape(oldObject, "request.oldObject"),
+    username: request.userInfo?.username ?? "",
+  };
+}
+
+export function annotationOf(obj: V1Deployment | undefined, key: string): string | undefined {
+  const annotations: unknown = obj?.metadata?.annotations;
+  if (annotations === null || typeof annotations !== "object") return undefined;
+  const value: unknown = (annotations as Record<string, unknown>)[key];
+  return typeof value === "string" ? value : undefined;
+}
+
+/**
+ * The compute before this write: what the stored object asked for (absent = spot), or undefined on
+ * CREATE. An invalid stored value reads as "unknown", which differs from every valid one.
+ */
+export function previousCompute(write: DeploymentWrite): Compute | "unknown" | undefined {
+  if (write.oldObject === undefined) return undefined;
+  return requestedCompute(write.oldObject) ?? "unknown";
+}
+
+/** True when this write changes `compute`; a CREATE on fargate counts as a change from spot. */
+export function computeChanges(write: DeploymentWrite, compute: Compute): boolean {
+  const before = previousCompute(write);
+  return before === undefined ? compute === "fargate" : before !== compute;
+}
+
+export function isOrchestrator(write: DeploymentWrite, orchestratorUsername: string): boolean {
+  return write.username !== "" && write.username === orchestratorUsername;
+}
+
+export function becomesEnabled(write: DeploymentWrite): boolean {
+  return (
+    annotationOf(write.object, Annotation.enabled) === "true" &&
+    annotationOf(write.oldObject, Annotation.enabled) !== "true"
+  );
+}

@@ -1,0 +1,86 @@
+// The mutating handler: places an opted-in Deployment's pod template for its `compute`, labels it, and
+// records who changed `compute` and when. The patch is the diff of a mutated copy, never written by hand.
+import type { V1Deployment } from "@kubernetes/client-node";
+import fastJsonPatch from "fast-json-patch";
+import { Annotation, COMPUTE_LABEL, isOptedIn, requestedCompute, type Compute } from "../../core/contract.ts";
+import { fargateIncompatibilities, place, type PlacementConfig } from "../../core/placement.ts";
+import {
+  annotationOf,
+  computeChanges,
+  deploymentWrite,
+  isOrchestrator,
+  type DeploymentWrite,
+} from "./deployment.ts";
+import { allowed, patched, type AdmissionRequest, type AdmissionResponse } from "./review.ts";
+
+// fast-json-patch is CommonJS: Node exposes it as a default export only (vitest would hide that).
+const { compare } = fastJsonPatch;
+
+export interface MutateOptions {
+  placement: PlacementConfig;
+  orchestratorUsername: string;
+  now?: () => Date;
+}
+
+export type MutateResult = Omit<AdmissionResponse, "uid"> & { compute?: Compute };
+
+export function mutate(request: AdmissionRequest, options: MutateOptions): MutateResult {
+  const write = deploymentWrite(request);
+  if (write === undefined || !isOptedIn(write.object)) return allowed();
+  const compute = requestedCompute(write.object);
+  if (compute === undefined) return allowed(); // the validating webhook denies it with the reason
+
+  const original = withoutBookkeeping(write.object);
+  const mutated = place(original, compute, options.placement);
+  const metadata = (mutated.metadata ??= {});
+  (metadata.labels ??= {})[COMPUTE_LABEL] = compute;
+  if (computeChanges(write, compute)) {
+    const annotations = (metadata.annotations ??= {});
+    annotations[Annotation.changedAt] = rfc3339(options.now?.() ?? new Date());
+    annotations[Annotation.changedBy] = write.username;
+    if (!isOrchestrator(write, options.orchestratorUsername)) annotations[Annotation.reason] = "manual";
+  }
+  const ops = compare(original, mutated);
+  return { ...patched(ops, warnings(write, compute)), compute };
+}
+
+/**
+ * The Deployment without managedFields and status, which the webhook never changes: a shallow copy, so
+ * that placing and diffing skip the largest parts of a stored object. Patch paths are unaffected.
+ */
+function withoutBookkeeping(deployment: V1Deployment): V1Deployment {
+  const { status: _status, ...rest } = deployment;
+  if (rest.metadata?.managedFields === undefined) return rest;
+  const { managedFields: _managedFields, ...metadata } = rest.metadata;
+  return { ...rest, metadata };
+}
+
+/** Problems that do not stop admission but that the requester should see. */
+function warnings(write: DeploymentWrite, compute: Compute): string[] {
+  const found: string[] = [];
+  if (compute === "fargate") {
+    const reasons = fargateIncompatibilities(write.object.spec?.template.spec);
+    if (reasons.length > 0) found.push(`this Deployment cannot run on Fargate: ${reasons.join("; ")}`);
+  }
+  const stash = annotationOf(write.object, Annotation.spotPlacement);
+  if (compute === "spot" && stash !== undefined && !isReadableStash(stash)) {
+    found.push(
+      `${Annotation.spotPlacement} is not a JSON object; the spot placement could not be restored from it`,
+    );
+  }
+  return found;
+}
+
+function isReadableStash(raw: string): boolean {
+  try {
+    const value: unknown = JSON.parse(raw);
+    return value !== null && typeof value === "object" && !Array.isArray(value);
+  } catch {
+    return false;
+  }
+}
+
+/** RFC 3339 at second precision, as Kubernetes writes times (2024-05-01T12:00:00Z). */
+export function rfc3339(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, "Z");
+}

@@ -1,0 +1,111 @@
+// `spot-orchestrator webhook`: flags → config → HTTPS admission server + plain-HTTP probes, until a signal.
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { loadConfig, type LoadOptions } from "../core/config.ts";
+import { createLogger } from "../core/log.ts";
+import { createApp } from "./app.ts";
+import { startHealthServer } from "./health.ts";
+import { createMetrics } from "./metrics.ts";
+import { generateSelfSigned, writeCertFiles } from "./selfSigned.ts";
+import { startWebhookServer, type WebhookServer } from "./server.ts";
+
+const USAGE = `Usage: spot-orchestrator webhook [flags]
+
+Runs the mutating and validating admission webhook for apps/v1 Deployments:
+HTTPS POST /mutate and /validate; plain HTTP /healthz, /readyz and /metrics.
+
+Flags (each overrides its config.toml key and environment variable):
+  --port N                     HTTPS port (webhook.port, WEBHOOK_PORT; default 9443)
+  --health-port N              probes and metrics port (webhook.health_port; default 8080)
+  --tls-cert FILE              serving certificate, reloaded on change (default /tls/tls.crt)
+  --tls-key FILE               its private key, reloaded on change (default /tls/tls.key)
+  --orchestrator-username NAME requester whose reason is kept (ORCHESTRATOR_USERNAME)
+  --config FILE                config.toml (CONFIG_FILE)
+  --self-signed                development: generate a CA and serving certificate and use them
+  --cert-dir DIR               where --self-signed writes ca.crt, tls.crt, tls.key (default: a temp dir)
+  --dns-name NAME              extra DNS name for the --self-signed certificate (repeatable)
+  --help                       show this help
+`;
+
+export async function webhookCommand(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: "string" },
+      "health-port": { type: "string" },
+      "tls-cert": { type: "string" },
+      "tls-key": { type: "string" },
+      "orchestrator-username": { type: "string" },
+      config: { type: "string" },
+      "self-signed": { type: "boolean" },
+      "cert-dir": { type: "string" },
+      "dns-name": { type: "string", multiple: true },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help === true) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const flags: LoadOptions["flags"] = {
+    "webhook.port": values.port,
+    "webhook.health_port": values["health-port"],
+    "webhook.tls_cert": values["tls-cert"],
+    "webhook.tls_key": values["tls-key"],
+    "webhook.orchestrator_username": values["orchestrator-username"],
+  };
+  let caFile: string | undefined;
+  if (values["self-signed"] === true) {
+    const dir = values["cert-dir"] ?? (await mkdtemp(join(tmpdir(), "spot-orchestrator-webhook-")));
+    const files = await writeCertFiles(dir, generateSelfSigned({ dnsNames: values["dns-name"] }));
+    flags["webhook.tls_cert"] = files.certFile;
+    flags["webhook.tls_key"] = files.keyFile;
+    caFile = files.caFile;
+  }
+
+  const config = loadConfig({ file: values.config, flags, process: "webhook" });
+  const log = createLogger(config.logging, { component: "webhook" });
+  if (caFile !== undefined) log.info({ caFile }, `self-signed CA written to ${caFile}`);
+  const metrics = createMetrics({ processMetrics: true });
+  const app = createApp({
+    placement: config.compute,
+    orchestratorUsername: config.webhook.orchestratorUsername,
+    log,
+    metrics,
+  });
+
+  let webhook: WebhookServer | undefined;
+  const health = await startHealthServer({
+    port: config.webhook.healthPort,
+    registry: metrics.registry,
+    isReady: () => webhook?.isReady() ?? false,
+    log,
+  });
+  try {
+    webhook = await startWebhookServer({
+      app,
+      port: config.webhook.port,
+      certFile: config.webhook.tlsCert,
+      keyFile: config.webhook.tlsKey,
+      log,
+    });
+  } catch (err) {
+    await health.close();
+    throw err;
+  }
+
+  // Listeners go after the first signal, so a second one exits at once the default way.
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    const onSignal = (received: NodeJS.Signals) => {
+      process.off("SIGTERM", onSignal).off("SIGINT", onSignal);
+      resolve(received);
+    };
+    process.on("SIGTERM", onSignal).on("SIGINT", onSignal);
+  });
+  log.info({ signal }, "shutting down: finishing in-flight requests");
+  await webhook.close();
+  await health.close();
+  log.info("stopped");
+}

@@ -1,0 +1,88 @@
+// The HTTPS listener: TLS from files, swapped in place by setSecureContext() when they change (open
+// connections keep their session), and a graceful close that lets in-flight requests finish.
+import { createServer, type Server } from "node:https";
+import type { RequestListener } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "../core/log.ts";
+import { CertWatcher, readKeyPair } from "./certWatcher.ts";
+
+export interface ServeOptions {
+  app: RequestListener;
+  port: number;
+  host?: string;
+  certFile: string;
+  keyFile: string;
+  log: Logger;
+  certPollIntervalMs?: number;
+  /** After this long, connections still open at shutdown are cut. */
+  shutdownTimeoutMs?: number;
+}
+
+export interface WebhookServer {
+  server: Server;
+  port: number;
+  isReady(): boolean;
+  /** Re-reads the certificate files now (the watcher also does it on change and every poll). */
+  reloadCertificate(): Promise<void>;
+  /** Stops accepting, waits for in-flight requests, then closes. */
+  close(): Promise<void>;
+}
+
+export async function startWebhookServer(options: ServeOptions): Promise<WebhookServer> {
+  const { log } = options;
+  const pair = await readKeyPair(options.certFile, options.keyFile);
+  const server = createServer(
+    {
+      ...pair,
+      minVersion: "TLSv1.2",
+      // Longer than the Go client's 90 s idle timeout, so the apiserver closes idle connections first
+      // and never reuses one this side is closing.
+      keepAliveTimeout: 120_000,
+      requestTimeout: 30_000,
+    },
+    options.app,
+  );
+  const certs = new CertWatcher({
+    certFile: options.certFile,
+    keyFile: options.keyFile,
+    log,
+    initial: pair,
+    pollIntervalMs: options.certPollIntervalMs,
+    onChange: (next) => server.setSecureContext(next),
+  });
+  server.on("tlsClientError", (err) => log.debug({ err }, "TLS handshake failed"));
+
+  let ready = false;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  certs.start();
+  ready = true;
+  const port = (server.address() as AddressInfo).port;
+  log.info({ port }, "admission webhook listening (HTTPS)");
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= new Promise<void>((resolve) => {
+      ready = false;
+      certs.stop();
+      // Keep-alive connections become idle as their last request finishes; close each as it does.
+      const sweep = setInterval(() => server.closeIdleConnections(), 50);
+      const deadline = setTimeout(() => {
+        log.warn("shutdown timeout reached; closing the remaining connections");
+        server.closeAllConnections();
+      }, options.shutdownTimeoutMs ?? 25_000);
+      server.close(() => {
+        clearInterval(sweep);
+        clearTimeout(deadline);
+        resolve();
+      });
+      server.closeIdleConnections();
+    }));
+
+  return { server, port, isReady: () => ready, reloadCertificate: () => certs.reload(), close };
+}
