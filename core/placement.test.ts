@@ -229,6 +229,18 @@ function unowned(d: V1Deployment): unknown {
 }
 
 describe("placement properties", () => {
+  it("never modifies its input", () => {
+    fc.assert(
+      fc.property(deployments, fc.constantFrom("spot", "fargate" as const), configs, (d, target, cfg) => {
+        const before = JSON.stringify(d);
+        const placed = place(d, target, cfg);
+        place(placed, target === "spot" ? "fargate" : "spot", cfg);
+        expect(JSON.stringify(d)).toBe(before);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it("is idempotent: a second pass yields no patch", () => {
     fc.assert(
       fc.property(deployments, fc.constantFrom("spot", "fargate" as const), configs, (d, target, cfg) => {

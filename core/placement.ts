@@ -33,9 +33,13 @@ export interface SpotPlacement {
   computeLabel: string | null;
 }
 
-/** Returns a copy of the Deployment placed on `target`; the input is never modified. */
+/**
+ * Returns a copy of the Deployment placed on `target`; the input is never modified. Only the path down to
+ * the fields placement writes is copied (metadata, the pod template's labels and spec, its affinity): the
+ * rest is shared with the input, which keeps admission fast on large objects.
+ */
 export function place(deployment: V1Deployment, target: Compute, config: PlacementConfig): V1Deployment {
-  const result = structuredClone(deployment);
+  const result = copyPlacementPath(deployment);
   if (target === "fargate") toFargate(result, config);
   else toSpot(result, config);
   return result;
@@ -141,6 +145,27 @@ export function parseStash(raw: string): SpotPlacement {
 }
 
 type PodTemplate = V1PodTemplateSpec & { spec: V1PodSpec };
+
+function copyPlacementPath(deployment: V1Deployment): V1Deployment {
+  const copy = <T extends object>(value: T | undefined): T | undefined =>
+    value === undefined ? undefined : { ...value };
+  const result = { ...deployment };
+  if (result.metadata) {
+    result.metadata = { ...result.metadata };
+    if (result.metadata.annotations) result.metadata.annotations = { ...result.metadata.annotations };
+    if (result.metadata.labels) result.metadata.labels = { ...result.metadata.labels };
+  }
+  if (result.spec) {
+    const template = copy(result.spec.template) ?? {};
+    if (template.metadata)
+      template.metadata = { ...template.metadata, labels: copy(template.metadata.labels) };
+    if (template.metadata?.labels === undefined) delete template.metadata?.labels;
+    if (template.spec) template.spec = { ...template.spec, affinity: copy(template.spec.affinity) };
+    if (template.spec?.affinity === undefined) delete template.spec?.affinity;
+    result.spec = { ...result.spec, template };
+  }
+  return result;
+}
 
 function podTemplate(deployment: V1Deployment): PodTemplate {
   const spec = (deployment.spec ??= { selector: {}, template: {} });
