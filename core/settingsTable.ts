@@ -1,4 +1,6 @@
 // The README's table of every setting, generated from the settings table so the two never drift.
+// `node core/settingsTable.ts --write` refreshes the README.
+import { readFileSync, writeFileSync } from "node:fs";
 import { SETTINGS, type Setting } from "./settings.ts";
 
 export function settingsTable(): string {
@@ -19,4 +21,15 @@ export function settingsTable(): string {
   ].join("\n");
 }
 
-if (import.meta.main) console.log(settingsTable());
+if (import.meta.main) {
+  if (process.argv.includes("--write")) {
+    const path = new URL("../README.md", import.meta.url);
+    const readme = readFileSync(path, "utf8").replace(
+      /(<!-- settings-table:start -->\n)[\s\S]*?(\n?<!-- settings-table:end -->)/,
+      (_m, start: string) => `${start}${settingsTable()}\n<!-- settings-table:end -->`,
+    );
+    writeFileSync(path, readme);
+  } else {
+    console.log(settingsTable());
+  }
+}
