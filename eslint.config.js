@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "coverage/", ".cluster/", "charts/", "deploy/"] },
+  { ignores: ["node_modules/", "coverage/", ".cluster/", ".bench/", "charts/", "deploy/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

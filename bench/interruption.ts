@@ -92,7 +92,8 @@ async function latencyPhase(ctx: RunContext): Promise<SizeResult[]> {
       runs.push(result);
       log(
         `N=${n} run ${r + 1}/${RUNS[i]}: watcher ${result.watcherMs.toFixed(0)} ms ` +
-          `(own histogram ${result.watcherHistogramMs.toFixed(0)} ms), floor ${result.floorMs.toFixed(0)} ms, ` +
+          `(own histogram ${result.watcherHistogramMs.toFixed(0)} ms), floor ${result.floorMs.toFixed(0)} ms ` +
+          `(keep-alive ${result.keepAliveFloorMs.toFixed(0)} ms), ` +
           `load ${loadavg()[0]!.toFixed(2)}`,
       );
     }
@@ -128,7 +129,7 @@ async function main(): Promise<void> {
   const ctx: RunContext = {
     kc,
     namespace,
-    stack,
+    queue: { client: stack.sqsClient, url: stack.queueUrl },
     watcher: { healthPort: stack.watcherHealthPort, logFile: stack.watcher.logFile },
   };
   const sizes = await latencyPhase(ctx);

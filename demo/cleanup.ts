@@ -26,6 +26,14 @@ export async function cleanUpCluster(kc: KubeConfig, state: DemoState): Promise<
       await ignoreNotFound(() => admission.deleteValidatingWebhookConfiguration({ name: webhook }));
     });
   }
+  // Fargate nodes made for pods the demo did not see (moves by hand while it kept running)
+  await attempt(`pods of ${state.namespace}`, async () => {
+    const pods = await core.listNamespacedPod({ namespace: state.namespace });
+    for (const pod of pods.items) {
+      const node = pod.spec?.nodeName;
+      if (node?.startsWith("fargate-") && !state.nodes.includes(node)) state.nodes.push(node);
+    }
+  });
   // the namespace first: pods in a terminating namespace are not recreated when their nodes go
   await attempt(`namespace ${state.namespace}`, () =>
     ignoreNotFound(() => core.deleteNamespace({ name: state.namespace })),

@@ -127,6 +127,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       watcherEnv: demoWatcherSettings,
     });
     const stack = running.stack;
+    const died = exitOfEither(stack, () => cleaning !== undefined);
     state.update((s) => {
       s.webhookConfiguration = `spot-orchestrator-${namespace}`;
       s.processes = [stack.webhook.child.pid, stack.watcher?.child.pid].filter((p) => p !== undefined);
@@ -155,7 +156,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       },
     }));
     sampler.start();
-    const onSpot = await waitForAppOnSpot(sampler, 90_000);
+    const onSpot = await Promise.race([waitForAppOnSpot(sampler, 90_000), died]);
     const perNode = podsPerNode(onSpot);
     narrator.success(
       `${appName} (opted in, Service ${appName}): ${replicas}/${replicas} Ready on spot: ` +
@@ -168,7 +169,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     const drillEnv = drillEnvironment(stack.watcherEnvironment);
     narrator.heading(`Drill: a spot interruption warning for ${nodeName(target)}`);
     const drillStep = narrator.steps.length;
-    const outcome = await runInterruption({
+    const interruption = runInterruption({
       kc,
       kubeconfigPath: cluster.kubeconfigPath,
       namespace,
@@ -184,6 +185,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       replacementZone: zones.replacement,
       recordNode: (name) => state.addNode(name),
     });
+    const outcome = await Promise.race([interruption, died]);
     // a little tail after the last step, so the chart shows the steady state
     await sleep(1_000);
     await sampler.stop();
@@ -237,6 +239,20 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 /** The spot node running the most replicas (the most dramatic one to lose). */
 function busiest(nodes: V1Node[], perNode: Map<string, number>): V1Node {
   return [...nodes].sort((a, b) => (perNode.get(nodeName(b)) ?? 0) - (perNode.get(nodeName(a)) ?? 0))[0]!;
+}
+
+/** Rejects when the webhook or the watcher exits before the demo stops them. */
+function exitOfEither(stack: Stack, stopping: () => boolean): Promise<never> {
+  const died = new Promise<never>((_, reject) => {
+    for (const process of [stack.webhook, stack.watcher]) {
+      void process?.exited.then((code) => {
+        if (!stopping())
+          reject(new Error(`the ${process.name} exited (code ${code}); see ${process.logFile}`));
+      });
+    }
+  });
+  died.catch(() => undefined); // only ever awaited in a race
+  return died;
 }
 
 async function cleanUpRun(running: Running, narrator: Narrator): Promise<void> {

@@ -42,6 +42,11 @@ describe("recoveryState", () => {
       { [Annotation.compute]: "fargate", [Annotation.reason]: "manual" },
       "moved to fargate by a person (reason=manual)",
     ],
+    [
+      "still moving",
+      { [Annotation.compute]: "fargate", [Annotation.rollout]: "progressing" },
+      "the move to fargate is still in progress",
+    ],
   ])("is not eligible when %s", (_name, annotations, why) => {
     expect(recoveryState(deployment(annotations), timing)).toEqual({ eligible: false, why });
   });

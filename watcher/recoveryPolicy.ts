@@ -26,6 +26,8 @@ export function recoveryState(deployment: V1Deployment, timing: RecoveryTiming):
   if (requestedCompute(deployment) !== "fargate") return { eligible: false, why: "not on fargate" };
   if (annotations[Annotation.reason] === "manual")
     return { eligible: false, why: "moved to fargate by a person (reason=manual)" };
+  if (annotations[Annotation.rollout] === "progressing")
+    return { eligible: false, why: "the move to fargate is still in progress" };
   const failures = Number.parseInt(annotations[Annotation.failedRecoveryAttempts] ?? "0", 10) || 0;
   const changedAt = timeOf(annotations[Annotation.changedAt]);
   const lastAttempt = timeOf(annotations[Annotation.lastRecoveryAt]);

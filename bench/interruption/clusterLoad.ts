@@ -1,6 +1,7 @@
 // A big cluster for the memory figure: many kwok spot nodes and many pods bound straight to them, created
 // a bounded number at a time and within a time budget (a 2-core machine may not make it; the caller reports
 // how far it got), and deleted again the same way.
+import { setTimeout as sleep } from "node:timers/promises";
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { ignoreNotFound, statusCodeOf } from "../../test/cluster/api-errors.ts";
 import { mapLimit } from "../../watcher/migrate.ts";
@@ -43,7 +44,7 @@ export async function createClusterLoad(
     if (!inBudget()) return;
     for (let attempt = 0; ; attempt++) {
       try {
-        const created = await core.createNode({ body: benchNodeManifest(58) });
+        const created = await retryTransient(() => core.createNode({ body: benchNodeManifest(58) }));
         progress.nodes.push(created.metadata?.name ?? "");
         return;
       } catch (err) {
@@ -59,7 +60,8 @@ export async function createClusterLoad(
   await mapLimit(range(options.pods), options.concurrency, async (i) => {
     if (!inBudget() || nodes.length === 0) return;
     const name = `load-${String(i).padStart(5, "0")}`;
-    await core.createNamespacedPod({ namespace, body: boundPod(name, nodes[i % nodes.length]!, "load") });
+    const body = boundPod(name, nodes[i % nodes.length]!, "load");
+    await retryTransient(() => core.createNamespacedPod({ namespace, body }));
     progress.pods.push(name);
   });
   progress.podsSeconds = (performance.now() - start) / 1000;
@@ -94,6 +96,23 @@ async function readyBenchNodes(core: CoreV1Api): Promise<number> {
   return list.items.filter((node) =>
     node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
   ).length;
+}
+
+/**
+ * Retries 429, 5xx and connection failures a few times: pod admission passes other runs' webhooks on a
+ * shared cluster (the Fargate emulator), which come and go.
+ */
+async function retryTransient<T>(call: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      const status = statusCodeOf(err);
+      const transient = status === undefined || status === 429 || status >= 500;
+      if (!transient || attempt >= attempts) throw err;
+      await sleep(500 * attempt);
+    }
+  }
 }
 
 function range(count: number): number[] {

@@ -3,19 +3,23 @@
 // (same namespace, opted in), so the webhook's template mutation is inside both figures.
 import { AppsV1Api, type KubeConfig, type V1Deployment } from "@kubernetes/client-node";
 import { Annotation } from "../../core/contract.ts";
-import { mapLimit } from "../../watcher/migrate.ts";
-import { interruptedNodeValue } from "../../watcher/migrate.ts";
+import { interruptedNodeValue, mapLimit } from "../../watcher/migrate.ts";
 import { mergePatch, type Fleet } from "./fleet.ts";
 
-/** Milliseconds for all of the fleet's Deployments to be flipped to fargate by sequential patches. */
-export async function floorFlip(kc: KubeConfig, namespace: string, fleet: Fleet): Promise<number> {
-  const apps = kc.makeApiClient(AppsV1Api);
-  const annotations = {
+/** The annotations the watcher writes on a spot interruption. */
+export function floorAnnotations(fleet: Fleet): Record<string, string> {
+  return {
     [Annotation.compute]: "fargate",
     [Annotation.reason]: "spot-interruption",
     [Annotation.interruptedNode]: interruptedNodeValue(fleet.nodeName, fleet.instanceId),
     [Annotation.rollout]: "progressing",
   };
+}
+
+/** Milliseconds for all of the fleet's Deployments to be flipped to fargate by sequential patches. */
+export async function floorFlip(kc: KubeConfig, namespace: string, fleet: Fleet): Promise<number> {
+  const apps = kc.makeApiClient(AppsV1Api);
+  const annotations = floorAnnotations(fleet);
   const stored: V1Deployment[] = [];
   const start = performance.now();
   for (const name of fleet.deployments) {

@@ -1,4 +1,4 @@
-// One measured run for N Deployments on one fresh node: first the floor (sequential patches from here),
+// One measured run for N Deployments on one fresh node: first the floors (sequential patches from here),
 // then, back on spot, one interruption event through SQS and the watcher, timed from the send until a
 // watch sees the last Deployment with compute=fargate.
 import { randomBytes } from "node:crypto";
@@ -6,16 +6,18 @@ import { AppsV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { buildEc2Event } from "../../watcher/sqs/eventBuilder.ts";
 import { defaultZone, regionOf } from "../../test/cluster/nodes.ts";
 import { waitForEmptyQueue } from "../../test/e2e/support.ts";
-import type { Stack } from "../../test/stack/stack.ts";
+import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { createFleet, deleteFleet, type Fleet } from "./fleet.ts";
 import { startFlipClock } from "./flipClock.ts";
 import { assertOn, floorFlip, resetToSpot } from "./floor.ts";
+import { keepAliveFloorFlip } from "./keepAliveFloor.ts";
 import { flipLogTimes, watcherCounters } from "./watcherProbe.ts";
 
 export interface RunContext {
   kc: KubeConfig;
   namespace: string;
-  stack: Stack;
+  /** The queue the watcher consumes. */
+  queue: { client: SQSClient; url: string };
   watcher: { healthPort: number; logFile: string };
 }
 
@@ -28,9 +30,14 @@ export interface RunResult {
   /** From the send to the watcher's first and last "compute flipped" log lines (ms resolution). */
   firstFlipLogMs: number | undefined;
   lastFlipLogMs: number | undefined;
-  /** N sequential merge patches from this process. */
+  /** N sequential merge patches from this process (client-node). */
   floorMs: number;
+  /** The same over one kept-alive connection (comparison only). */
+  keepAliveFloorMs: number;
 }
+
+/** The watcher's part of a run. */
+export type WatcherFlip = Omit<RunResult, "n" | "floorMs" | "keepAliveFloorMs">;
 
 export async function interruptionRun(ctx: RunContext, n: number, label: string): Promise<RunResult> {
   const run = `${label}-${randomBytes(2).toString("hex")}`;
@@ -38,15 +45,17 @@ export async function interruptionRun(ctx: RunContext, n: number, label: string)
   try {
     const floorMs = await floorFlip(ctx.kc, ctx.namespace, fleet);
     await resetToSpot(ctx.kc, ctx.namespace, fleet);
-    return { n, floorMs, ...(await watcherFlip(ctx, fleet)) };
+    const keepAliveFloorMs = await keepAliveFloorFlip(ctx.kc, ctx.namespace, fleet);
+    await resetToSpot(ctx.kc, ctx.namespace, fleet);
+    return { n, floorMs, keepAliveFloorMs, ...(await watcherFlip(ctx, fleet)) };
   } finally {
     await deleteFleet(ctx.kc, ctx.namespace, fleet);
   }
 }
 
 /** Sends the interruption for the fleet's node and times the watcher's flip of every Deployment on it. */
-export async function watcherFlip(ctx: RunContext, fleet: Fleet): Promise<Omit<RunResult, "n" | "floorMs">> {
-  const { kc, namespace, stack, watcher } = ctx;
+export async function watcherFlip(ctx: RunContext, fleet: Fleet): Promise<WatcherFlip> {
+  const { kc, namespace, queue, watcher } = ctx;
   const n = fleet.deployments.length;
   const clock = await startFlipClock(kc, namespace, fleet.labelSelector, fleet.deployments);
   let lastSeen: number;
@@ -61,13 +70,15 @@ export async function watcherFlip(ctx: RunContext, fleet: Fleet): Promise<Omit<R
     });
     sentEpoch = Date.now();
     sentAt = performance.now();
-    await stack.send(event);
+    await queue.client.send(
+      new SendMessageCommand({ QueueUrl: queue.url, MessageBody: JSON.stringify(event) }),
+    );
     lastSeen = await clock.allFlipped(60_000);
   } finally {
     clock.stop();
   }
   // the message is deleted once every flip is stored: the watcher is done with the event
-  await waitForEmptyQueue(stack.sqsClient, stack.queueUrl);
+  await waitForEmptyQueue(queue.client, queue.url);
   const after = await watcherCounters(watcher.healthPort);
   const flipped = after.flipped - before.flipped;
   const observations = after.eventToFlipCount - before.eventToFlipCount;

