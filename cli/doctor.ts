@@ -83,7 +83,14 @@ export async function clusterChecks(kube: Kube, config: Config): Promise<Check[]
   for (const [group, resource, verb] of REQUIRED_ACCESS)
     checks.push(await accessCheck(kube, group, resource, verb, ""));
   checks.push(
-    await accessCheck(kube, "coordination.k8s.io", "leases", "update", config.watcher.leaseNamespace),
+    await accessCheck(
+      kube,
+      "coordination.k8s.io",
+      "leases",
+      "update",
+      config.watcher.leaseNamespace,
+      config.watcher.leaseName,
+    ),
   );
 
   try {
@@ -119,11 +126,23 @@ async function accessCheck(
   resource: string,
   verb: string,
   namespace: string,
+  name?: string,
 ): Promise<Check> {
-  const what = `may ${verb} ${group ? `${resource}.${group}` : resource}${namespace ? ` in ${namespace}` : ""}`;
+  const kind = group ? `${resource}.${group}` : resource;
+  const what = `may ${verb} ${kind}${name ? `/${name}` : ""}${namespace ? ` in ${namespace}` : ""}`;
   try {
     const review = await kube.config.makeApiClient(AuthorizationV1Api).createSelfSubjectAccessReview({
-      body: { spec: { resourceAttributes: { group, resource, verb, ...(namespace ? { namespace } : {}) } } },
+      body: {
+        spec: {
+          resourceAttributes: {
+            group,
+            resource,
+            verb,
+            ...(namespace ? { namespace } : {}),
+            ...(name ? { name } : {}),
+          },
+        },
+      },
     });
     return review.status?.allowed
       ? { status: "ok", what }

@@ -1,9 +1,11 @@
 // Removes what a demo run put into the cluster, from its recorded state; every part is idempotent, so it
 // serves both the demo's own exit and `npm run demo:down` after a demo that died.
+import { connect } from "node:net";
 import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { ignoreNotFound } from "../test/cluster/api-errors.ts";
 import { terminateNode } from "../test/cluster/nodes.ts";
 import { errorMessage } from "../test/cluster/wait.ts";
+import { fargateWebhookName } from "../test/fargate/emulator.ts";
 import { fargateProfiles } from "../test/fargate/profile-store.ts";
 import type { DemoState } from "./state.ts";
 
@@ -42,4 +44,32 @@ export async function cleanUpCluster(kc: KubeConfig, state: DemoState): Promise<
   if (profile) await attempt(`Fargate profile ${profile}`, () => fargateProfiles(kc).remove(profile));
   for (const node of state.nodes) await attempt(`node ${node}`, () => terminateNode(kc, node));
   return problems;
+}
+
+/**
+ * After a demo that died: if the cluster's Fargate webhook still points at an emulator that no longer
+ * listens (the dead demo's), remove it, or every pod creation fails. A live emulator re-registers itself.
+ */
+export async function releaseDeadFargateWebhook(kc: KubeConfig): Promise<boolean> {
+  const admission = kc.makeApiClient(AdmissionregistrationV1Api);
+  const config = await ignoreNotFound(() =>
+    admission.readMutatingWebhookConfiguration({ name: fargateWebhookName }),
+  );
+  const url = config?.webhooks?.[0]?.clientConfig.url;
+  if (!url || (await listens(new URL(url)))) return false;
+  await ignoreNotFound(() => admission.deleteMutatingWebhookConfiguration({ name: fargateWebhookName }));
+  return true;
+}
+
+function listens(url: URL): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: url.hostname, port: Number(url.port || 443), timeout: 2_000 });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once("connect", () => done(true));
+    socket.once("timeout", () => done(false));
+    socket.once("error", () => done(false));
+  });
 }

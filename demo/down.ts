@@ -4,7 +4,7 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { loadKubeConfig } from "../test/cluster/kubeconfig.ts";
 import { errorMessage } from "../test/cluster/wait.ts";
-import { cleanUpCluster } from "./cleanup.ts";
+import { cleanUpCluster, releaseDeadFargateWebhook } from "./cleanup.ts";
 import { isAlive, recordedRuns, type DemoState } from "./state.ts";
 
 async function stopRun(path: string, state: DemoState): Promise<boolean> {
@@ -23,15 +23,23 @@ async function stopRun(path: string, state: DemoState): Promise<boolean> {
     }
   }
   console.log(`demo ${state.namespace}: not running; removing what it left behind`);
-  for (const pid of state.processes) {
-    if (isAlive(pid) && isOrchestrator(pid)) process.kill(pid, "SIGTERM");
-  }
-  const problems = await cleanUpCluster(loadKubeConfig(state.kubeconfigPath), state);
+  await stopProcesses(state.processes.filter((pid) => isAlive(pid) && isOrchestrator(pid)));
+  const kc = loadKubeConfig(state.kubeconfigPath);
+  const problems = await cleanUpCluster(kc, state);
+  if (await releaseDeadFargateWebhook(kc)) console.log("  removed the Fargate webhook of its dead emulator");
   for (const problem of problems) console.error(`  ${problem}`);
   if (problems.length > 0) return false;
   rmSync(path, { force: true });
   console.log(`demo ${state.namespace}: cleaned up`);
   return true;
+}
+
+/** SIGTERM, then SIGKILL for those still running after 15 s. */
+async function stopProcesses(pids: number[]): Promise<void> {
+  for (const pid of pids) process.kill(pid, "SIGTERM");
+  const deadline = Date.now() + 15_000;
+  while (pids.some(isAlive) && Date.now() < deadline) await sleep(250);
+  for (const pid of pids.filter(isAlive)) process.kill(pid, "SIGKILL");
 }
 
 /** Only a process still running the orchestrator's CLI is ours to stop (pids get reused). */

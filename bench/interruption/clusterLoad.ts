@@ -1,10 +1,10 @@
 // A big cluster for the memory figure: many kwok spot nodes and many pods bound straight to them, created
 // a bounded number at a time and within a time budget (a 2-core machine may not make it; the caller reports
-// how far it got), and deleted again the same way.
+// how far it got), and deleted again the same way. Kept-alive connections: setup, not what is measured.
 import { setTimeout as sleep } from "node:timers/promises";
-import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
-import { ignoreNotFound, statusCodeOf } from "../../test/cluster/api-errors.ts";
+import type { KubeConfig, V1Node, V1NodeList } from "@kubernetes/client-node";
 import { mapLimit } from "../../watcher/migrate.ts";
+import { ApiStatusError, keepAliveClient, type KeepAliveClient } from "./keepAliveClient.ts";
 import { benchNodeLabel, benchNodeManifest, boundPod } from "./manifests.ts";
 import { pollUntil } from "./pollUntil.ts";
 
@@ -33,47 +33,50 @@ export async function createClusterLoad(
   namespace: string,
   options: LoadOptions,
 ): Promise<void> {
-  const core = kc.makeApiClient(CoreV1Api);
   const { progress } = options;
   const deadline = performance.now() + options.budgetMs;
   const inBudget = () => performance.now() < deadline || ((progress.cutShort = true), false);
-
-  const loadStart = performance.now();
-  let start = loadStart;
-  await mapLimit(range(options.nodes), options.concurrency, async () => {
-    if (!inBudget()) return;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const created = await retryTransient(() => core.createNode({ body: benchNodeManifest(58) }));
-        progress.nodes.push(created.metadata?.name ?? "");
-        return;
-      } catch (err) {
-        // a random address already taken: draw another
-        if (statusCodeOf(err) !== 409 || attempt > 5) throw err;
+  const client = await keepAliveClient(kc, options.concurrency);
+  try {
+    const loadStart = performance.now();
+    await mapLimit(range(options.nodes), options.concurrency, async () => {
+      if (!inBudget()) return;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const created = (await retryTransient(() =>
+            client.call("POST", "/api/v1/nodes", benchNodeManifest(58)),
+          )) as V1Node;
+          progress.nodes.push(created.metadata?.name ?? "");
+          return;
+        } catch (err) {
+          // a random address already taken: draw another
+          if (!(err instanceof ApiStatusError && err.status === 409) || attempt > 5) throw err;
+        }
       }
-    }
-  });
-  progress.nodesSeconds = (performance.now() - start) / 1000;
+    });
+    progress.nodesSeconds = (performance.now() - loadStart) / 1000;
 
-  start = performance.now();
-  const nodes = [...progress.nodes];
-  await mapLimit(range(options.pods), options.concurrency, async (i) => {
-    if (!inBudget() || nodes.length === 0) return;
-    const name = `load-${String(i).padStart(5, "0")}`;
-    const body = boundPod(name, nodes[i % nodes.length]!, "load");
-    await retryTransient(() => core.createNamespacedPod({ namespace, body }));
-    progress.pods.push(name);
-  });
-  progress.podsSeconds = (performance.now() - start) / 1000;
+    const start = performance.now();
+    const nodes = [...progress.nodes];
+    await mapLimit(range(options.pods), options.concurrency, async (i) => {
+      if (!inBudget() || nodes.length === 0) return;
+      const name = `load-${String(i).padStart(5, "0")}`;
+      const body = boundPod(name, nodes[i % nodes.length]!, "load");
+      await retryTransient(() => client.call("POST", `/api/v1/namespaces/${namespace}/pods`, body));
+      progress.pods.push(name);
+    });
+    progress.podsSeconds = (performance.now() - start) / 1000;
 
-  const remaining = Math.max(30_000, deadline - performance.now());
-  await pollUntil(
-    `${nodes.length} bench nodes to be Ready`,
-    async () => (await readyBenchNodes(core)) >= nodes.length,
-    { timeoutMs: remaining, intervalMs: 2_000 },
-  )
-    .then(() => (progress.nodesReadySeconds = (performance.now() - loadStart) / 1000))
-    .catch(() => (progress.nodesReadySeconds = undefined));
+    await pollUntil(
+      `${nodes.length} bench nodes to be Ready`,
+      async () => (await readyBenchNodes(client)) >= nodes.length,
+      { timeoutMs: Math.max(30_000, deadline - performance.now()), intervalMs: 2_000 },
+    )
+      .then(() => (progress.nodesReadySeconds = (performance.now() - loadStart) / 1000))
+      .catch(() => (progress.nodesReadySeconds = undefined));
+  } finally {
+    client.close();
+  }
 }
 
 export async function deleteClusterLoad(
@@ -82,17 +85,30 @@ export async function deleteClusterLoad(
   progress: LoadProgress,
   concurrency: number,
 ): Promise<number> {
-  const core = kc.makeApiClient(CoreV1Api);
+  const client = await keepAliveClient(kc, concurrency);
   const start = performance.now();
-  await mapLimit(progress.pods, concurrency, (name) =>
-    ignoreNotFound(() => core.deleteNamespacedPod({ namespace, name, gracePeriodSeconds: 0 })),
-  );
-  await mapLimit(progress.nodes, concurrency, (name) => ignoreNotFound(() => core.deleteNode({ name })));
+  const remove = (path: string) =>
+    retryTransient(() =>
+      client.call("DELETE", `${path}?gracePeriodSeconds=0`).catch((err: unknown) => {
+        if (!(err instanceof ApiStatusError && err.status === 404)) throw err;
+      }),
+    );
+  try {
+    await mapLimit(progress.pods, concurrency, (name) =>
+      remove(`/api/v1/namespaces/${namespace}/pods/${name}`),
+    );
+    await mapLimit(progress.nodes, concurrency, (name) => remove(`/api/v1/nodes/${name}`));
+  } finally {
+    client.close();
+  }
   return (performance.now() - start) / 1000;
 }
 
-async function readyBenchNodes(core: CoreV1Api): Promise<number> {
-  const list = await core.listNode({ labelSelector: `${benchNodeLabel}=true`, resourceVersion: "0" });
+async function readyBenchNodes(client: KeepAliveClient): Promise<number> {
+  const list = (await client.call(
+    "GET",
+    `/api/v1/nodes?labelSelector=${encodeURIComponent(`${benchNodeLabel}=true`)}&resourceVersion=0`,
+  )) as V1NodeList;
   return list.items.filter((node) =>
     node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
   ).length;
@@ -107,7 +123,7 @@ async function retryTransient<T>(call: () => Promise<T>, attempts = 5): Promise<
     try {
       return await call();
     } catch (err) {
-      const status = statusCodeOf(err);
+      const status = err instanceof ApiStatusError ? err.status : undefined;
       const transient = status === undefined || status === 429 || status >= 500;
       if (!transient || attempt >= attempts) throw err;
       await sleep(500 * attempt);

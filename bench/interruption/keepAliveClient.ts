@@ -28,7 +28,11 @@ export async function keepAliveClient(kc: KubeConfig, maxSockets: number): Promi
     new Promise<unknown>((resolve, reject) => {
       const req = request(
         new URL(path, server),
-        { method, agent, headers: { ...tls.headers, "content-type": contentType, accept: "application/json" } },
+        {
+          method,
+          agent,
+          headers: { ...tls.headers, "content-type": contentType, accept: "application/json" },
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -36,7 +40,8 @@ export async function keepAliveClient(kc: KubeConfig, maxSockets: number): Promi
             const text = Buffer.concat(chunks).toString();
             const status = res.statusCode ?? 0;
             if (status >= 200 && status < 300) resolve(text ? JSON.parse(text) : undefined);
-            else reject(new ApiStatusError(`${method} ${path}: HTTP ${status} ${text.slice(0, 300)}`, status));
+            else
+              reject(new ApiStatusError(`${method} ${path}: HTTP ${status} ${text.slice(0, 300)}`, status));
           });
         },
       );

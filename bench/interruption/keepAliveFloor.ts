@@ -14,7 +14,12 @@ export async function keepAliveFloorFlip(kc: KubeConfig, namespace: string, flee
     const body = { metadata: { annotations: floorAnnotations(fleet) } };
     const start = performance.now();
     for (const name of fleet.deployments) {
-      await client.call("PATCH", `${base}/${name}?fieldManager=bench-floor`, body, "application/merge-patch+json");
+      await client.call(
+        "PATCH",
+        `${base}/${name}?fieldManager=bench-floor`,
+        body,
+        "application/merge-patch+json",
+      );
     }
     return performance.now() - start;
   } finally {
