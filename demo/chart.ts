@@ -8,13 +8,20 @@ export interface Marker {
   label: string;
 }
 
+/** A shaded span of time, e.g. the recovery cooldown. */
+export interface Band {
+  from: number;
+  to: number;
+  label: string;
+}
+
 export const chartColors = { spot: "#2b6cb0", fargate: "#dd6b20", endpoints: "#2f855a", marker: "#718096" };
 
 const size = { width: 1000, height: 360, left: 48, right: 16, top: 70, bottom: 40 };
 /** Marker badges closer than this (px) go on the next row up, so their numbers stay readable. */
 const badgeSpacing = 20;
 
-export function timelineSvg(samples: Sample[], markers: Marker[]): string {
+export function timelineSvg(samples: Sample[], markers: Marker[], bands: Band[] = []): string {
   if (samples.length === 0) return "<p>No samples were taken.</p>";
   const t0 = samples[0]!.t;
   const t1 = Math.max(samples.at(-1)!.t, t0 + 1000);
@@ -37,6 +44,15 @@ export function timelineSvg(samples: Sample[], markers: Marker[]): string {
       .join("L")}`;
 
   const parts: string[] = [];
+  for (const b of bands) {
+    const from = x(Math.max(b.from, t0));
+    const to = x(Math.min(b.to, t1));
+    if (to <= from) continue;
+    parts.push(
+      `<rect x="${f(from)}" y="${size.top}" width="${f(to - from)}" height="${plotH}" fill="#edf2f7"><title>${escapeHtml(b.label)}</title></rect>`,
+      `<text x="${f((from + to) / 2)}" y="${size.top + 14}" text-anchor="middle" fill="#4a5568">${escapeHtml(b.label)}</text>`,
+    );
+  }
   for (let v = 0; v <= maxY; v++) {
     parts.push(
       `<line x1="${size.left}" x2="${size.width - size.right}" y1="${f(y(v))}" y2="${f(y(v))}" stroke="#e2e8f0"/>`,

@@ -2,7 +2,7 @@
 // JSON (`<script type="application/json" id="timeline">`) for tools and tests. No external assets.
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { chartColors, escapeHtml, timelineSvg } from "./chart.ts";
+import { chartColors, escapeHtml, timelineSvg, type Band } from "./chart.ts";
 import { stamp, type Step } from "./narrator.ts";
 import type { Sample } from "./sampler.ts";
 import type { DemoSummary } from "./summary.ts";
@@ -14,6 +14,10 @@ export interface Timeline {
   steps: Step[];
   /** Steps from the drill on (numbered on the chart). */
   drillSteps: Step[];
+  /** When each step of the drill happened (milliseconds since the start). */
+  milestones: Record<string, number>;
+  /** Spans shaded on the chart (milliseconds since the start). */
+  bands: Band[];
   summary: DemoSummary;
 }
 
@@ -67,7 +71,7 @@ export function renderReport(timeline: Timeline): string {
   <span><i class="swatch" style="border-top:3px dashed ${chartColors.endpoints};height:0"></i>ready endpoints</span>
   <span>① … numbered steps below</span>
 </p>
-${timelineSvg(timeline.samples, markers)}
+${timelineSvg(timeline.samples, markers, timeline.bands)}
 <h2>Timings</h2>
 <table>
 ${summary.timings.map((t) => `<tr><td>${escapeHtml(t.label)}</td><td class="num">${escapeHtml(t.value)}</td></tr>`).join("\n")}

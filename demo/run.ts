@@ -198,6 +198,16 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       samples: sampler.samples.filter((sample) => sample.t >= narrator.elapsed(onSpot.at)),
       steps: narrator.steps,
       drillSteps: narrator.steps.slice(drillStep),
+      milestones: Object.fromEntries(
+        Object.entries(outcome.milestones).map(([name, at]) => [name, narrator.elapsed(at)]),
+      ),
+      bands: [
+        {
+          from: narrator.elapsed(outcome.milestones.flipped),
+          to: narrator.elapsed(outcome.milestones.cooldownUntil),
+          label: `recovery cooldown (${demoWatcherSettings["RECOVERY_COOLDOWN"]})`,
+        },
+      ],
       summary,
     });
     narrator.heading("Timings");

@@ -1,7 +1,7 @@
 import { createServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Operation } from "fast-json-patch";
-import { loopbackServingCertificate } from "./certs.ts";
+import { generateSelfSigned } from "../../webhook/selfSigned.ts";
 
 /** The parts of an admission.k8s.io/v1 AdmissionRequest the test webhooks read. */
 export interface AdmissionRequest {
@@ -36,7 +36,7 @@ export interface AdmissionServer {
 
 /** An HTTPS admission webhook on a random loopback port, answering every POST with `handler`. */
 export async function startAdmissionServer(handler: AdmissionHandler): Promise<AdmissionServer> {
-  const tls = loopbackServingCertificate();
+  const tls = generateSelfSigned({ validDays: 1 });
   const server = createServer({ cert: tls.certPem, key: tls.keyPem }, (req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));

@@ -23,7 +23,7 @@ import { NodeIndex } from "../../watcher/cluster/nodeIndex.ts";
 import { createMigrator, type Migrator } from "../../watcher/migrate.ts";
 import { createWatcherMetrics, type WatcherMetrics } from "../../watcher/metrics.ts";
 import type { Alerter, Ec2Event } from "../../watcher/types.ts";
-import { loopbackServingCertificate } from "../cluster/certs.ts";
+import { generateSelfSigned } from "../../webhook/selfSigned.ts";
 import { testKubeconfigPath } from "../cluster/kube.ts";
 import { instanceIdOf } from "../cluster/nodes.ts";
 import { waitFor } from "../cluster/wait.ts";
@@ -159,7 +159,7 @@ export async function startOrchestratorWebhook(
   namespace: string,
 ): Promise<RunningWebhook> {
   const name = `watcher-test-${namespace}`;
-  const tls = loopbackServingCertificate();
+  const tls = generateSelfSigned({ validDays: 1 });
   const app = createApp({
     placement: config.compute,
     orchestratorUsername: await currentUsername(kc),

@@ -1,7 +1,6 @@
 // What cert-manager would do for the chart, without running it: issue the serving Certificate into the
 // Secret it names (the controller), and copy that Secret's ca.crt into the webhook configurations that ask
 // for it with `cert-manager.io/inject-ca-from` (the cainjector).
-import { generateKeyPairSync, randomBytes } from "node:crypto";
 import {
   AdmissionregistrationV1Api,
   CoreV1Api,
@@ -10,7 +9,7 @@ import {
   type V1MutatingWebhookConfiguration,
   type V1ValidatingWebhookConfiguration,
 } from "@kubernetes/client-node";
-import forge from "node-forge";
+import { generateSelfSigned } from "../../../webhook/selfSigned.ts";
 
 export const injectCaFromAnnotation = "cert-manager.io/inject-ca-from";
 
@@ -49,30 +48,13 @@ export async function issueCertificate(
   name: string,
 ): Promise<IssuedCertificate> {
   const { spec } = await readCertificate(kc, namespace, name);
-  const ca = keyPair();
-  const caCert = certificate(`${name} CA`, ca.publicKey, undefined, [
-    { name: "basicConstraints", cA: true, critical: true },
-    { name: "keyUsage", keyCertSign: true, cRLSign: true, critical: true },
-  ]);
-  caCert.sign(ca.privateKey, forge.md.sha256.create());
-  const server = keyPair();
-  const altNames = [
-    ...(spec.dnsNames ?? []).map((value) => ({ type: 2, value })),
-    ...(spec.ipAddresses ?? []).map((ip) => ({ type: 7, ip })),
-  ];
-  const serverCert = certificate(spec.dnsNames?.[0] ?? name, server.publicKey, caCert, [
-    { name: "basicConstraints", cA: false },
-    { name: "keyUsage", digitalSignature: true, keyEncipherment: true, critical: true },
-    { name: "extKeyUsage", serverAuth: true },
-    { name: "subjectAltName", altNames },
-  ]);
-  serverCert.sign(ca.privateKey, forge.md.sha256.create());
-  const issued = {
-    secretName: spec.secretName,
-    caPem: forge.pki.certificateToPem(caCert),
-    certPem: forge.pki.certificateToPem(serverCert),
-    keyPem: forge.pki.privateKeyToPem(server.privateKey),
-  };
+  const bundle = generateSelfSigned({
+    dnsNames: spec.dnsNames,
+    ipAddresses: spec.ipAddresses,
+    loopback: false,
+    validDays: 1,
+  });
+  const issued = { secretName: spec.secretName, ...bundle };
 
   const b64 = (text: string) => Buffer.from(text).toString("base64");
   await kc.makeApiClient(CoreV1Api).createNamespacedSecret({
@@ -142,34 +124,4 @@ export async function injectCa(
     });
   }
   return caBundle;
-}
-
-// node's native RSA generation is far faster than forge's pure-JS one
-function keyPair(): { publicKey: forge.pki.rsa.PublicKey; privateKey: forge.pki.rsa.PrivateKey } {
-  const { privateKey } = generateKeyPairSync("rsa", {
-    modulusLength: 2048,
-    privateKeyEncoding: { type: "pkcs1", format: "pem" },
-    publicKeyEncoding: { type: "spki", format: "pem" },
-  });
-  const key = forge.pki.privateKeyFromPem(privateKey);
-  return { privateKey: key, publicKey: forge.pki.setRsaPublicKey(key.n, key.e) };
-}
-
-function certificate(
-  commonName: string,
-  publicKey: forge.pki.rsa.PublicKey,
-  issuer: forge.pki.Certificate | undefined,
-  extensions: object[],
-): forge.pki.Certificate {
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = publicKey;
-  // a leading 01 keeps the serial positive
-  cert.serialNumber = `01${randomBytes(15).toString("hex")}`;
-  cert.validity.notBefore = new Date(Date.now() - 60_000);
-  cert.validity.notAfter = new Date(Date.now() + 24 * 3600_000);
-  const subject = [{ name: "commonName", value: commonName }];
-  cert.setSubject(subject);
-  cert.setIssuer(issuer ? issuer.subject.attributes : subject);
-  cert.setExtensions(extensions);
-  return cert;
 }
