@@ -130,8 +130,8 @@ function setOrDelete<K extends keyof V1PodSpec>(
   else spec[key] = value;
 }
 
-/** Reads the stash; a stash that is not an object is treated as empty rather than failing admission. */
-export function parseStash(raw: string): SpotPlacement {
+/** Reads the stash; undefined when it is not a JSON object. */
+export function readStash(raw: string): SpotPlacement | undefined {
   try {
     const value: unknown = JSON.parse(raw);
     if (value !== null && typeof value === "object" && !Array.isArray(value)) {
@@ -139,9 +139,14 @@ export function parseStash(raw: string): SpotPlacement {
       return { ...stash, computeLabel: typeof stash.computeLabel === "string" ? stash.computeLabel : null };
     }
   } catch {
-    // fall through
+    // not JSON
   }
-  return { computeLabel: null };
+  return undefined;
+}
+
+/** The stash, with an unreadable one treated as empty rather than failing admission. */
+export function parseStash(raw: string): SpotPlacement {
+  return readStash(raw) ?? { computeLabel: null };
 }
 
 type PodTemplate = V1PodTemplateSpec & { spec: V1PodSpec };

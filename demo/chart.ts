@@ -17,7 +17,8 @@ export interface Band {
 
 export const chartColors = { spot: "#2b6cb0", fargate: "#dd6b20", endpoints: "#2f855a", marker: "#718096" };
 
-const size = { width: 1000, height: 360, left: 48, right: 16, top: 70, bottom: 40 };
+const size = { width: 1000, height: 380, left: 48, right: 16, top: 92, bottom: 40 };
+const badgeRows = 4;
 /** Marker badges closer than this (px) go on the next row up, so their numbers stay readable. */
 const badgeSpacing = 20;
 
@@ -82,7 +83,7 @@ export function timelineSvg(samples: Sample[], markers: Marker[], bands: Band[] 
     if (m.t < t0 || m.t > t1) return;
     const mx = x(m.t);
     let row = rowEnds.findIndex((end) => mx - end >= badgeSpacing);
-    if (row === -1 || row > 2) row = Math.min(rowEnds.length, 2);
+    if (row === -1) row = Math.min(rowEnds.length, badgeRows - 1);
     rowEnds[row] = mx;
     const cy = size.top - 12 - row * badgeSpacing;
     parts.push(

@@ -6,7 +6,7 @@ import { NodeLabel } from "../core/contract.ts";
 import { createKube } from "../core/kube.ts";
 import { createLogger, type Logger } from "../core/log.ts";
 import { waitForShutdownSignal } from "../core/signals.ts";
-import { startHealthServer } from "../webhook/health.ts";
+import { startHealthServer } from "../core/healthServer.ts";
 import { createEventRecorder } from "./alerts/events.ts";
 import { createSlackAlerter } from "./alerts/slack.ts";
 import { NodeIndex } from "./cluster/nodeIndex.ts";

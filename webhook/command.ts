@@ -5,8 +5,9 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadConfig, type LoadOptions } from "../core/config.ts";
 import { createLogger } from "../core/log.ts";
+import { waitForShutdownSignal } from "../core/signals.ts";
 import { createApp } from "./app.ts";
-import { startHealthServer } from "./health.ts";
+import { startHealthServer } from "../core/healthServer.ts";
 import { createMetrics } from "./metrics.ts";
 import { generateSelfSigned, writeCertFiles } from "./selfSigned.ts";
 import { startWebhookServer, type WebhookServer } from "./server.ts";
@@ -96,14 +97,7 @@ export async function webhookCommand(argv: string[]): Promise<void> {
     throw err;
   }
 
-  // Listeners go after the first signal, so a second one exits at once the default way.
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    const onSignal = (received: NodeJS.Signals) => {
-      process.off("SIGTERM", onSignal).off("SIGINT", onSignal);
-      resolve(received);
-    };
-    process.on("SIGTERM", onSignal).on("SIGINT", onSignal);
-  });
+  const signal = await waitForShutdownSignal();
   log.info({ signal }, "shutting down: finishing in-flight requests");
   await webhook.close();
   await health.close();

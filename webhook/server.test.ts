@@ -7,7 +7,7 @@ import fastJsonPatch from "fast-json-patch";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Annotation, COMPUTE_LABEL } from "../core/contract.ts";
 import { place } from "../core/placement.ts";
-import { startHealthServer, type HealthServer } from "./health.ts";
+import { startHealthServer, type HealthServer } from "../core/healthServer.ts";
 import { createMetrics } from "./metrics.ts";
 import { generateSelfSigned, writeCertFiles, type CertBundle, type CertFiles } from "./selfSigned.ts";
 import { startWebhookServer, type WebhookServer } from "./server.ts";

@@ -3,7 +3,7 @@
 import type { V1Deployment } from "@kubernetes/client-node";
 import fastJsonPatch from "fast-json-patch";
 import { Annotation, COMPUTE_LABEL, isOptedIn, requestedCompute, type Compute } from "../../core/contract.ts";
-import { fargateIncompatibilities, place, type PlacementConfig } from "../../core/placement.ts";
+import { fargateIncompatibilities, place, readStash, type PlacementConfig } from "../../core/placement.ts";
 import {
   annotationOf,
   computeChanges,
@@ -63,21 +63,12 @@ function warnings(write: DeploymentWrite, compute: Compute): string[] {
     if (reasons.length > 0) found.push(`this Deployment cannot run on Fargate: ${reasons.join("; ")}`);
   }
   const stash = annotationOf(write.object, Annotation.spotPlacement);
-  if (compute === "spot" && stash !== undefined && !isReadableStash(stash)) {
+  if (compute === "spot" && stash !== undefined && readStash(stash) === undefined) {
     found.push(
       `${Annotation.spotPlacement} is not a JSON object; the spot placement could not be restored from it`,
     );
   }
   return found;
-}
-
-function isReadableStash(raw: string): boolean {
-  try {
-    const value: unknown = JSON.parse(raw);
-    return value !== null && typeof value === "object" && !Array.isArray(value);
-  } catch {
-    return false;
-  }
 }
 
 /** RFC 3339 at second precision, as Kubernetes writes times (2024-05-01T12:00:00Z). */

@@ -1,15 +1,15 @@
-// Probes and metrics on a separate plain-HTTP port, so the kubelet and Prometheus need no TLS trust.
+// Probes and metrics on a separate plain-HTTP port (both processes), so the kubelet and Prometheus need no TLS trust.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
-import type { Logger } from "../core/log.ts";
-import { toError } from "../core/errors.ts";
+import type { Logger } from "./log.ts";
+import { toError } from "./errors.ts";
 
-export interface HealthOptions {
+export interface HealthServerOptions {
   port: number;
   host?: string;
   registry: Registry;
-  /** Ready once the certificate is loaded and the HTTPS port is listening; not ready while shutting down. */
+  /** What /readyz reports (webhook: TLS loaded and listening; watcher: node index synced). */
   isReady: () => boolean;
   log: Logger;
 }
@@ -20,7 +20,7 @@ export interface HealthServer {
   close(): Promise<void>;
 }
 
-export async function startHealthServer(options: HealthOptions): Promise<HealthServer> {
+export async function startHealthServer(options: HealthServerOptions): Promise<HealthServer> {
   const { registry, isReady, log } = options;
   const server = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
