@@ -12,6 +12,7 @@ import { Annotation } from "../../core/contract.ts";
 import { SETTINGS } from "../../core/settings.ts";
 import {
   chartDir,
+  defaultReleaseKinds,
   helm,
   kinds,
   kubeVersion,
@@ -185,23 +186,7 @@ describe("chart", () => {
   });
 
   it("renders the default release", () => {
-    expect(kinds(defaults)).toEqual([
-      "Certificate",
-      "Certificate",
-      "ClusterRole",
-      "ClusterRoleBinding",
-      "ConfigMap",
-      "Deployment",
-      "Issuer",
-      "Issuer",
-      "MutatingWebhookConfiguration",
-      "PodDisruptionBudget",
-      "Role",
-      "RoleBinding",
-      "Service",
-      "ServiceAccount",
-      "ValidatingWebhookConfiguration",
-    ]);
+    expect(kinds(defaults)).toEqual(defaultReleaseKinds);
     for (const object of defaults) {
       expect(object.metadata.labels).toMatchObject({
         "app.kubernetes.io/name": "spot-fargate-orchestrator",

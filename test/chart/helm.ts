@@ -146,3 +146,22 @@ export function one(objects: readonly KubeObject[], kind: string, name?: string)
 export function kinds(objects: readonly KubeObject[]): string[] {
   return objects.map((o) => o.kind).sort();
 }
+
+/** What `helm template` renders with the default values, sorted by kind. */
+export const defaultReleaseKinds: readonly string[] = [
+  "Certificate",
+  "Certificate",
+  "ClusterRole",
+  "ClusterRoleBinding",
+  "ConfigMap",
+  "Deployment",
+  "Issuer",
+  "Issuer",
+  "MutatingWebhookConfiguration",
+  "PodDisruptionBudget",
+  "Role",
+  "RoleBinding",
+  "Service",
+  "ServiceAccount",
+  "ValidatingWebhookConfiguration",
+];
