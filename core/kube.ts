@@ -9,6 +9,7 @@ import {
   KubeConfig,
   PatchStrategy,
   setHeaderOptions,
+  type RequestContext,
   type V1Deployment,
 } from "@kubernetes/client-node";
 import fastJsonPatch from "fast-json-patch";
@@ -33,8 +34,27 @@ export interface KubeOptions {
   burst?: number;
 }
 
+type Dispatcher = NonNullable<ReturnType<RequestContext["getDispatcher"]>>;
+
+/**
+ * client-node 2.0 gives every request a new undici Agent, so every API call opens a new TLS connection.
+ * This one keeps the first Agent and reuses it, so calls share kept-alive connections as client-go's
+ * transport does; credentials are still applied to every request.
+ */
+class PooledKubeConfig extends KubeConfig {
+  private dispatcher: Dispatcher | undefined;
+
+  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
+    await super.applySecurityAuthentication(context);
+    const fresh = context.getDispatcher();
+    if (fresh === undefined) return;
+    this.dispatcher ??= fresh;
+    context.setDispatcher(this.dispatcher);
+  }
+}
+
 export function loadKubeConfig(kubeconfig?: string): KubeConfig {
-  const config = new KubeConfig();
+  const config = new PooledKubeConfig();
   if (kubeconfig) config.loadFromFile(kubeconfig);
   else config.loadFromDefault();
   return config;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { V1Deployment } from "@kubernetes/client-node";
 import { Annotation } from "../core/contract.ts";
-import { interruptedNodeValue, mapLimit, planFor } from "./migrate.ts";
+import { interruptedNodeValue, planFor } from "./migrate.ts";
 
 const ours = interruptedNodeValue("ip-10-0-1-2.eu-west-1.compute.internal", "i-0abc");
 
@@ -73,25 +73,5 @@ describe("planFor", () => {
       why: "fargate-incompatible",
       reasons: ["hostNetwork is not supported on Fargate", 'container "app" is privileged'],
     });
-  });
-});
-
-describe("mapLimit", () => {
-  it("keeps order and never runs more than the limit at once", async () => {
-    let running = 0;
-    let peak = 0;
-    const results = await mapLimit([5, 1, 4, 2, 3], 2, async (n) => {
-      running++;
-      peak = Math.max(peak, running);
-      await new Promise((resolve) => setTimeout(resolve, n));
-      running--;
-      return n * 10;
-    });
-    expect(results).toEqual([50, 10, 40, 20, 30]);
-    expect(peak).toBe(2);
-  });
-
-  it("handles no items", async () => {
-    expect(await mapLimit([], 3, async (n: number) => n)).toEqual([]);
   });
 });

@@ -5,6 +5,7 @@ import { Annotation, EventReason, requestedCompute, type RolloutState } from "..
 import type { Config } from "../core/config.ts";
 import { PermanentError, RetryableError, toError } from "../core/errors.ts";
 import { patchDeploymentMetadata, statusOf, type Kube } from "../core/kube.ts";
+import { mapLimit } from "../core/mapLimit.ts";
 import type { Logger } from "../core/log.ts";
 import { fargateIncompatibilities } from "../core/placement.ts";
 import type { EventRecorder } from "./alerts/events.ts";
@@ -114,7 +115,13 @@ export function createMigrator(deps: MigratorDeps): Migrator {
       );
     }
     const log = childWith(parentLog, { eventId: event.id, instanceId: event.instanceId, node: nodeName });
-    const deployments = await affectedDeployments(kube, nodeName, scope, owners);
+    const deployments = await affectedDeployments(
+      kube,
+      nodeName,
+      scope,
+      owners,
+      config.migration.maxConcurrentFlips,
+    );
     if (deployments.length === 0) {
       log.info({ kind: event.kind }, "no opted-in Deployments on the node; nothing to do");
       return;
@@ -410,20 +417,6 @@ interface FollowVerdict {
   ref: AffectedDeployment;
   /** Undefined when the follow-up was stopped before a verdict. */
   result?: FollowResult;
-}
-
-/** Runs `fn` over `items`, at most `limit` at a time, keeping the order of results. */
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
-  return results;
 }
 
 function refOf(deployment: V1Deployment): AffectedDeployment {

@@ -3,7 +3,7 @@
 // how far it got), and deleted again the same way. Kept-alive connections: setup, not what is measured.
 import { setTimeout as sleep } from "node:timers/promises";
 import type { KubeConfig, V1Node, V1NodeList } from "@kubernetes/client-node";
-import { mapLimit } from "../../watcher/migrate.ts";
+import { mapLimit } from "../../core/mapLimit.ts";
 import { ApiStatusError, keepAliveClient, type KeepAliveClient } from "./keepAliveClient.ts";
 import { benchNodeLabel, benchNodeManifest, boundPod } from "./manifests.ts";
 import { pollUntil } from "./pollUntil.ts";

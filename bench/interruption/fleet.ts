@@ -9,7 +9,7 @@ import {
   type KubeConfig,
   type V1Node,
 } from "@kubernetes/client-node";
-import { mapLimit } from "../../watcher/migrate.ts";
+import { mapLimit } from "../../core/mapLimit.ts";
 import { ignoreNotFound } from "../../test/cluster/api-errors.ts";
 import { addNode, instanceIdOf } from "../../test/cluster/nodes.ts";
 import { benchNodeManifest, pinnedDeployment, runLabel } from "./manifests.ts";
@@ -35,7 +35,8 @@ export async function createFleet(
 ): Promise<Fleet> {
   const apps = kc.makeApiClient(AppsV1Api);
   const core = kc.makeApiClient(CoreV1Api);
-  const node = await addNode(kc, () => benchNodeManifest(Math.max(120, count * replicas + 20)));
+  // kwok may take a while to report a new node Ready in a cluster loaded with thousands of objects
+  const node = await addNode(kc, () => benchNodeManifest(Math.max(120, count * replicas + 20)), 180_000);
   const nodeName = node.metadata?.name ?? "";
   const deployments = Array.from({ length: count }, (_, i) => `${run}-${String(i).padStart(3, "0")}`);
   const labelSelector = `${runLabel}=${run}`;

@@ -3,7 +3,8 @@
 // (same namespace, opted in), so the webhook's template mutation is inside both figures.
 import { AppsV1Api, type KubeConfig, type V1Deployment } from "@kubernetes/client-node";
 import { Annotation } from "../../core/contract.ts";
-import { interruptedNodeValue, mapLimit } from "../../watcher/migrate.ts";
+import { mapLimit } from "../../core/mapLimit.ts";
+import { interruptedNodeValue } from "../../watcher/migrate.ts";
 import { mergePatch, type Fleet } from "./fleet.ts";
 
 /** The annotations the watcher writes on a spot interruption. */

@@ -86,13 +86,17 @@ export function fargateNodeManifest(options: FargateNodeOptions = {}): V1Node {
 }
 
 /** Creates the node (a new random address on a name clash) and waits until kwok reports it Ready. */
-export async function addNode(kc: KubeConfig, manifest: V1Node | (() => V1Node)): Promise<V1Node> {
+export async function addNode(
+  kc: KubeConfig,
+  manifest: V1Node | (() => V1Node),
+  readyTimeoutMs?: number,
+): Promise<V1Node> {
   const core = kc.makeApiClient(CoreV1Api);
   for (let attempt = 0; ; attempt++) {
     const body = typeof manifest === "function" ? manifest() : manifest;
     try {
       const created = await core.createNode({ body });
-      return await waitForNodeReady(kc, created.metadata?.name ?? "");
+      return await waitForNodeReady(kc, created.metadata?.name ?? "", readyTimeoutMs);
     } catch (err) {
       if (statusCodeOf(err) !== 409 || typeof manifest !== "function" || attempt > 5) throw err;
     }

@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
 import type { V1Deployment, V1OwnerReference, V1Pod } from "@kubernetes/client-node";
 import { Annotation } from "../../core/contract.ts";
-import { controllerOf, countsAsOptedIn, deploymentsOwning, type ReplicaSetOwner } from "./owners.ts";
+import {
+  controllerOf,
+  countsAsOptedIn,
+  deploymentNameOf,
+  deploymentsOwning,
+  selects,
+  type ReplicaSetOwner,
+} from "./owners.ts";
 
 function owner(kind: string, name: string, controller = true): V1OwnerReference {
   return { apiVersion: "apps/v1", kind, name, uid: `uid-${name}`, controller };
@@ -68,6 +75,50 @@ describe("deploymentsOwning", () => {
     ];
     expect(await deploymentsOwning(pods, ownerOf)).toEqual([]);
     expect(reads).toEqual(["a/orphan-rs"]);
+  });
+});
+
+describe("deploymentNameOf", () => {
+  const labelled = (replicaSet: string, hash: string | undefined): V1Pod => ({
+    metadata: {
+      ownerReferences: [owner("ReplicaSet", replicaSet)],
+      labels: hash === undefined ? {} : { "pod-template-hash": hash },
+    },
+  });
+  it("reads the Deployment name out of `<deployment>-<pod-template-hash>`", () => {
+    expect(deploymentNameOf(labelled("web-api-7d9f8c6b5", "7d9f8c6b5"))).toBe("web-api");
+  });
+  it.each([
+    ["no pod-template-hash label", labelled("web-7d9f8c6b5", undefined)],
+    ["a ReplicaSet not named after the hash", labelled("hand-made", "7d9f8c6b5")],
+    ["nothing before the hash", labelled("-7d9f8c6b5", "7d9f8c6b5")],
+    ["no ReplicaSet controller", pod("a", "p", [owner("Job", "web-7d9f8c6b5")])],
+  ])("gives no guess for %s", (_, p) => {
+    expect(deploymentNameOf(p)).toBeUndefined();
+  });
+});
+
+describe("selects", () => {
+  const web: V1Deployment = {
+    spec: { selector: { matchLabels: { app: "web", tier: "front" } }, template: {} },
+  };
+  const labelled = (labels: Record<string, string>): V1Pod => ({ metadata: { labels } });
+  it("is true when every matchLabels entry is on the pod", () => {
+    expect(selects(web, labelled({ app: "web", tier: "front", "pod-template-hash": "x" }))).toBe(true);
+  });
+  it("is false when one differs or is missing", () => {
+    expect(selects(web, labelled({ app: "web", tier: "back" }))).toBe(false);
+    expect(selects(web, labelled({ app: "web" }))).toBe(false);
+  });
+  it("does not judge selectors with matchExpressions or without matchLabels", () => {
+    const expressions: V1Deployment = {
+      spec: {
+        selector: { matchLabels: { app: "web" }, matchExpressions: [{ key: "tier", operator: "Exists" }] },
+        template: {},
+      },
+    };
+    expect(selects(expressions, labelled({ app: "web", tier: "front" }))).toBe(false);
+    expect(selects({ spec: { selector: {}, template: {} } }, labelled({ app: "web" }))).toBe(false);
   });
 });
 

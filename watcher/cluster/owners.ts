@@ -8,6 +8,7 @@ import type {
 } from "@kubernetes/client-node";
 import { isOptedIn } from "../../core/contract.ts";
 import { classify, statusOf, type Kube } from "../../core/kube.ts";
+import { mapLimit } from "../../core/mapLimit.ts";
 
 export interface Scope {
   /** Namespaces watched; empty means all. */
@@ -43,7 +44,11 @@ export function countsAsOptedIn(deployment: V1Deployment, scope: Scope): boolean
 export type ReplicaSetOwner = (namespace: string, ref: V1OwnerReference) => Promise<string | undefined>;
 
 /** The distinct Deployments that own `pods` through their ReplicaSets, in first-seen order. */
-export async function deploymentsOwning(pods: V1Pod[], ownerOf: ReplicaSetOwner): Promise<DeploymentKey[]> {
+export async function deploymentsOwning(
+  pods: V1Pod[],
+  ownerOf: ReplicaSetOwner,
+  concurrency = 20,
+): Promise<DeploymentKey[]> {
   const seen = new Map<string, DeploymentKey>();
   const replicaSets = new Map<string, { namespace: string; ref: V1OwnerReference }>();
   for (const pod of pods) {
@@ -53,12 +58,10 @@ export async function deploymentsOwning(pods: V1Pod[], ownerOf: ReplicaSetOwner)
     if (ref === undefined || namespace === undefined) continue;
     replicaSets.set(`${namespace}/${ref.name}`, { namespace, ref });
   }
-  const owners = await Promise.all(
-    [...replicaSets.values()].map(async ({ namespace, ref }) => ({
-      namespace,
-      name: await ownerOf(namespace, ref),
-    })),
-  );
+  const owners = await mapLimit([...replicaSets.values()], concurrency, async ({ namespace, ref }) => ({
+    namespace,
+    name: await ownerOf(namespace, ref),
+  }));
   for (const { namespace, name } of owners) {
     if (name !== undefined) seen.set(`${namespace}/${name}`, { namespace, name });
   }
@@ -112,17 +115,63 @@ export async function podsOnNode(kube: Kube, nodeName: string, scope: Scope): Pr
   }
 }
 
-/** The opted-in Deployments with pods on `nodeName`, read fresh (annotations and resourceVersion current). */
+/**
+ * The Deployment a pod's ReplicaSet name points to: the deployment controller names its ReplicaSets
+ * `<deployment>-<pod-template-hash>`. A guess, to be confirmed with `selects`.
+ */
+export function deploymentNameOf(pod: V1Pod): string | undefined {
+  const replicaSet = controllerOf(pod.metadata, "ReplicaSet")?.name;
+  const hash = pod.metadata?.labels?.["pod-template-hash"];
+  if (replicaSet === undefined || !hash || !replicaSet.endsWith(`-${hash}`)) return undefined;
+  return replicaSet.slice(0, -hash.length - 1) || undefined;
+}
+
+/** Whether the Deployment's selector selects the pod; only a plain matchLabels selector is judged. */
+export function selects(deployment: V1Deployment, pod: V1Pod): boolean {
+  const selector = deployment.spec?.selector;
+  const matchLabels = Object.entries(selector?.matchLabels ?? {});
+  if (matchLabels.length === 0 || (selector?.matchExpressions?.length ?? 0) > 0) return false;
+  const labels = pod.metadata?.labels ?? {};
+  return matchLabels.every(([key, value]) => labels[key] === value);
+}
+
+/**
+ * The opted-in Deployments with pods on `nodeName`, read fresh (annotations and resourceVersion current),
+ * at most `concurrency` reads at a time so they share kept-alive connections instead of opening one each.
+ * A pod's Deployment is read by the name its ReplicaSet's name gives and kept when its selector selects
+ * the pod; only other pods cost a ReplicaSet read, by ownerReferences.
+ */
 export async function affectedDeployments(
   kube: Kube,
   nodeName: string,
   scope: Scope,
   owners: ReplicaSetOwners = new ReplicaSetOwners(kube),
+  concurrency = 20,
 ): Promise<V1Deployment[]> {
-  const pods = await podsOnNode(kube, nodeName, scope);
-  const keys = await deploymentsOwning(pods, owners.ownerOf);
-  const deployments = await Promise.all(keys.map((key) => readDeployment(kube, key)));
-  return deployments.filter((d): d is V1Deployment => d !== undefined && countsAsOptedIn(d, scope));
+  const pods = (await podsOnNode(kube, nodeName, scope)).filter(isRunningOn);
+  const reads = new Map<string, Promise<V1Deployment | undefined>>();
+  const read = (key: DeploymentKey) => {
+    const id = `${key.namespace}/${key.name}`;
+    let pending = reads.get(id);
+    if (pending === undefined) reads.set(id, (pending = readDeployment(kube, key)));
+    return pending;
+  };
+
+  const found = new Map<string, V1Deployment>();
+  const unresolved: V1Pod[] = [];
+  await mapLimit(pods, concurrency, async (pod) => {
+    const namespace = pod.metadata?.namespace;
+    const name = deploymentNameOf(pod);
+    const deployment = namespace && name ? await read({ namespace, name }) : undefined;
+    if (deployment !== undefined && selects(deployment, pod)) found.set(`${namespace}/${name}`, deployment);
+    else unresolved.push(pod);
+  });
+  const keys = await deploymentsOwning(unresolved, owners.ownerOf, concurrency);
+  await mapLimit(keys, concurrency, async (key) => {
+    const deployment = await read(key);
+    if (deployment !== undefined) found.set(`${key.namespace}/${key.name}`, deployment);
+  });
+  return [...found.values()].filter((d) => countsAsOptedIn(d, scope));
 }
 
 async function readDeployment(kube: Kube, key: DeploymentKey): Promise<V1Deployment | undefined> {
