@@ -4,13 +4,13 @@
 // Usage: npm run bench:webhook [-- --duration 10 --connections 32]
 import { fork, type ChildProcess } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import { toError } from "../core/errors.ts";
 import { generateSelfSigned, writeCertFiles } from "../webhook/selfSigned.ts";
+import { freePort } from "../test/stack/process.ts";
 
 const { values } = parseArgs({
   options: {
@@ -39,14 +39,6 @@ const body = await readFile(
 );
 const dir = await mkdtemp(join(tmpdir(), "bench-webhook-"));
 const files = await writeCertFiles(dir, generateSelfSigned());
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function start(mode: "webhook" | "floor"): Promise<Target> {
   const [port, healthPort] = [await freePort(), await freePort()];
