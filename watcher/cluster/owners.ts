@@ -145,8 +145,8 @@ export async function affectedDeployments(
   kube: Kube,
   nodeName: string,
   scope: Scope,
-  owners: ReplicaSetOwners = new ReplicaSetOwners(kube),
-  concurrency = 20,
+  owners: ReplicaSetOwners,
+  concurrency: number,
 ): Promise<V1Deployment[]> {
   const pods = (await podsOnNode(kube, nodeName, scope)).filter(isRunningOn);
   const reads = new Map<string, Promise<V1Deployment | undefined>>();
