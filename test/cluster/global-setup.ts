@@ -13,10 +13,12 @@ import { waitUntilUsable } from "./kwok-cluster.ts";
 import { loadKubeConfig } from "./kubeconfig.ts";
 import { downLocalCluster, upLocalCluster } from "./local-cluster.ts";
 import "./provided.ts";
+import { useGoTools } from "../tools/go-tools.ts";
 import { usePythonTools } from "../tools/python-tools.ts";
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   usePythonTools();
+  useGoTools();
   let kubeconfigPath: string;
   let createdHere = false;
   if (process.env.E2E_KUBECONFIG) {
