@@ -16,26 +16,76 @@ const intrinsic = (tag: string, fn: string, collection?: "seq" | "map"): ScalarT
     ...(collection ? { collection } : {}),
     resolve: (value: unknown) => ({ [fn]: (value as { toJSON?: () => unknown }).toJSON?.() ?? value }),
   }) as unknown as ScalarTag;
-const customTags = ["Ref", "Sub", "GetAtt", "If", "Equals", "Not", "And", "Or", "Join", "Select"].flatMap(
-  (name) => {
-    const fn = name === "Ref" ? "Ref" : `Fn::${name}`;
-    return [intrinsic(name, fn), intrinsic(name, fn, "seq"), intrinsic(name, fn, "map")];
-  },
-);
+const customTags = [
+  "Ref",
+  "Sub",
+  "GetAtt",
+  "If",
+  "Equals",
+  "Not",
+  "And",
+  "Or",
+  "Join",
+  "Select",
+  "Split",
+].flatMap((name) => {
+  const fn = name === "Ref" ? "Ref" : `Fn::${name}`;
+  return [intrinsic(name, fn), intrinsic(name, fn, "seq"), intrinsic(name, fn, "map")];
+});
 
 interface Resource {
   Type: string;
   Condition?: string;
+  DependsOn?: string;
   Properties: Record<string, unknown>;
 }
 const template = parse(readFileSync(templatePath, "utf8"), { customTags }) as {
   Parameters: Record<string, { Default?: string }>;
+  Rules: Record<string, { Assertions: { Assert: unknown; AssertDescription: string }[] }>;
+  Conditions: Record<string, unknown>;
   Resources: Record<string, Resource>;
   Outputs: Record<string, unknown>;
 };
 const resources = template.Resources;
 const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
 
+/** Evaluates a condition or rule expression (Ref, Condition, Fn::Equals/Not/And/Or) for these parameters. */
+function evaluate(expression: unknown, parameters: Record<string, string>): unknown {
+  if (typeof expression !== "object" || expression === null) return expression;
+  const [[fn, arg]] = Object.entries(expression) as [[string, unknown]];
+  const args = arg as unknown[];
+  const value = (e: unknown) => evaluate(e, parameters);
+  switch (fn) {
+    case "Ref":
+      return parameters[arg as string] ?? template.Parameters[arg as string]?.Default;
+    case "Condition":
+      return value(template.Conditions[arg as string]);
+    case "Fn::Equals":
+      return value(args[0]) === value(args[1]);
+    case "Fn::Not":
+      return !value(args[0]);
+    case "Fn::And":
+      return args.every((e) => value(e) === true);
+    case "Fn::Or":
+      return args.some((e) => value(e) === true);
+  }
+  throw new Error(`cannot evaluate ${fn}`);
+}
+
+/** The descriptions of the template's Rules assertions that these parameters break. */
+const brokenRules = (parameters: Record<string, string>) =>
+  Object.values(template.Rules)
+    .flatMap((rule) => rule.Assertions)
+    .filter((assertion) => evaluate(assertion.Assert, parameters) !== true)
+    .map((assertion) => assertion.AssertDescription);
+
+const irsa = {
+  OidcProviderArn: "arn:aws:iam::111122223333:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC",
+  OidcProviderUrl: "oidc.eks.eu-west-1.amazonaws.com/id/ABC",
+};
+
+// moto (test/aws/) creates the stack, renders the IAM documents and delivers events through the rules; it does
+// not implement the queue policy, the alarm, the Pod Identity association or Rules, which are checked here.
 describe("deploy/aws/spot-orchestrator.yaml", () => {
   it("passes cfn-lint, informational checks included", async () => {
     const result = await new Promise<{ code: number | string | null; output: string }>((resolve) => {
@@ -44,123 +94,156 @@ describe("deploy/aws/spot-orchestrator.yaml", () => {
       });
     });
     if (result.code === "ENOENT") {
-      throw new Error("cfn-lint is not installed: `pip install cfn-lint` (PyPI) puts it on PATH");
+      throw new Error(
+        "cfn-lint is not installed: test/tools/python-tools.sh installs it (the integration setup runs it)",
+      );
     }
     expect(result.output).toBe("");
     expect(result.code).toBe(0);
   });
 
-  it("keeps interruption events only as long as they are useful, with a dead-letter queue", () => {
-    const queue = resources.Queue!.Properties;
-    expect(queue.MessageRetentionPeriod).toBe(300);
-    expect(queue.SqsManagedSseEnabled).toBe(true);
-    expect(queue.RedrivePolicy).toEqual({
-      deadLetterTargetArn: { "Fn::GetAtt": "DeadLetterQueue.Arn" },
-      maxReceiveCount: 5,
+  it("routes the five event kinds to the queue, their undeliverable events to the dead-letter queue", () => {
+    const patterns = Object.fromEntries(
+      ofType("AWS::Events::Rule").map(([name, rule]) => [name, rule.Properties.EventPattern]),
+    );
+    expect(patterns).toEqual({
+      SpotInterruptionRule: {
+        source: ["aws.ec2"],
+        "detail-type": ["EC2 Spot Instance Interruption Warning"],
+      },
+      RebalanceRecommendationRule: {
+        source: ["aws.ec2"],
+        "detail-type": ["EC2 Instance Rebalance Recommendation"],
+      },
+      InstanceStateChangeRule: {
+        source: ["aws.ec2"],
+        "detail-type": ["EC2 Instance State-change Notification"],
+        detail: { state: ["stopping", "shutting-down"] },
+      },
+      ScheduledChangeRule: {
+        source: ["aws.health"],
+        "detail-type": ["AWS Health Event"],
+        detail: { service: ["EC2"], eventTypeCategory: ["scheduledChange"] },
+      },
+      AutoScalingTerminationRule: {
+        source: ["aws.autoscaling"],
+        "detail-type": ["EC2 Instance-terminate Lifecycle Action"],
+      },
     });
-    expect(resources.DeadLetterQueue!.Properties.SqsManagedSseEnabled).toBe(true);
+    for (const [, rule] of ofType("AWS::Events::Rule")) {
+      expect(rule.Properties.State).toBe("ENABLED");
+      expect(rule.Properties.Targets).toMatchObject([
+        {
+          Arn: { "Fn::GetAtt": "Queue.Arn" },
+          DeadLetterConfig: { Arn: { "Fn::GetAtt": "DeadLetterQueue.Arn" } },
+        },
+      ]);
+    }
   });
 
-  it("routes the three EC2 events to the queue, and lets only those rules send to it", () => {
-    const rules = ofType("AWS::Events::Rule");
-    const patterns = rules.map(
-      ([, rule]) =>
-        rule.Properties.EventPattern as { source: string[]; "detail-type": string[]; detail?: unknown },
-    );
-    expect(
-      patterns
-        .map((p) => p["detail-type"])
-        .flat()
-        .sort(),
-    ).toEqual([
-      "EC2 Instance Rebalance Recommendation",
-      "EC2 Instance State-change Notification",
-      "EC2 Spot Instance Interruption Warning",
-    ]);
-    for (const pattern of patterns) expect(pattern.source).toEqual(["aws.ec2"]);
-    expect(
-      patterns.find((p) => p["detail-type"][0] === "EC2 Instance State-change Notification")?.detail,
-    ).toEqual({
-      state: ["stopping", "shutting-down"],
-    });
-    for (const [, rule] of rules) {
-      expect(rule.Properties.Targets).toMatchObject([{ Arn: { "Fn::GetAtt": "Queue.Arn" } }]);
-    }
-    const policy = resources.QueuePolicy!.Properties.PolicyDocument as {
-      Statement: Record<string, unknown>[];
+  it("lets only the stack's rules send to the queues, and only over TLS", () => {
+    const policy = resources.QueuePolicy!.Properties as {
+      Queues: unknown[];
+      PolicyDocument: { Statement: Record<string, unknown>[] };
     };
-    const allow = policy.Statement.find((s) => s.Effect === "Allow")!;
-    expect(allow).toMatchObject({
+    expect(policy.Queues).toEqual([{ Ref: "Queue" }, { Ref: "DeadLetterQueue" }]);
+    const bothQueues = [{ "Fn::GetAtt": "Queue.Arn" }, { "Fn::GetAtt": "DeadLetterQueue.Arn" }];
+    const [allow, deny] = policy.PolicyDocument.Statement;
+    expect(allow).toEqual({
+      Sid: "EventBridgeRules",
+      Effect: "Allow",
       Principal: { Service: "events.amazonaws.com" },
       Action: "sqs:SendMessage",
+      Resource: bothQueues,
+      Condition: {
+        ArnEquals: {
+          "aws:SourceArn": ofType("AWS::Events::Rule").map(([name]) => ({ "Fn::GetAtt": `${name}.Arn` })),
+        },
+      },
     });
-    expect(
-      (allow.Condition as { ArnEquals: { "aws:SourceArn": unknown[] } }).ArnEquals["aws:SourceArn"],
-    ).toEqual(rules.map(([name]) => ({ "Fn::GetAtt": `${name}.Arn` })));
+    expect(deny).toMatchObject({
+      Effect: "Deny",
+      Principal: "*",
+      Action: "sqs:*",
+      Resource: bothQueues,
+      Condition: { Bool: { "aws:SecureTransport": "false" } },
+    });
   });
 
-  it("gives the watcher's role only what consuming the queue needs", () => {
-    const role = resources.OrchestratorRole!.Properties as {
-      Policies: { PolicyDocument: { Statement: { Action: string[]; Resource: unknown }[] } }[];
-    };
-    const statements = role.Policies.flatMap((p) => p.PolicyDocument.Statement);
-    expect(statements).toHaveLength(1);
-    expect([...statements[0]!.Action].sort()).toEqual([
-      "sqs:ChangeMessageVisibility",
-      "sqs:DeleteMessage",
-      "sqs:GetQueueAttributes",
-      "sqs:ReceiveMessage",
-    ]);
-    expect(statements[0]!.Resource).toEqual({ "Fn::GetAtt": "Queue.Arn" });
+  it("alarms on any event in the dead-letter queue, notifying the topic when one is given", () => {
+    expect(resources.DeadLetterQueueAlarm!.Properties).toMatchObject({
+      Namespace: "AWS/SQS",
+      MetricName: "ApproximateNumberOfMessagesVisible",
+      Dimensions: [{ Name: "QueueName", Value: { "Fn::GetAtt": "DeadLetterQueue.QueueName" } }],
+      Statistic: "Maximum",
+      Threshold: 1,
+      ComparisonOperator: "GreaterThanOrEqualToThreshold",
+      TreatMissingData: "notBreaching",
+    });
+    const notify = { "Fn::If": ["NotifyAlarmTopic", [{ Ref: "AlarmTopicArn" }], { Ref: "AWS::NoValue" }] };
+    expect(resources.DeadLetterQueueAlarm!.Properties.AlarmActions).toEqual(notify);
+    expect(resources.DeadLetterQueueAlarm!.Properties.OKActions).toEqual(notify);
+    expect(evaluate({ Condition: "NotifyAlarmTopic" }, {})).toBe(false);
+    expect(
+      evaluate(
+        { Condition: "NotifyAlarmTopic" },
+        { AlarmTopicArn: "arn:aws:sns:eu-west-1:111122223333:alerts" },
+      ),
+    ).toBe(true);
   });
 
   it.each([
-    ["IRSA and Pod Identity", true],
-    ["Pod Identity only", false],
-  ])("builds a valid trust policy for %s", (_name, irsa) => {
-    const values: Record<string, string> = {
-      OidcProviderArn: "arn:aws:iam::111122223333:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC",
-      OidcProviderUrl: "oidc.eks.eu-west-1.amazonaws.com/id/ABC",
-      ServiceAccountNamespace: "spot-fargate-orchestrator",
-      ServiceAccountName: "spot-fargate-orchestrator",
-    };
-    const sub = (text: string, vars: Record<string, string>) =>
-      text.replace(/\$\{([^}]+)\}/g, (_m, name: string) => vars[name] ?? `\${${name}}`);
-    const [outer, bindings] = (
-      resources.OrchestratorRole!.Properties.AssumeRolePolicyDocument as {
-        "Fn::Sub": [string, Record<string, { "Fn::If": [string, { "Fn::Sub": string }, string] }>];
-      }
-    )["Fn::Sub"];
-    const [condition, whenTrue, whenFalse] = bindings.IrsaStatement!["Fn::If"];
-    expect(condition).toBe("UseIrsa");
-    const document = JSON.parse(
-      sub(outer, { IrsaStatement: irsa ? sub(whenTrue["Fn::Sub"], values) : whenFalse }),
-    ) as {
-      Statement: { Principal: Record<string, string>; Action: string | string[]; Condition?: unknown }[];
-    };
-    expect(document.Statement[0]).toMatchObject({
-      Principal: { Service: "pods.eks.amazonaws.com" },
-      Action: ["sts:AssumeRole", "sts:TagSession"],
+    { PodIdentity: "none", trust: false, association: false },
+    { PodIdentity: "trust", trust: true, association: false },
+    { PodIdentity: "association", trust: true, association: true },
+  ])(
+    "PodIdentity=$PodIdentity: trust $trust, association $association",
+    ({ PodIdentity, trust, association }) => {
+      expect(evaluate({ Condition: "TrustPodIdentity" }, { PodIdentity })).toBe(trust);
+      expect(evaluate({ Condition: "TrustPodIdentityAndIrsa" }, { PodIdentity, ...irsa })).toBe(trust);
+      expect(evaluate({ Condition: "CreatePodIdentityAssociation" }, { PodIdentity })).toBe(association);
+    },
+  );
+
+  it("creates the Pod Identity association only when asked, once the role has its permissions", () => {
+    const resource = resources.PodIdentityAssociation!;
+    expect(resource.Condition).toBe("CreatePodIdentityAssociation");
+    expect(resource.DependsOn).toBe("ConsumerPolicy");
+    expect(resource.Properties).toEqual({
+      ClusterName: { Ref: "ClusterName" },
+      Namespace: { Ref: "ServiceAccountNamespace" },
+      ServiceAccount: { Ref: "ServiceAccountName" },
+      RoleArn: { "Fn::GetAtt": "OrchestratorRole.Arn" },
     });
-    if (irsa) {
-      expect(document.Statement[1]).toMatchObject({
-        Principal: { Federated: values.OidcProviderArn },
-        Action: "sts:AssumeRoleWithWebIdentity",
-        Condition: {
-          StringEquals: {
-            "oidc.eks.eu-west-1.amazonaws.com/id/ABC:sub":
-              "system:serviceaccount:spot-fargate-orchestrator:spot-fargate-orchestrator",
-            "oidc.eks.eu-west-1.amazonaws.com/id/ABC:aud": "sts.amazonaws.com",
-          },
-        },
-      });
-    } else {
-      expect(document.Statement).toHaveLength(1);
-    }
   });
 
-  it("outputs the queue URL and the role ARN", () => {
-    expect(Object.keys(template.Outputs)).toEqual(expect.arrayContaining(["QueueUrl", "RoleArn"]));
+  it.each<{ parameters: Record<string, string>; broken: string[] }>([
+    { parameters: {}, broken: ["The watcher needs an AWS identity"] },
+    { parameters: { OidcProviderArn: irsa.OidcProviderArn }, broken: ["IRSA needs both"] },
+    {
+      parameters: { OidcProviderUrl: irsa.OidcProviderUrl },
+      broken: ["The watcher needs", "IRSA needs both"],
+    },
+    {
+      parameters: { PodIdentity: "trust", OidcProviderUrl: irsa.OidcProviderUrl },
+      broken: ["IRSA needs both"],
+    },
+    { parameters: irsa, broken: [] },
+    { parameters: { PodIdentity: "trust" }, broken: [] },
+    { parameters: { PodIdentity: "association", ...irsa }, broken: [] },
+  ])("refuses a stack without a usable identity: $parameters", ({ parameters, broken }) => {
+    const descriptions = brokenRules(parameters);
+    expect(descriptions).toHaveLength(broken.length);
+    broken.forEach((start, i) => expect(descriptions[i]).toMatch(new RegExp(`^${start}`)));
+  });
+
+  it("outputs the queue URLs and the role ARN", () => {
+    expect(Object.keys(template.Outputs).sort()).toEqual([
+      "DeadLetterQueueUrl",
+      "QueueArn",
+      "QueueUrl",
+      "RoleArn",
+    ]);
     expect(template.Parameters.ServiceAccountNamespace?.Default).toBe("spot-fargate-orchestrator");
   });
 });

