@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apiext "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	kscheme "k8s.io/client-go/kubernetes/scheme"
@@ -13,6 +14,7 @@ import (
 	apireg "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	cmscheme "github.com/cert-manager/cert-manager/pkg/client/clientset/versioned/scheme"
@@ -37,8 +39,10 @@ func runCAInjector(ctx context.Context, opts options) error {
 	}
 	lease, renew, retry := 15*time.Second, 10*time.Second, 2*time.Second
 	mgr, err := ctrl.NewManager(util.RestConfigWithUserAgent(config, "cainjector"), ctrl.Options{
-		Scheme:                        scheme,
-		Cache:                         cache.Options{ReaderFailOnMissingInformer: true},
+		Scheme: scheme,
+		Cache:  cache.Options{ReaderFailOnMissingInformer: true},
+		// The reconcilers cache only Secrets' metadata (builder.OnlyMetadata) and read their data directly.
+		Client:                        client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 		LeaderElection:                true,
 		LeaderElectionNamespace:       opts.leaderElectionNamespace,
 		LeaderElectionID:              "cert-manager-cainjector-leader-election",
