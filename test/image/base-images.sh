@@ -67,6 +67,7 @@ if ! podman image exists "$builder"; then
     --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --env NODE_VERSION="$node_version" \
     --cmd '["node"]'
   rm -f "$work/builder.tar"
+  built=yes
 fi
 
 if ! podman image exists "$runtime"; then
@@ -83,6 +84,13 @@ if ! podman image exists "$runtime"; then
     --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     --env SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
   rm -f "$work/runtime.tar"
+  built=yes
+fi
+
+# Stand-ins made by earlier versions of this recipe are not used any more.
+if [ "${built:-}" = yes ]; then
+  podman images --noheading --format '{{.Repository}}:{{.Tag}}' --filter 'reference=localhost/sfo-stand-in/*' |
+    grep -v -- "-$key\$" | xargs -r -n1 podman untag >/dev/null 2>&1 || true
 fi
 
 echo "BUILDER_IMAGE=$builder"

@@ -66,12 +66,13 @@ if ! podman image exists "$image"; then
   if [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && [ -s "$NODE_EXTRA_CA_CERTS" ]; then
     secret=(--secret "id=npm-ca,src=$NODE_EXTRA_CA_CERTS")
   fi
-  buildah build --quiet --isolation chroot --layers --pull=never \
+  buildah build --quiet --isolation chroot --layers --force-rm --pull=never \
     --build-arg "BUILDER_IMAGE=$builder_image" --build-arg "NODE_IMAGE=$node_image" \
     "${secret[@]}" --tag "$image" "$repo" >&2
   echo "[image] built $image in $((SECONDS - start))s" >&2
-  # Keep the three newest test images; layers they share stay cached for the next build.
+  # Keep the three newest test images, and the build cache (untagged stage images) of the last day.
   podman images --noheading --sort created --format '{{.Repository}}:{{.Tag}}' \
     localhost/spot-fargate-orchestrator | grep ':test-' | tail -n +4 | xargs -r podman rmi --force >/dev/null || true
+  podman image prune --force --filter until=24h >/dev/null || true
 fi
 echo "IMAGE=$image"
