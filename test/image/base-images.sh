@@ -17,7 +17,8 @@ builder_ref=$(sed -n 's/^ARG BUILDER_IMAGE=//p' "$repo/Dockerfile")
 node_version=$(sed -n 's/^node:\([0-9.]*\)-.*/\1/p' <<<"$builder_ref")
 suite=$(sed -n 's/^node:[0-9.]*-\([a-z]*\)-slim$/\1/p' <<<"$builder_ref")
 [ -n "$node_version" ] && [ -n "$suite" ] || { echo "cannot read node:<version>-<suite>-slim from '$builder_ref'" >&2; exit 1; }
-# The npm that Node.js $node_version bundles (its CHANGELOG: "deps: upgrade npm to ...").
+# npm for the builder stand-in: the official image has the npm its Node.js bundles (11.19.0 for 24.21.0, see
+# "deps: upgrade npm" in Node's CHANGELOG); any npm 11 installs the lockfile alike.
 npm_version=11.19.0
 mirror=(
   "deb http://deb.debian.org/debian $suite main"

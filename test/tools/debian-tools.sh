@@ -5,7 +5,7 @@
 # does nothing when they are all there.
 set -euo pipefail
 tools=(buildah podman runc mmdebstrap)
-packages=(buildah podman runc mmdebstrap uidmap)
+packages=(buildah podman runc mmdebstrap)
 missing=()
 for tool in "${tools[@]}"; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
 [ ${#missing[@]} -eq 0 ] && exit 0
@@ -18,8 +18,13 @@ echo "[tools] installing ${packages[*]} with apt-get (missing: ${missing[*]})" >
 export DEBIAN_FRONTEND=noninteractive
 # other apt runs on the machine (unattended upgrades, a parallel test run) hold the lock for a while
 apt_get=(apt-get -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3)
-"${apt_get[@]}" update -qq >&2
-"${apt_get[@]}" install -y -qq --no-install-recommends "${packages[@]}" >&2
+log=$(mktemp)
+if ! { "${apt_get[@]}" update && "${apt_get[@]}" install -y --no-install-recommends "${packages[@]}"; } >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "[tools] apt-get install ${packages[*]} failed" >&2
+  exit 1
+fi
+rm -f "$log"
 for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || { echo "[tools] $tool still missing after apt-get install" >&2; exit 1; }
 done
