@@ -1,17 +1,33 @@
 # syntax=docker/dockerfile:1
-# spot-fargate-orchestrator: one image for both processes (`webhook` and `watcher`).
-# Node 24 runs the TypeScript sources directly (type stripping), so there is no build step: the first stage
-# installs the production dependencies, the second copies them next to the sources.
+# spot-fargate-orchestrator: one image for both processes (`webhook` and `watcher`) and the CLI.
+# Node 24 runs the TypeScript sources directly (type stripping), so there is no compile step: the first stage
+# installs the production dependencies and removes what Node never loads; the second is a distroless Node.js
+# image (glibc, CA certificates, tzdata and node; no shell, no package manager) running as uid 65532.
 
-ARG NODE_IMAGE=node:24.21.0-bookworm-slim
+ARG BUILDER_IMAGE=node:24.21.0-bookworm-slim
+ARG NODE_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot
 
-FROM ${NODE_IMAGE} AS deps
+FROM ${BUILDER_IMAGE} AS deps
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
 # Production dependencies only (the `node` devDependency and the test tooling stay out), no install scripts.
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
- && npm cache clean --force
+# Behind a TLS-inspecting proxy, pass its CA bundle as the optional build secret `npm-ca`
+# (`--secret id=npm-ca,src=/path/to/ca.crt`): npm trusts it for this step, and no layer keeps it.
+# Then drop what Node never loads: type declarations, source maps, docs, the AWS SDK's ES-module copies (Node
+# resolves its CommonJS build) and zod's TypeScript sources. `spot-orchestrator` is a Node script with a
+# shebang because the runtime image has no shell.
+RUN --mount=type=secret,id=npm-ca,required=false \
+    if [ -s /run/secrets/npm-ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm-ca; fi \
+ && npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm cache clean --force \
+ && find node_modules -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' \
+      -o -iname '*.md' \) -delete \
+ && find node_modules -depth -type d \( -name '@types' -o -path '*/zod/src' \
+      -o \( \( -path '*/@aws-sdk/*' -o -path '*/@smithy/*' \) \( -name dist-es -o -name dist-types \) \) \) \
+      -exec rm -rf {} + \
+ && printf '#!/nodejs/bin/node\nimport("/app/cli/main.ts");\n' > spot-orchestrator \
+ && chmod 0755 spot-orchestrator
 
 FROM ${NODE_IMAGE}
 ARG VERSION=0.1.0
@@ -20,16 +36,11 @@ LABEL org.opencontainers.image.title="spot-fargate-orchestrator" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="Apache-2.0"
 
-# npm and corepack are not needed at run time: remove them (and their CVEs). `spot-orchestrator` on PATH is
-# for `kubectl exec ... -- spot-orchestrator status`.
-RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack \
-           /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack \
- && printf '#!/bin/sh\nexec node /app/cli/main.ts "$@"\n' > /usr/local/bin/spot-orchestrator \
- && chmod 0755 /usr/local/bin/spot-orchestrator
-
 WORKDIR /app
 ENV NODE_ENV=production
 COPY --from=deps /app/node_modules ./node_modules
+# `kubectl exec <pod> -c watcher -- spot-orchestrator status`
+COPY --from=deps /app/spot-orchestrator /usr/local/bin/spot-orchestrator
 COPY package.json ./
 COPY core ./core
 COPY webhook ./webhook
@@ -40,4 +51,4 @@ COPY cli ./cli
 # an emptyDir at /tmp, the only place the processes write to.
 USER 65532:65532
 EXPOSE 9443 8080 8081
-ENTRYPOINT ["node", "/app/cli/main.ts"]
+ENTRYPOINT ["/nodejs/bin/node", "/app/cli/main.ts"]

@@ -1,5 +1,5 @@
-// The container image's recipe: hadolint, and what the image must (not) contain. There is no container
-// engine here, so what the build would copy is checked against the sources instead.
+// The container image's recipe: hadolint, the base images and the Node.js version they agree on, and that the
+// sources it copies need nothing else at run time. test/image/ builds the image and runs it.
 import { execFile } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import { builtinModules } from "node:module";
@@ -39,14 +39,30 @@ describe("Dockerfile", () => {
     expect(result.code).toBe(0);
   });
 
-  it("installs production dependencies only, runs as non-root, starts the CLI", () => {
-    expect(dockerfile).toMatch(/^FROM \$\{NODE_IMAGE\} AS deps$/m);
-    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:24\.\d+\.\d+-[a-z]+-slim$/m);
+  it("installs production dependencies only, on a distroless runtime, as non-root, starting the CLI", () => {
+    expect(dockerfile).toMatch(/^ARG BUILDER_IMAGE=node:24\.\d+\.\d+-bookworm-slim$/m);
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=gcr\.io\/distroless\/nodejs24-debian12:nonroot$/m);
+    expect(dockerfile).toMatch(/^FROM \$\{BUILDER_IMAGE\} AS deps$/m);
+    expect(dockerfile).toMatch(/^FROM \$\{NODE_IMAGE\}$/m);
     expect(dockerfile).toContain("npm ci --omit=dev");
+    // the CA bundle for npm is a secret the build may or may not get, never a layer
+    expect(dockerfile).toContain("RUN --mount=type=secret,id=npm-ca,required=false");
     expect(dockerfile).toMatch(/^ENV NODE_ENV=production$/m);
     expect(dockerfile).toMatch(/^USER 65532:65532$/m);
-    expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "\/app\/cli\/main\.ts"\]$/m);
+    expect(dockerfile).toMatch(/^ENTRYPOINT \["\/nodejs\/bin\/node", "\/app\/cli\/main\.ts"\]$/m);
     for (const folder of runtimeFolders) expect(dockerfile).toContain(`COPY ${folder} ./${folder}`);
+  });
+
+  it("builds and runs on the Node.js major version the project runs its tests on", () => {
+    const pkg = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as {
+      engines: { node: string };
+      devDependencies: Record<string, string>;
+    };
+    const builder = /^ARG BUILDER_IMAGE=node:(\d+)\./m.exec(dockerfile)?.[1];
+    const runtime = /^ARG NODE_IMAGE=gcr\.io\/distroless\/nodejs(\d+)-/m.exec(dockerfile)?.[1];
+    const devNode = /^\^?(\d+)\./.exec(pkg.devDependencies["node"] ?? "")?.[1];
+    expect([builder, runtime, devNode]).toEqual(["24", "24", "24"]);
+    expect(pkg.engines.node).toBe(">=24 <25");
   });
 
   it("needs nothing at run time beyond the copied folders and the production dependencies", () => {

@@ -1,9 +1,10 @@
-// The chart installed with helm into the real control plane, the way a user installs it with cert-manager:
-// its objects exist and admit a restricted pod, the apiserver sends only opted-in Deployments to the
-// webhook it registers, its RBAC lets the watcher do its whole job and no more, and uninstalling it leaves
-// nothing behind. cert-manager itself does not run: the test issues the Certificate and injects the CA the
-// way cert-manager would. The webhook and watcher run as local processes from the release's ConfigMap,
-// Secret and environment, the watcher with a token of the release's ServiceAccount.
+// The chart installed with helm into the real control plane the way a user installs it, with cert-manager (its
+// real controllers and cainjector, run out of cluster): its objects exist and admit a restricted pod,
+// cert-manager issues the webhook's certificate and injects its CA, the apiserver sends only opted-in
+// Deployments to the webhook and keeps doing so across a `helm upgrade` that reissues the certificate, its
+// RBAC lets the watcher do its whole job and no more, and uninstalling it leaves only what cert-manager keeps.
+// The chart's pods are kwok's (no containers run): the webhook and watcher run as local processes from the
+// release's ConfigMap, TLS Secret and environment, the watcher with a token of the release's ServiceAccount.
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -34,15 +35,26 @@ import { waitFor } from "../cluster/wait.ts";
 import { optedInApp } from "../e2e/workloads.ts";
 import { fargateProfiles } from "../fargate/profile-store.ts";
 import { startSqsEmulator, type SqsEmulator } from "../sqs/emulator.ts";
-import { freePort } from "../stack/process.ts";
+import { freePort, type OrchestratorProcess } from "../stack/process.ts";
 import { metricValue } from "../stack/stack.ts";
-import { injectCa, injectCaFromAnnotation, issueCertificate } from "./install/cert-manager.ts";
+import {
+  caBundles,
+  injectCaFromAnnotation,
+  readTlsSecret,
+  startCertManager,
+  subjectAltNames,
+  waitForInjectedCa,
+  waitForReady,
+  type TlsSecret,
+} from "./install/cert-manager.ts";
 import { applyPrerequisiteCrds } from "./install/crds.ts";
 import {
   chartPod,
+  presentedCertificate,
   runChartDoctor,
   startChartWatcher,
   startChartWebhook,
+  syncTlsFiles,
   type ChartPod,
   type RunningProcess,
 } from "./install/orchestrator.ts";
@@ -53,10 +65,11 @@ import {
   objectRef,
   releaseManifests,
   uninstallRelease,
+  upgradeRelease,
   type Release,
 } from "./install/release.ts";
 import { serviceAccountKubeconfig } from "./install/service-account.ts";
-import { defaultReleaseKinds, type KubeObject } from "./helm.ts";
+import { defaultReleaseKinds, one, type KubeObject } from "./helm.ts";
 
 const kc = testKubeConfig();
 const apps = kc.makeApiClient(AppsV1Api);
@@ -85,6 +98,9 @@ let webhook: RunningProcess | undefined;
 let watcher: RunningProcess | undefined;
 let doctor: { code: number; output: string };
 let uninstalled = false;
+let certManager: OrchestratorProcess | undefined;
+let values: Record<string, unknown> = {};
+let issued: TlsSecret;
 
 beforeAll(async () => {
   // The release's namespace enforces the restricted Pod Security Standard the chart's pods claim to meet.
@@ -106,28 +122,28 @@ beforeAll(async () => {
   queueUrl = await sqs.createQueue(`interruptions-${suffix}`, { VisibilityTimeout: "30" });
   webhookPort = await freePort();
 
-  await installRelease(
-    release,
-    {
-      // Keeps the release's pods on this test's own on-demand node of a shared cluster.
-      nodeSelector: { "eks.amazonaws.com/nodegroup": pool },
-      webhook: {
-        url: `https://127.0.0.1:${webhookPort}`,
-        tls: { ipAddresses: ["127.0.0.1"] },
-        // A webhook that cannot be reached fails the test's writes instead of letting them through unseen.
-        failurePolicy: { mutating: "Fail", validating: "Fail" },
-      },
-      serviceMonitor: { enabled: true },
-      config: {
-        // Only this test's namespace reaches the webhook and the watcher, whatever else shares the cluster.
-        kubernetes: { namespace: [workloadNs] },
-        monitoring: { check_interval: "1s" },
-        migration: { verification_delay: "1s" },
-        aws: { region: "us-east-1", sqs_queue_url: queueUrl, sqs_endpoint_url: sqs.endpoint },
-      },
+  certManager = startCertManager(logDir);
+
+  values = {
+    // Keeps the release's pods on this test's own on-demand node of a shared cluster.
+    nodeSelector: { "eks.amazonaws.com/nodegroup": pool },
+    webhook: {
+      // The apiserver reaches the local webhook process by this URL, and checks its certificate's IP SAN.
+      url: `https://127.0.0.1:${webhookPort}`,
+      tls: { ipAddresses: ["127.0.0.1"] },
+      // A webhook that cannot be reached fails the test's writes instead of letting them through unseen.
+      failurePolicy: { mutating: "Fail", validating: "Fail" },
     },
-    scratch,
-  );
+    serviceMonitor: { enabled: true },
+    config: {
+      // Only this test's namespace reaches the webhook and the watcher, whatever else shares the cluster.
+      kubernetes: { namespace: [workloadNs] },
+      monitoring: { check_interval: "1s" },
+      migration: { verification_delay: "1s" },
+      aws: { region: "us-east-1", sqs_queue_url: queueUrl, sqs_endpoint_url: sqs.endpoint },
+    },
+  };
+  await installRelease(release, values, scratch);
   manifests = await releaseManifests(release);
 }, 90_000);
 
@@ -141,6 +157,7 @@ afterAll(async () => {
   }
   await Promise.all(nodes.map((n) => terminateNode(kc, n.metadata?.name ?? "")));
   await sqs?.stop();
+  await certManager?.stop(10_000);
 }, 60_000);
 
 const webhookRequests = async (endpoint: "mutate" | "validate"): Promise<number> => {
@@ -211,28 +228,72 @@ describe("the chart installed with helm", () => {
     expect(deployed.spec?.template.spec?.serviceAccountName).toBe(release.fullname);
   });
 
-  it("serves its webhook with the certificate cert-manager issues, once the CA is injected", async () => {
-    const mutating = await admission.readMutatingWebhookConfiguration({ name: release.fullname });
-    const source = mutating.metadata?.annotations?.[injectCaFromAnnotation] ?? "";
-    expect(source).toBe(`${release.namespace}/${release.fullname}-serving`);
-    const issued = await issueCertificate(kc, release.namespace, source.split("/")[1]!);
-    expect(issued.secretName).toBe(`${release.fullname}-tls`);
+  it("gets its Issuers and Certificates Ready from cert-manager", async () => {
+    const certManagerObjects = manifests.filter((o) => o.kind === "Issuer" || o.kind === "Certificate");
+    expect(certManagerObjects.map(objectRef).sort()).toEqual(
+      [
+        `Certificate ${release.namespace}/${release.fullname}-ca`,
+        `Certificate ${release.namespace}/${release.fullname}-serving`,
+        `Issuer ${release.namespace}/${release.fullname}-ca`,
+        `Issuer ${release.namespace}/${release.fullname}-selfsigned`,
+      ].sort(),
+    );
+    for (const object of certManagerObjects) {
+      const kind = object.kind as "Issuer" | "Certificate";
+      await waitForReady(kc, kind, object.metadata.name, release.namespace, certManager?.logFile);
+    }
+  });
 
-    const expected = Buffer.from(issued.caPem).toString("base64");
-    expect(await injectCa(kc, "MutatingWebhookConfiguration", release.fullname)).toBe(expected);
-    expect(await injectCa(kc, "ValidatingWebhookConfiguration", release.fullname)).toBe(expected);
+  it("has the serving certificate issued by the chart's CA for the webhook Service's DNS names", async () => {
+    issued = await readTlsSecret(kc, release.namespace, `${release.fullname}-tls`);
+    const service = one(manifests, "Service").metadata.name;
+    const ns = release.namespace;
+    expect(subjectAltNames(issued.cert).sort()).toEqual(
+      [
+        `DNS:${service}`,
+        `DNS:${service}.${ns}`,
+        `DNS:${service}.${ns}.svc`,
+        `DNS:${service}.${ns}.svc.cluster.local`,
+        "IP Address:127.0.0.1",
+      ].sort(),
+    );
+    expect(issued.cert.checkIssued(issued.ca)).toBe(true);
+    expect(issued.cert.verify(issued.ca.publicKey)).toBe(true);
+    expect(issued.ca.subject).toBe(`CN=${release.fullname}-ca`);
+    expect(issued.ca.ca).toBe(true);
+  });
+
+  it("has the cainjector put the Secret's ca.crt into both webhook configurations", async () => {
+    const mutating = await admission.readMutatingWebhookConfiguration({ name: release.fullname });
+    expect(mutating.metadata?.annotations?.[injectCaFromAnnotation]).toBe(
+      `${release.namespace}/${release.fullname}-serving`,
+    );
+    await waitForInjectedCa(kc, release.fullname, issued.caPem);
     const validating = await admission.readValidatingWebhookConfiguration({ name: release.fullname });
+    expect(validating.metadata?.annotations?.[injectCaFromAnnotation]).toBe(
+      `${release.namespace}/${release.fullname}-serving`,
+    );
     const webhooks = [
       ...(await admission.readMutatingWebhookConfiguration({ name: release.fullname })).webhooks!,
       ...validating.webhooks!,
     ];
-    expect(webhooks.map((w) => [w.clientConfig.url, w.clientConfig.caBundle])).toEqual([
-      [`https://127.0.0.1:${webhookPort}/mutate`, expected],
-      [`https://127.0.0.1:${webhookPort}/validate`, expected],
+    expect(webhooks.map((w) => w.clientConfig.url)).toEqual([
+      `https://127.0.0.1:${webhookPort}/mutate`,
+      `https://127.0.0.1:${webhookPort}/validate`,
     ]);
+  });
 
+  it("serves its webhook with that certificate, valid for the Service's name under the injected CA", async () => {
     pod = await chartPod(kc, release, scratch);
     webhook = await startChartWebhook(pod, release, { port: webhookPort, logDir, podName });
+    const service = one(manifests, "Service").metadata.name;
+    // What the apiserver checks when it calls a webhook through its Service: the name <service>.<namespace>.svc.
+    const presented = await presentedCertificate(
+      webhookPort,
+      `${service}.${release.namespace}.svc`,
+      issued.caPem,
+    );
+    expect(presented.fingerprint256).toBe(issued.cert.fingerprint256);
   });
 
   it("gets only opted-in Deployments outside its own namespace from the apiserver, and patches them", async () => {
@@ -265,6 +326,54 @@ describe("the chart installed with helm", () => {
     const after = await requests();
     expect(after.mutate).toBeGreaterThan(before.mutate);
     expect(after.validate).toBeGreaterThan(before.validate);
+  });
+
+  it("has cert-manager reissue the certificate on a helm upgrade that changes it, and keeps the caBundle", async () => {
+    const extraName = `orchestrator-${suffix}.example.internal`;
+    const webhookValues = values["webhook"] as Record<string, unknown>;
+    values = {
+      ...values,
+      webhook: { ...webhookValues, tls: { ipAddresses: ["127.0.0.1"], extraDnsNames: [extraName] } },
+    };
+    await upgradeRelease(release, values, scratch);
+
+    const reissued = await waitFor(
+      `Secret ${release.fullname}-tls reissued with DNS:${extraName} (cert-manager log: ${certManager?.logFile})`,
+      async () => {
+        const secret = await readTlsSecret(kc, release.namespace, `${release.fullname}-tls`);
+        return subjectAltNames(secret.cert).includes(`DNS:${extraName}`) ? secret : undefined;
+      },
+      { timeoutMs: 60_000 },
+    );
+    expect(reissued.cert.fingerprint256).not.toBe(issued.cert.fingerprint256);
+    expect(reissued.caPem).toBe(issued.caPem);
+    await waitForReady(
+      kc,
+      "Certificate",
+      `${release.fullname}-serving`,
+      release.namespace,
+      certManager?.logFile,
+    );
+    const expected = Buffer.from(issued.caPem).toString("base64");
+    expect(await caBundles(kc, release.fullname)).toEqual([expected, expected]);
+
+    // The kubelet updates the mounted Secret; the webhook picks the new certificate up without a restart.
+    await syncTlsFiles(kc, pod);
+    await waitFor(
+      `the webhook to serve the reissued certificate (log: ${webhook?.process.logFile})`,
+      async () =>
+        (await presentedCertificate(webhookPort, extraName, issued.caPem)).fingerprint256 ===
+        reissued.cert.fingerprint256,
+      { timeoutMs: 30_000 },
+    );
+    const before = await webhookRequests("mutate");
+    const forced = await apps.createNamespacedDeployment({
+      namespace: workloadNs,
+      body: deployment("after-upgrade", { [Annotation.enabled]: "true", [Annotation.compute]: "fargate" }),
+    });
+    expect(forced.spec?.template.metadata?.labels?.["compute-type"]).toBe("fargate");
+    expect(await webhookRequests("mutate")).toBeGreaterThan(before);
+    issued = reissued;
   });
 
   it("lets the watcher, as the release's ServiceAccount, lead and move a workload off an interrupted spot node", async () => {
@@ -383,11 +492,17 @@ describe("the chart installed with helm", () => {
     );
   });
 
-  it("leaves nothing of the release behind when uninstalled", async () => {
+  it("leaves nothing of the release behind when uninstalled but the Secrets cert-manager keeps", async () => {
     await Promise.all([watcher?.process.stop(5_000), webhook?.process.stop(5_000)]);
     await uninstallRelease(release);
     uninstalled = true;
     expect(await liveObjects(manifests, scratch)).toEqual([]);
     expect(await labelledObjects(release)).toEqual([]);
+    // cert-manager leaves a deleted Certificate's Secret in place (unless --enable-certificate-owner-ref)
+    const secrets = await kc.makeApiClient(CoreV1Api).listNamespacedSecret({ namespace: release.namespace });
+    expect(secrets.items.map((secret) => secret.metadata?.name).sort()).toEqual([
+      `${release.fullname}-ca`,
+      `${release.fullname}-tls`,
+    ]);
   });
 });

@@ -24,15 +24,22 @@ export function startOrchestrator(
   args: string[],
   options: { env?: Record<string, string | undefined>; logDir: string },
 ): OrchestratorProcess {
+  // A clean environment: the test runner's own variables (MODE, NODE_ENV, ...) must not leak into the config.
+  const env = { PATH: process.env["PATH"], HOME: process.env["HOME"], LOG_FORMAT: "json", ...options.env };
+  return spawnLogged(name, process.execPath, [cliPath, ...args], { env, logDir: options.logDir });
+}
+
+/** Runs `command` with exactly `env`, its stdout and stderr appended to `<logDir>/<name>.log`. */
+export function spawnLogged(
+  name: string,
+  command: string,
+  args: string[],
+  options: { env: Record<string, string | undefined>; logDir: string },
+): OrchestratorProcess {
   mkdirSync(options.logDir, { recursive: true });
   const logFile = join(options.logDir, `${name}.log`);
   const log = createWriteStream(logFile, { flags: "a" });
-  const child = spawn(process.execPath, [cliPath, ...args], {
-    cwd: repoRoot,
-    // A clean environment: the test runner's own variables (MODE, NODE_ENV, ...) must not leak into the config.
-    env: { PATH: process.env["PATH"], HOME: process.env["HOME"], LOG_FORMAT: "json", ...options.env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(command, args, { cwd: repoRoot, env: options.env, stdio: ["ignore", "pipe", "pipe"] });
   child.stdout.pipe(log, { end: false });
   child.stderr.pipe(log, { end: false });
   const exited = once(child, "exit").then(([code]) => {

@@ -92,6 +92,14 @@ Names of the webhook's Service, TLS Secret and configurations.
 {{- end }}
 
 {{/*
+commonName of the chart's CA: `<fullname>-ca`, within the 64 characters X.509 (and cert-manager) allow for a
+common name; the full name itself can be 63.
+*/}}
+{{- define "spot-fargate-orchestrator.caCommonName" -}}
+{{- printf "%s-ca" (include "spot-fargate-orchestrator.fullname" . | trunc 61 | trimSuffix "-") }}
+{{- end }}
+
+{{/*
 DNS names the webhook's serving certificate covers.
 */}}
 {{- define "spot-fargate-orchestrator.dnsNames" -}}

@@ -1,127 +1,133 @@
-// What cert-manager would do for the chart, without running it: issue the serving Certificate into the
-// Secret it names (the controller), and copy that Secret's ca.crt into the webhook configurations that ask
-// for it with `cert-manager.io/inject-ca-from` (the cainjector).
+// cert-manager for the chart tests: its real controllers and cainjector (the Go test tool
+// test/tools/go/cert-manager, put on PATH by the integration setup), running out of cluster with the admin
+// kubeconfig against the cluster under test; and readers of what it makes.
+import { X509Certificate } from "node:crypto";
 import {
   AdmissionregistrationV1Api,
   CoreV1Api,
   CustomObjectsApi,
   type KubeConfig,
-  type V1MutatingWebhookConfiguration,
-  type V1ValidatingWebhookConfiguration,
 } from "@kubernetes/client-node";
-import { generateSelfSigned } from "../../../webhook/selfSigned.ts";
+import { testKubeconfigPath } from "../../cluster/kube.ts";
+import { waitFor } from "../../cluster/wait.ts";
+import { spawnLogged, type OrchestratorProcess } from "../../stack/process.ts";
 
 export const injectCaFromAnnotation = "cert-manager.io/inject-ca-from";
 
-export interface CertificateSpec {
-  secretName: string;
-  dnsNames?: string[];
-  ipAddresses?: string[];
-  issuerRef: { name: string; kind?: string; group?: string };
+/**
+ * Starts cert-manager (the process takes the controller's and the cainjector's leader Leases in kube-system,
+ * so a run sharing the cluster with another waits its turn). The CRDs must be applied first.
+ */
+export function startCertManager(logDir: string): OrchestratorProcess {
+  return spawnLogged("cert-manager", "cert-manager", ["--kubeconfig", testKubeconfigPath(), "--v=2"], {
+    env: { PATH: process.env["PATH"], HOME: process.env["HOME"] },
+    logDir,
+  });
 }
 
-export interface IssuedCertificate {
-  secretName: string;
+export type CertManagerKind = "Issuer" | "ClusterIssuer" | "Certificate";
+
+interface Condition {
+  type: string;
+  status: string;
+  reason?: string;
+  message?: string;
+}
+
+export interface CertManagerObject {
+  metadata: { name: string; namespace?: string };
+  spec: Record<string, unknown>;
+  status?: { conditions?: Condition[]; revision?: number };
+}
+
+const plurals: Record<CertManagerKind, string> = {
+  Issuer: "issuers",
+  ClusterIssuer: "clusterissuers",
+  Certificate: "certificates",
+};
+
+export async function readCertManagerObject(
+  kc: KubeConfig,
+  kind: CertManagerKind,
+  name: string,
+  namespace?: string,
+): Promise<CertManagerObject> {
+  const api = kc.makeApiClient(CustomObjectsApi);
+  const common = { group: "cert-manager.io", version: "v1", plural: plurals[kind], name };
+  return (await (namespace === undefined
+    ? api.getClusterCustomObject(common)
+    : api.getNamespacedCustomObject({ ...common, namespace }))) as CertManagerObject;
+}
+
+/** Waits for the object's Ready condition to be True; on timeout, says what its conditions were. */
+export async function waitForReady(
+  kc: KubeConfig,
+  kind: CertManagerKind,
+  name: string,
+  namespace?: string,
+  logFile = "",
+): Promise<CertManagerObject> {
+  return waitFor(
+    `${kind} ${namespace ? `${namespace}/` : ""}${name} Ready${logFile ? ` (cert-manager log: ${logFile})` : ""}`,
+    async () => {
+      const object = await readCertManagerObject(kc, kind, name, namespace);
+      const ready = object.status?.conditions?.find((c) => c.type === "Ready");
+      if (ready?.status === "True") return object;
+      throw new Error(
+        `Ready: ${ready ? `${ready.status} ${ready.reason}: ${ready.message}` : "not reported yet"}`,
+      );
+    },
+    { timeoutMs: 60_000 },
+  );
+}
+
+export interface TlsSecret {
   caPem: string;
   certPem: string;
   keyPem: string;
+  cert: X509Certificate;
+  ca: X509Certificate;
 }
 
-export function readCertificate(
-  kc: KubeConfig,
-  namespace: string,
-  name: string,
-): Promise<{ spec: CertificateSpec }> {
-  return kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
-    group: "cert-manager.io",
-    version: "v1",
-    namespace,
-    plural: "certificates",
-    name,
-  }) as Promise<{ spec: CertificateSpec }>;
+/** A kubernetes.io/tls Secret as cert-manager writes it (ca.crt, tls.crt, tls.key). */
+export async function readTlsSecret(kc: KubeConfig, namespace: string, name: string): Promise<TlsSecret> {
+  const secret = await kc.makeApiClient(CoreV1Api).readNamespacedSecret({ namespace, name });
+  const text = (key: string) => {
+    const value = secret.data?.[key];
+    if (!value) throw new Error(`Secret ${namespace}/${name} has no ${key}`);
+    return Buffer.from(value, "base64").toString("utf8");
+  };
+  const [caPem, certPem, keyPem] = [text("ca.crt"), text("tls.crt"), text("tls.key")];
+  return { caPem, certPem, keyPem, cert: new X509Certificate(certPem), ca: new X509Certificate(caPem) };
 }
 
-/** Signs a certificate for exactly the names the Certificate asks for and stores it as cert-manager does. */
-export async function issueCertificate(
-  kc: KubeConfig,
-  namespace: string,
-  name: string,
-): Promise<IssuedCertificate> {
-  const { spec } = await readCertificate(kc, namespace, name);
-  const bundle = generateSelfSigned({
-    dnsNames: spec.dnsNames,
-    ipAddresses: spec.ipAddresses,
-    loopback: false,
-    validDays: 1,
-  });
-  const issued = { secretName: spec.secretName, ...bundle };
-
-  const b64 = (text: string) => Buffer.from(text).toString("base64");
-  await kc.makeApiClient(CoreV1Api).createNamespacedSecret({
-    namespace,
-    body: {
-      metadata: {
-        name: spec.secretName,
-        labels: { "controller.cert-manager.io/fao": "true" },
-        annotations: {
-          "cert-manager.io/certificate-name": name,
-          "cert-manager.io/issuer-name": spec.issuerRef.name,
-          "cert-manager.io/issuer-kind": spec.issuerRef.kind ?? "Issuer",
-          "cert-manager.io/issuer-group": spec.issuerRef.group ?? "cert-manager.io",
-          "cert-manager.io/alt-names": (spec.dnsNames ?? []).join(","),
-          "cert-manager.io/ip-sans": (spec.ipAddresses ?? []).join(","),
-        },
-      },
-      type: "kubernetes.io/tls",
-      data: { "ca.crt": b64(issued.caPem), "tls.crt": b64(issued.certPem), "tls.key": b64(issued.keyPem) },
-    },
-  });
-  return issued;
+/** The subjectAltName entries of a certificate, e.g. `DNS:x.ns.svc`, `IP Address:127.0.0.1`. */
+export function subjectAltNames(cert: X509Certificate): string[] {
+  return (cert.subjectAltName ?? "").split(", ").filter(Boolean);
 }
 
-type WebhookConfiguration = V1MutatingWebhookConfiguration | V1ValidatingWebhookConfiguration;
-
-/**
- * The cainjector's job for one webhook configuration: follow its inject-ca-from annotation to the Certificate,
- * then to that Certificate's Secret (which must say it belongs to that Certificate), and set every webhook's
- * caBundle to the Secret's ca.crt. Returns the caBundle.
- */
-export async function injectCa(
-  kc: KubeConfig,
-  kind: "MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration",
-  name: string,
-): Promise<string> {
+/** The caBundle of every webhook of the release's mutating and validating configurations (base64). */
+export async function caBundles(kc: KubeConfig, name: string): Promise<string[]> {
   const admission = kc.makeApiClient(AdmissionregistrationV1Api);
-  const configuration: WebhookConfiguration =
-    kind === "MutatingWebhookConfiguration"
-      ? await admission.readMutatingWebhookConfiguration({ name })
-      : await admission.readValidatingWebhookConfiguration({ name });
-  const source = configuration.metadata?.annotations?.[injectCaFromAnnotation];
-  const [namespace, certificateName] = source?.split("/") ?? [];
-  if (!namespace || !certificateName)
-    throw new Error(`${kind} ${name} has no ${injectCaFromAnnotation} annotation`);
-  const { spec } = await readCertificate(kc, namespace, certificateName);
-  const secret = await kc.makeApiClient(CoreV1Api).readNamespacedSecret({ namespace, name: spec.secretName });
-  const owner = secret.metadata?.annotations?.["cert-manager.io/certificate-name"];
-  if (owner !== certificateName) {
-    throw new Error(
-      `Secret ${namespace}/${spec.secretName} belongs to Certificate "${owner}", not "${certificateName}"`,
-    );
-  }
-  const caBundle = secret.data?.["ca.crt"];
-  if (!caBundle) throw new Error(`Secret ${namespace}/${spec.secretName} has no ca.crt`);
+  const mutating = await admission.readMutatingWebhookConfiguration({ name });
+  const validating = await admission.readValidatingWebhookConfiguration({ name });
+  return [...(mutating.webhooks ?? []), ...(validating.webhooks ?? [])].map(
+    (w) => w.clientConfig.caBundle ?? "",
+  );
+}
 
-  for (const webhook of configuration.webhooks ?? []) webhook.clientConfig.caBundle = caBundle;
-  if (kind === "MutatingWebhookConfiguration") {
-    await admission.replaceMutatingWebhookConfiguration({
-      name,
-      body: configuration as V1MutatingWebhookConfiguration,
-    });
-  } else {
-    await admission.replaceValidatingWebhookConfiguration({
-      name,
-      body: configuration as V1ValidatingWebhookConfiguration,
-    });
-  }
-  return caBundle;
+/** Waits until every webhook of both configurations carries exactly this CA (PEM), as the cainjector sets it. */
+export async function waitForInjectedCa(kc: KubeConfig, name: string, caPem: string): Promise<void> {
+  const expected = Buffer.from(caPem).toString("base64");
+  await waitFor(
+    `the cainjector to set the caBundle of ${name}'s webhooks`,
+    async () => {
+      const bundles = await caBundles(kc, name);
+      if (bundles.length > 0 && bundles.every((b) => b === expected)) return true;
+      throw new Error(
+        `caBundles: ${bundles.map((b) => (b === expected ? "ca.crt" : b ? "other" : "none")).join(", ")}`,
+      );
+    },
+    { timeoutMs: 60_000 },
+  );
 }

@@ -1,8 +1,10 @@
 // The webhook and watcher processes started the way the chart's pod starts them: its config.toml (from the
 // release's ConfigMap), its TLS Secret as files, its environment, and its ServiceAccount's credentials.
 import { execFile } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import type { X509Certificate } from "node:crypto";
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { connect } from "node:tls";
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Container } from "@kubernetes/client-node";
 import { repoRoot } from "../../cluster/paths.ts";
 import {
@@ -19,6 +21,8 @@ export interface ChartPod {
   serviceAccount: string;
   /** Plain `value` environment variables of each container, by container name. */
   env: Record<string, Record<string, string>>;
+  /** The TLS Secret the pod mounts at /tls. */
+  tls: { namespace: string; name: string };
   /** Folder of tls.crt / tls.key, as the pod mounts the TLS Secret at /tls. */
   tlsDir: string;
 }
@@ -42,17 +46,9 @@ export async function chartPod(kc: KubeConfig, release: Release, dir: string): P
   const configFile = join(dir, "config.toml");
   writeFileSync(configFile, toml);
 
-  const secret = await core.readNamespacedSecret({
-    namespace,
-    name: volume("tls")?.secret?.secretName ?? "",
-  });
+  const tls = { namespace, name: volume("tls")?.secret?.secretName ?? "" };
   const tlsDir = join(dir, "tls");
-  mkdirSync(tlsDir, { recursive: true });
-  for (const key of ["tls.crt", "tls.key"]) {
-    const data = secret.data?.[key];
-    if (!data) throw new Error(`Secret ${namespace}/${secret.metadata?.name} has no ${key}`);
-    writeFileSync(join(tlsDir, key), Buffer.from(data, "base64"), { mode: 0o600 });
-  }
+  await syncTlsFiles(kc, { tls, tlsDir });
 
   const plainEnv = (container: V1Container) =>
     Object.fromEntries(
@@ -62,8 +58,23 @@ export async function chartPod(kc: KubeConfig, release: Release, dir: string): P
     configFile,
     serviceAccount: podSpec?.serviceAccountName ?? "default",
     env: Object.fromEntries((podSpec?.containers ?? []).map((c) => [c.name, plainEnv(c)])),
+    tls,
     tlsDir,
   };
+}
+
+/** Writes the TLS Secret's tls.crt and tls.key into the pod's /tls folder, as the kubelet does on each change. */
+export async function syncTlsFiles(kc: KubeConfig, pod: Pick<ChartPod, "tls" | "tlsDir">): Promise<void> {
+  const secret = await kc.makeApiClient(CoreV1Api).readNamespacedSecret(pod.tls);
+  mkdirSync(pod.tlsDir, { recursive: true });
+  for (const key of ["tls.crt", "tls.key"]) {
+    const data = secret.data?.[key];
+    if (!data) throw new Error(`Secret ${pod.tls.namespace}/${pod.tls.name} has no ${key}`);
+    // each file replaced by a rename, so the webhook never reads half of one (it waits for a matching pair)
+    const file = join(pod.tlsDir, key);
+    writeFileSync(`${file}.tmp`, Buffer.from(data, "base64"), { mode: 0o600 });
+    renameSync(`${file}.tmp`, file);
+  }
 }
 
 // The SQS emulator accepts any credentials; the watcher's AWS SDK needs some to sign with.
@@ -157,5 +168,25 @@ export function runChartDoctor(
         else resolve({ code: typeof err?.code === "number" ? err.code : 0, output: `${stdout}${stderr}` });
       },
     );
+  });
+}
+
+/**
+ * Connects to the webhook as the apiserver does, trusting only `caPem` and checking `serverName`; resolves
+ * with the certificate it presented, rejects when it is not valid for that name under that CA.
+ */
+export function presentedCertificate(
+  port: number,
+  serverName: string,
+  caPem: string,
+): Promise<X509Certificate> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: "127.0.0.1", port, servername: serverName, ca: caPem }, () => {
+      const cert = socket.getPeerX509Certificate();
+      socket.end();
+      if (cert) resolve(cert);
+      else reject(new Error(`no certificate from 127.0.0.1:${port}`));
+    });
+    socket.on("error", reject);
   });
 }

@@ -39,10 +39,24 @@ async function run(args: string[]): Promise<string> {
   return result.stdout;
 }
 
-export async function installRelease(release: Release, values: object, scratchDir: string): Promise<string> {
-  const valuesFile = join(scratchDir, "values.json");
+export function installRelease(release: Release, values: object, scratchDir: string): Promise<string> {
+  return applyRelease("install", release, values, scratchDir);
+}
+
+/** `helm upgrade` with these values (the whole set, as a user's values file). */
+export function upgradeRelease(release: Release, values: object, scratchDir: string): Promise<string> {
+  return applyRelease("upgrade", release, values, scratchDir);
+}
+
+function applyRelease(
+  verb: "install" | "upgrade",
+  release: Release,
+  values: object,
+  scratchDir: string,
+): Promise<string> {
+  const valuesFile = join(scratchDir, `values-${release.name}-${verb}.json`);
   writeFileSync(valuesFile, JSON.stringify(values));
-  return run(["install", release.name, chartDir, "--namespace", release.namespace, "--values", valuesFile]);
+  return run([verb, release.name, chartDir, "--namespace", release.namespace, "--values", valuesFile]);
 }
 
 /** Uninstalls and waits until the objects are gone, dependents (ReplicaSets, pods) first. */
