@@ -24,6 +24,8 @@ for dir in "$here"/go/*/; do
     (cd "$dir" && go build -mod=mod -trimpath -ldflags "-s -w" -o "$out.tmp.$$" "$pkg")
     mv "$out.tmp.$$" "$out"
     printf '[build] built %s in %ss\n' "$tool" "$((SECONDS - start))" >&2
+    # keep the three newest builds of this tool (other checkouts may still use an older one)
+    ls -dt "$cache_root/go-tools/$tool"-????????????/ 2>/dev/null | tail -n +4 | xargs -r rm -rf
   fi
   echo "$tool $out"
 done
