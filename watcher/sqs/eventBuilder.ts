@@ -2,7 +2,8 @@
 // `spot-orchestrator drill`, tests and the demo.
 import { randomUUID } from "node:crypto";
 import type { EventKind } from "../types.ts";
-import { DETAIL_TYPES, EVENT_SOURCE, isInstanceId } from "./events.ts";
+import { isInstanceId } from "../../core/ec2.ts";
+import { DETAIL_TYPES, EVENT_SOURCE } from "./events.ts";
 
 export interface EventBridgeEvent {
   version: string;
@@ -80,26 +81,6 @@ export function wrapInSnsNotification(
     Timestamp: new Date().toISOString(),
     SignatureVersion: "1",
   };
-}
-
-export interface ProviderInstance {
-  zone: string;
-  region: string;
-  instanceId: string;
-}
-
-/** `aws:///<az>/<instance-id>` (the EC2 nodes' spec.providerID) → zone, region and instance id. */
-export function parseProviderId(providerId: string | undefined): ProviderInstance | undefined {
-  const match = /^aws:\/\/\/([a-z0-9-]+)\/(i-[0-9a-f]+)$/.exec(providerId ?? "");
-  if (!match || !isInstanceId(match[2])) return undefined;
-  const zone = match[1]!;
-  const region = regionOfZone(zone);
-  return region === undefined ? undefined : { zone, region, instanceId: match[2] };
-}
-
-/** `us-east-1b` → `us-east-1`; local and wavelength zones (`us-west-2-lax-1a`) → their parent region. */
-export function regionOfZone(zone: string): string | undefined {
-  return /^([a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d+)/.exec(zone)?.[1];
 }
 
 function partition(region: string): string {

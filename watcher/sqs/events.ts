@@ -1,5 +1,6 @@
 // Turns an SQS message body (an EventBridge envelope, directly or inside an SNS notification) into an
 // Ec2Event. Only the fields the orchestrator uses are read: AWS varies ids, times, regions and ARNs.
+import { isInstanceId } from "../../core/ec2.ts";
 import { PermanentError } from "../../core/errors.ts";
 import type { Ec2Event, EventKind } from "../types.ts";
 
@@ -17,12 +18,6 @@ const KIND_BY_DETAIL_TYPE = new Map<string, EventKind>(
 
 /** States of a state-change notification that mean the node is going away. */
 export const STOPPING_STATES: readonly string[] = ["stopping", "shutting-down"];
-
-const INSTANCE_ID = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
-
-export function isInstanceId(value: unknown): value is string {
-  return typeof value === "string" && INSTANCE_ID.test(value);
-}
 
 export function parseMessageBody(body: string): Ec2Event {
   const outer = parseObject(body, "message body");
