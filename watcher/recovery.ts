@@ -7,6 +7,7 @@ import { formatDuration } from "../core/duration.ts";
 import { patchDeploymentMetadata, statusOf, type AnnotationPatch, type Kube } from "../core/kube.ts";
 import type { Logger } from "../core/log.ts";
 import { place } from "../core/placement.ts";
+import { rfc3339 } from "../core/time.ts";
 import type { EventRecorder } from "./alerts/events.ts";
 import type { InterruptionLog } from "./interruptions.ts";
 import type { WatcherMetrics } from "./metrics.ts";
@@ -129,7 +130,7 @@ export class Recovery {
         annotations: {
           [Annotation.compute]: "spot",
           [Annotation.reason]: "recovery" satisfies Reason,
-          [Annotation.lastRecoveryAt]: new Date().toISOString(),
+          [Annotation.lastRecoveryAt]: rfc3339(new Date()),
           [Annotation.rollout]: "progressing",
         },
         resourceVersion: deployment.metadata?.resourceVersion ?? "",

@@ -3,6 +3,7 @@
 import { randomUUID } from "node:crypto";
 import type { EventKind } from "../types.ts";
 import { isInstanceId } from "../../core/ec2.ts";
+import { rfc3339 } from "../../core/time.ts";
 import { DETAIL_TYPES, EVENT_SOURCE } from "./events.ts";
 
 export interface EventBridgeEvent {
@@ -49,7 +50,7 @@ export function buildEc2Event(options: BuildEventOptions): EventBridgeEvent {
   const detail: Record<string, string> = { "instance-id": options.instanceId };
   if (options.kind === "spot-interruption") {
     detail["instance-action"] = options.instanceAction ?? "terminate";
-    detail["instance-action-time"] = awsTime(options.deadline ?? new Date(time.getTime() + SPOT_NOTICE_MS));
+    detail["instance-action-time"] = rfc3339(options.deadline ?? new Date(time.getTime() + SPOT_NOTICE_MS));
   } else if (options.kind === "instance-stopping") {
     detail["state"] = options.state ?? "stopping";
   }
@@ -59,7 +60,7 @@ export function buildEc2Event(options: BuildEventOptions): EventBridgeEvent {
     "detail-type": DETAIL_TYPES[options.kind],
     source: EVENT_SOURCE,
     account,
-    time: awsTime(time),
+    time: rfc3339(time),
     region: options.region,
     resources: [
       `arn:${partition(options.region)}:ec2:${options.region}:${account}:instance/${options.instanceId}`,
@@ -87,9 +88,4 @@ function partition(region: string): string {
   if (region.startsWith("cn-")) return "aws-cn";
   if (region.includes("-gov-")) return "aws-us-gov";
   return "aws";
-}
-
-/** EventBridge writes times to the second: `2026-11-02T14:05:10Z`. */
-function awsTime(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, "Z");
 }

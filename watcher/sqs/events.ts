@@ -2,6 +2,7 @@
 // Ec2Event. Only the fields the orchestrator uses are read: AWS varies ids, times, regions and ARNs.
 import { isInstanceId } from "../../core/ec2.ts";
 import { PermanentError } from "../../core/errors.ts";
+import { parseTime } from "../../core/time.ts";
 import type { Ec2Event, EventKind } from "../types.ts";
 
 export const EVENT_SOURCE = "aws.ec2";
@@ -77,8 +78,8 @@ function parseEnvelope(envelope: Record<string, unknown>): Ec2Event {
     region: stringOr(envelope["region"], ""),
     account: stringOr(envelope["account"], ""),
     // A missing or broken time must not lose an interruption; the arrival time is close enough.
-    time: parseTime(envelope["time"]) ?? new Date(),
-    deadline: kind === "spot-interruption" ? parseTime(detail["instance-action-time"]) : undefined,
+    time: dateOf(envelope["time"]) ?? new Date(),
+    deadline: kind === "spot-interruption" ? dateOf(detail["instance-action-time"]) : undefined,
     state,
   };
 }
@@ -98,10 +99,9 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function parseTime(value: unknown): Date | undefined {
-  if (typeof value !== "string") return undefined;
-  const time = new Date(value);
-  return Number.isNaN(time.getTime()) ? undefined : time;
+function dateOf(value: unknown): Date | undefined {
+  const ms = parseTime(value);
+  return ms === undefined ? undefined : new Date(ms);
 }
 
 function stringOr(value: unknown, fallback: string): string {
