@@ -1,5 +1,6 @@
 // When a Deployment on Fargate may next try to go back to spot: pure rules over its annotations.
 import type { V1Deployment } from "@kubernetes/client-node";
+import { backoff } from "../core/backoff.ts";
 import { Annotation, requestedCompute } from "../core/contract.ts";
 
 export interface RecoveryTiming {
@@ -10,8 +11,7 @@ export interface RecoveryTiming {
 
 /** Wait after `failures` consecutive failed recoveries: base × 2^(failures-1), capped; none before the first. */
 export function recoveryBackoff(failures: number, timing: RecoveryTiming): number {
-  if (failures <= 0) return 0;
-  return Math.min(timing.backoffBase * 2 ** Math.min(failures - 1, 52), timing.maxBackoff);
+  return backoff(failures, timing.backoffBase, timing.maxBackoff);
 }
 
 export type RecoveryState =

@@ -2,6 +2,7 @@
 // problems. Callers never wait: messages go through a queue, are retried on 429/5xx/network errors,
 // and beyond the per-minute limit are dropped (the next message sent says how many).
 import { setTimeout as sleep } from "node:timers/promises";
+import { backoff } from "../../core/backoff.ts";
 import { toError } from "../../core/errors.ts";
 import type { Logger } from "../../core/log.ts";
 import type { WatcherMetrics } from "../metrics.ts";
@@ -163,7 +164,7 @@ class SlackSender {
       }
       if (attempt >= maxAttempts) return this.failed(log, message, problem, attempt);
       const delayMs = Math.min(
-        retryAfterMs ?? (this.options.retryBaseMs ?? 1_000) * 2 ** (attempt - 1),
+        retryAfterMs ?? backoff(attempt, this.options.retryBaseMs ?? 1_000, maxDelay),
         maxDelay,
       );
       log.warn({ attempt, problem, retryInMs: delayMs }, "Slack alert not delivered; retrying");

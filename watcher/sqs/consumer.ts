@@ -9,6 +9,7 @@ import {
   SQSClient,
   type Message,
 } from "@aws-sdk/client-sqs";
+import { backoff } from "../../core/backoff.ts";
 import type { Config } from "../../core/config.ts";
 import { PermanentError, RetryableError, toError } from "../../core/errors.ts";
 import type { Logger } from "../../core/log.ts";
@@ -139,7 +140,7 @@ export class SqsConsumer {
   }
 
   private async receiveLoop(): Promise<void> {
-    let backoffMs = this.receiveBackoff.initialMs;
+    let failures = 0;
     while (!this.stopping) {
       while (this.inFlight.size >= this.concurrency && !this.stopping) {
         await Promise.race([...this.inFlight, this.woken]);
@@ -158,13 +159,13 @@ export class SqsConsumer {
           { abortSignal: this.wake.signal },
         );
         messages = output.Messages ?? [];
-        backoffMs = this.receiveBackoff.initialMs;
+        failures = 0;
       } catch (err) {
         if (this.stopping) break;
         this.metrics.sqsErrors.inc({ operation: "receive" });
-        this.log.error({ err, retryInMs: backoffMs }, "receiving from SQS failed");
-        await sleep(backoffMs, undefined, { signal: this.wake.signal }).catch(() => undefined);
-        backoffMs = Math.min(backoffMs * 2, this.receiveBackoff.maxMs);
+        const retryInMs = backoff(++failures, this.receiveBackoff.initialMs, this.receiveBackoff.maxMs);
+        this.log.error({ err, retryInMs }, "receiving from SQS failed");
+        await sleep(retryInMs, undefined, { signal: this.wake.signal }).catch(() => undefined);
         continue;
       }
       const receivedAt = Date.now();
