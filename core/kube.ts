@@ -139,9 +139,11 @@ function asJson<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
 }
 
-/** HTTP status of a client-node error, when the apiserver answered. */
+/** HTTP status of a client-node error, or of an error classified from one, when the apiserver answered. */
 export function statusOf(err: unknown): number | undefined {
-  return err instanceof ApiException ? err.code : undefined;
+  if (err instanceof ApiException) return err.code;
+  if (err instanceof RetryableError || err instanceof PermanentError) return err.status;
+  return undefined;
 }
 
 /**
@@ -153,7 +155,8 @@ export function classify(err: unknown, what: string): RetryableError | Permanent
   const cause = toError(err);
   const detail = status !== undefined ? `HTTP ${status}` : cause.message;
   if (status === 404 || status === 422 || status === 400) {
-    return new PermanentError(status === 404 ? "not-found" : "invalid", `${what}: ${detail}`, { cause });
+    const kind = status === 404 ? "not-found" : "invalid";
+    return new PermanentError(kind, `${what}: ${detail}`, { cause, status });
   }
-  return new RetryableError(`${what}: ${detail}`, { cause });
+  return new RetryableError(`${what}: ${detail}`, { cause, status });
 }

@@ -6,7 +6,6 @@ import type { Config } from "../core/config.ts";
 import { patchDeploymentTo, statusOf, type Kube } from "../core/kube.ts";
 import type { Logger } from "../core/log.ts";
 import { isPlaced, place } from "../core/placement.ts";
-import { toError } from "../core/errors.ts";
 import type { EventRecorder } from "./alerts/events.ts";
 import { listOptedInDeployments } from "./cluster/optedIn.ts";
 import type { Scope } from "./cluster/owners.ts";
@@ -71,8 +70,7 @@ export function createDriftChecker(deps: DriftDeps): DriftChecker {
         });
       } catch (err) {
         // a conflict means someone else wrote it: the next pass looks again
-        if ([409, 422].includes(statusOf(toError(err).cause) ?? 0))
-          dlog.debug("changed while repairing; next pass");
+        if ([409, 422].includes(statusOf(err) ?? 0)) dlog.debug("changed while repairing; next pass");
         else dlog.error({ err }, "placement repair failed");
       }
     }

@@ -186,7 +186,7 @@ export function createMigrator(deps: MigratorDeps): Migrator {
         log.info({ dryRun }, dryRun ? "dry run: would move to Fargate" : "compute flipped to fargate");
         return { outcome: "flipped", deployment: stored };
       } catch (err) {
-        const status = statusOf(toError(err).cause);
+        const status = statusOf(err);
         if (status === 409 && attempt < MAX_FLIP_ATTEMPTS) {
           // changed since it was read: decide again on the current version
           try {
