@@ -9,7 +9,7 @@ import { createKube } from "../core/kube.ts";
 import { createSqsClient } from "../watcher/sqs/consumer.ts";
 import { parseProviderId } from "../core/ec2.ts";
 import { buildEc2Event, type EventBridgeEvent } from "../watcher/sqs/eventBuilder.ts";
-import type { EventKind } from "../watcher/types.ts";
+import type { EventKind } from "../watcher/sqs/ec2Event.ts";
 
 const KINDS: readonly EventKind[] = ["spot-interruption", "rebalance-recommendation", "instance-stopping"];
 

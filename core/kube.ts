@@ -53,6 +53,33 @@ class PooledKubeConfig extends KubeConfig {
   }
 }
 
+/**
+ * Applies every request to `signal` on top of `base`'s credentials and connections: once the signal is
+ * aborted, requests under way are cancelled and new ones fail before anything is sent.
+ */
+class CancellableKubeConfig extends KubeConfig {
+  private readonly base: KubeConfig;
+  private readonly signal: AbortSignal;
+
+  constructor(base: KubeConfig, signal: AbortSignal) {
+    super();
+    this.base = base;
+    this.signal = signal;
+    this.loadFromOptions({
+      clusters: base.clusters,
+      users: base.users,
+      contexts: base.contexts,
+      currentContext: base.currentContext,
+    });
+  }
+
+  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
+    this.signal.throwIfAborted();
+    await this.base.applySecurityAuthentication(context);
+    context.setSignal(this.signal);
+  }
+}
+
 export function loadKubeConfig(kubeconfig?: string): KubeConfig {
   const config = new PooledKubeConfig();
   if (kubeconfig) config.loadFromFile(kubeconfig);
@@ -60,8 +87,7 @@ export function loadKubeConfig(kubeconfig?: string): KubeConfig {
   return config;
 }
 
-export function createKube(options: KubeOptions = {}): Kube {
-  const config = loadKubeConfig(options.kubeconfig);
+function clientsOf(config: KubeConfig, limiter: TokenBucket): Kube {
   return {
     config,
     apps: config.makeApiClient(AppsV1Api),
@@ -69,8 +95,28 @@ export function createKube(options: KubeOptions = {}): Kube {
     discovery: config.makeApiClient(DiscoveryV1Api),
     coordination: config.makeApiClient(CoordinationV1Api),
     events: config.makeApiClient(EventsV1Api),
-    limiter: new TokenBucket(options.qps ?? 100, options.burst ?? 200),
+    limiter,
   };
+}
+
+export function createKube(options: KubeOptions = {}): Kube {
+  return clientsOf(
+    loadKubeConfig(options.kubeconfig),
+    new TokenBucket(options.qps ?? 100, options.burst ?? 200),
+  );
+}
+
+/**
+ * The same clients bound to `signal`: when it is aborted (leadership lost), every call under way is
+ * cancelled and every later one is refused, so nothing started under it can still write.
+ */
+export function withSignal(kube: Kube, signal: AbortSignal): Kube {
+  return clientsOf(cancellable(kube.config, signal), kube.limiter);
+}
+
+/** `config`'s credentials and connections, every request applied to `signal` (see withSignal). */
+export function cancellable(config: KubeConfig, signal: AbortSignal): KubeConfig {
+  return new CancellableKubeConfig(config, signal);
 }
 
 const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);

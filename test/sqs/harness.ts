@@ -5,7 +5,7 @@ import { GetQueueAttributesCommand, SendMessageCommand, type SQSClient } from "@
 import { pino, type Logger } from "pino";
 import { createWatcherMetrics, type WatcherMetrics } from "../../watcher/metrics.ts";
 import { SqsConsumer, createSqsClient, type SqsConsumerOptions } from "../../watcher/sqs/consumer.ts";
-import type { EventHandler } from "../../watcher/types.ts";
+import type { EventHandler } from "../../watcher/sqs/ec2Event.ts";
 import { emulatorRegion, useDummyAwsCredentials, type SqsEmulator } from "./emulator.ts";
 
 export type LogLine = Record<string, unknown> & { level: number; msg: string };

@@ -14,15 +14,19 @@ import {
 } from "@kubernetes/client-node";
 import { Annotation } from "../../core/contract.ts";
 import { loadConfig, type Config } from "../../core/config.ts";
-import { createKube, type Kube } from "../../core/kube.ts";
+import { createKube, withSignal, type Kube } from "../../core/kube.ts";
 import { createLogger, type Logger } from "../../core/log.ts";
 import { createApp } from "../../webhook/app.ts";
 import { createMetrics } from "../../webhook/metrics.ts";
-import { createEventRecorder, REPORTING_CONTROLLER } from "../../watcher/alerts/events.ts";
+import type { Alerter } from "../../watcher/alerts/alerter.ts";
+import { EventRecorder, REPORTING_CONTROLLER } from "../../watcher/alerts/kubeEvents.ts";
 import { NodeIndex } from "../../watcher/cluster/nodeIndex.ts";
-import { createMigrator, type Migrator } from "../../watcher/migrate.ts";
+import { KubeDeployments, scopeOf } from "../../watcher/deployments.ts";
+import { FollowUps } from "../../watcher/followUp.ts";
+import { Migrator } from "../../watcher/migration/migrator.ts";
 import { createWatcherMetrics, type WatcherMetrics } from "../../watcher/metrics.ts";
-import type { Alerter, Ec2Event } from "../../watcher/types.ts";
+import { rolloutFollower } from "../../watcher/rollout.ts";
+import type { Ec2Event } from "../../watcher/sqs/ec2Event.ts";
 import { generateSelfSigned } from "../../webhook/selfSigned.ts";
 import { testKubeconfigPath } from "../cluster/kube.ts";
 import { instanceIdOf } from "../cluster/nodes.ts";
@@ -72,45 +76,79 @@ export function recordingAlerter(): RecordedAlerts {
     interruption: (alert) => void alerts.interruptions.push(alert),
     summary: (summary) => void alerts.summaries.push(summary),
     problem: (message, details) => void alerts.problems.push({ message, details }),
+    flush: async () => true,
   };
   return alerts;
 }
 
 export interface TestWatcher {
-  kube: Kube;
   config: Config;
   nodes: NodeIndex;
-  migrator: Migrator;
+  followUps: FollowUps;
   metrics: WatcherMetrics;
   alerts: RecordedAlerts;
+  /** Hands an event to the migrator, as the SQS consumer does. */
+  handle(event: Ec2Event): Promise<void>;
+  /** Follows the moves left in progress among the opted-in Deployments, as a new leader does. */
+  resume(): Promise<number>;
+  /** Resolves once every follow-up, summary and Event started so far is done. */
+  idle(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** Node index, event recorder and migrator, built as the watcher builds them. */
+/** The leader's intake and follow-ups over the real apiserver, built as a leader's term builds them. */
 export async function startTestWatcher(config: Config): Promise<TestWatcher> {
-  const kube = testKube();
+  const term = new AbortController();
+  const kube = withSignal(testKube(), term.signal);
   const metrics = createWatcherMetrics();
-  const alerts = recordingAlerter();
-  const nodes = new NodeIndex({ kube, log: quietLog });
+  const alerter = recordingAlerter();
+  const nodes = new NodeIndex({ kube: testKube(), log: quietLog });
   nodes.start();
   await nodes.synced;
-  const events = createEventRecorder({
-    kube,
-    identity: config.watcher.identity,
-    log: quietLog,
-    dryRun: config.migration.dryRun,
+  const { identity } = config.watcher;
+  const recorder = new EventRecorder({ kube, identity, log: quietLog, dryRun: config.migration.dryRun });
+  const deployments = new KubeDeployments(kube, scopeOf(config));
+  const log = quietLog;
+  const followRollout = rolloutFollower(kube, config);
+  const signal = term.signal;
+  const followUps = new FollowUps({
+    deployments,
+    followRollout,
+    recorder,
+    alerter,
+    metrics,
+    config,
+    log,
+    signal,
   });
-  const migrator = createMigrator({ kube, nodes, config, log: quietLog, metrics, alerter: alerts, events });
-  return {
+  const migrator = new Migrator({
     kube,
+    deployments,
+    nodes,
+    followUps,
+    recorder,
+    alerter,
+    metrics,
+    config,
+    signal,
+  });
+  const idle = async () => {
+    await migrator.idle();
+    await followUps.idle();
+    await recorder.idle();
+  };
+  return {
     config,
     nodes,
-    migrator,
+    followUps,
     metrics,
-    alerts,
+    alerts: alerter,
+    handle: (event) => migrator.handle(event, { log, receivedAt: Date.now() }),
+    resume: async () => followUps.resume(await deployments.list()).length,
+    idle,
     async close() {
-      migrator.stop();
-      await migrator.idle();
+      term.abort();
+      await idle();
       await nodes.stop();
     },
   };

@@ -14,8 +14,8 @@ import type { Config } from "../../core/config.ts";
 import { PermanentError, RetryableError, toError } from "../../core/errors.ts";
 import type { Logger } from "../../core/log.ts";
 import type { WatcherMetrics } from "../metrics.ts";
-import type { Ec2Event, EventHandler } from "../types.ts";
-import { parseMessageBody } from "./events.ts";
+import type { Ec2Event, EventHandler } from "./ec2Event.ts";
+import { parseMessageBody } from "./parseEvent.ts";
 import { RecentIds } from "./recentIds.ts";
 import { VisibilityHeartbeat } from "./visibilityHeartbeat.ts";
 

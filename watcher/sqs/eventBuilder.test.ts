@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { buildEc2Event, wrapInSnsNotification } from "./eventBuilder.ts";
-import { parseMessageBody } from "./events.ts";
+import { parseMessageBody } from "./parseEvent.ts";
 
 const fixture = (name: string) =>
   JSON.parse(

@@ -1,10 +1,9 @@
 // Builds EventBridge EC2 events shaped like the ones AWS sends (see test/fixtures/aws-events), for
 // `spot-orchestrator drill`, tests and the demo.
 import { randomUUID } from "node:crypto";
-import type { EventKind } from "../types.ts";
 import { isInstanceId } from "../../core/ec2.ts";
 import { rfc3339 } from "../../core/time.ts";
-import { DETAIL_TYPES, EVENT_SOURCE } from "./events.ts";
+import { DETAIL_TYPES, EVENT_SOURCE, type EventKind } from "./ec2Event.ts";
 
 export interface EventBridgeEvent {
   version: string;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { V1Lease } from "@kubernetes/client-node";
-import { canAcquire, claimedSpec, leaseExpiry } from "./lease.ts";
+import { canAcquire, claimedSpec, leaseExpiry } from "./leaderElection.ts";
 
 const t0 = Date.parse("2025-01-01T00:00:00Z");
 

@@ -1,36 +1,15 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { V1Deployment, V1EndpointSlice, V1Node, V1Pod, V1ReplicaSet } from "@kubernetes/client-node";
+import type { V1Deployment, V1EndpointSlice, V1Pod, V1ReplicaSet } from "@kubernetes/client-node";
 import {
   httpHealthy,
   missingEndpoints,
   newReplicaSet,
-  nodeIsCompute,
   podUrl,
   selectorString,
   serviceSelects,
-} from "./health.ts";
-
-const node = (labels: Record<string, string>): V1Node => ({ metadata: { name: "n", labels } });
-
-describe("nodeIsCompute", () => {
-  it.each([
-    [{ "eks.amazonaws.com/compute-type": "fargate" }, "fargate", true],
-    [{ "eks.amazonaws.com/capacityType": "SPOT" }, "fargate", false],
-    [{ "eks.amazonaws.com/capacityType": "SPOT" }, "spot", true],
-    [{ "karpenter.sh/capacity-type": "spot" }, "spot", true],
-    [
-      { "eks.amazonaws.com/capacityType": "ON_DEMAND", "karpenter.sh/capacity-type": "on-demand" },
-      "spot",
-      false,
-    ],
-    [{ "eks.amazonaws.com/compute-type": "fargate" }, "spot", false],
-    [{}, "fargate", false],
-  ] as const)("%j is %s: %s", (labels, target, expected) => {
-    expect(nodeIsCompute(node(labels), target)).toBe(expected);
-  });
-});
+} from "./workloadHealth.ts";
 
 describe("selectorString", () => {
   it("renders matchLabels and every expression operator", () => {

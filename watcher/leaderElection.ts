@@ -1,12 +1,12 @@
 // Leader election over a coordination.k8s.io/v1 Lease, with controller-runtime's timings: only the leader
 // consumes events, follows rollouts and repairs drift. Every write carries the resourceVersion it read, so
-// two candidates never both win.
+// two candidates never both win. Losing the Lease aborts the leader's signal at once, before anything
+// else, so the leader's work stops writing while this candidate campaigns again.
 import { setTimeout as sleep } from "node:timers/promises";
-import { V1MicroTime, type V1Lease } from "@kubernetes/client-node";
+import { CoordinationV1Api, V1MicroTime, type V1Lease } from "@kubernetes/client-node";
 import { toError } from "../core/errors.ts";
-import { statusOf, type Kube } from "../core/kube.ts";
+import { cancellable, statusOf, type Kube } from "../core/kube.ts";
 import type { Logger } from "../core/log.ts";
-import type { WatcherMetrics } from "./metrics.ts";
 
 export const LEASE_DURATION_MS = 15_000;
 export const RENEW_DEADLINE_MS = 10_000;
@@ -17,12 +17,16 @@ export interface LeaderElectorOptions {
   namespace: string;
   name: string;
   identity: string;
-  /** Called once leadership is won; start the leader's work here (the lease is renewed meanwhile). */
-  onStartedLeading: () => void | Promise<void>;
-  /** Called once leadership is lost or released; stop the leader's work here (awaited before a release). */
+  /**
+   * Called once leadership is won; start the leader's work here (the lease is renewed meanwhile). `signal`
+   * is aborted the moment leadership ends, lost or released: bind every write of the term to it.
+   */
+  onStartedLeading: (signal: AbortSignal) => void | Promise<void>;
+  /** Called once leadership has ended and `signal` is aborted; wait for the leader's work to wind down here. */
   onStoppedLeading: () => void | Promise<void>;
+  /** Annotations the leader keeps on the Lease (e.g. its effective settings, for `status`). */
+  annotations?: Record<string, string>;
   log: Logger;
-  metrics?: Pick<WatcherMetrics, "isLeader">;
   leaseDurationMs?: number;
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
@@ -71,9 +75,10 @@ export function claimedSpec(
 type Attempt = "held" | "held-by-other" | "failed";
 
 export class LeaderElector {
-  private readonly options: Required<Omit<LeaderElectorOptions, "metrics">> &
-    Pick<LeaderElectorOptions, "metrics">;
+  private readonly options: Required<LeaderElectorOptions>;
   private leading = false;
+  /** Aborted when the current term ends. */
+  private term = new AbortController();
   /** The running onStartedLeading; renewals go on meanwhile, and stepping down waits for it. */
   private starting: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -85,12 +90,9 @@ export class LeaderElector {
       leaseDurationMs: LEASE_DURATION_MS,
       renewDeadlineMs: RENEW_DEADLINE_MS,
       retryPeriodMs: RETRY_PERIOD_MS,
+      annotations: {},
       ...options,
     };
-  }
-
-  get isLeader(): boolean {
-    return this.leading;
   }
 
   /**
@@ -135,22 +137,23 @@ export class LeaderElector {
   private async campaign(): Promise<void> {
     const { log, retryPeriodMs, renewDeadlineMs } = this.options;
     while (!this.stopped) {
-      const attempt = await this.tryAcquireOrRenew();
+      const attempt = await this.tryAcquireOrRenew(renewDeadlineMs);
       if (attempt !== "held") {
         await this.pause(jitter(retryPeriodMs));
         continue;
       }
       this.leading = true;
-      this.options.metrics?.isLeader.set(1);
+      this.term = new AbortController();
       log.info("became leader");
-      this.starting = this.call("onStartedLeading", this.options.onStartedLeading);
+      const signal = this.term.signal;
+      this.starting = this.call("onStartedLeading", () => this.options.onStartedLeading(signal));
 
       let lastRenew = Date.now();
       while (!this.stopped) {
         await this.pause(retryPeriodMs);
         if (this.stopped) break;
         const left = renewDeadlineMs - (Date.now() - lastRenew);
-        const renewed = await withTimeout(this.tryAcquireOrRenew(), Math.max(left, 0), "failed" as const);
+        const renewed = await this.tryAcquireOrRenew(left);
         if (renewed === "held") {
           lastRenew = Date.now();
           continue;
@@ -168,19 +171,24 @@ export class LeaderElector {
   private async stepDown(why: string): Promise<void> {
     if (!this.leading) return;
     this.leading = false;
-    this.options.metrics?.isLeader.set(0);
+    // first of all: nothing of the term may write from here on
+    this.term.abort(new Error(`leadership ended: ${why}`));
     if (why === "released") this.options.log.info("stopped leading: lease released");
-    else this.options.log.warn({ why }, "stopped leading");
+    else this.options.log.warn({ why }, "stopped leading; campaigning again");
     await this.starting;
     await this.call("onStoppedLeading", this.options.onStoppedLeading);
   }
 
-  private async tryAcquireOrRenew(): Promise<Attempt> {
+  /** One read and write of the Lease, given up after `timeoutMs` (an apiserver that hangs is a failure). */
+  private async tryAcquireOrRenew(timeoutMs: number): Promise<Attempt> {
     const { kube, namespace, name, identity, log, leaseDurationMs } = this.options;
+    if (timeoutMs <= 0) return "failed";
+    const signal = AbortSignal.any([AbortSignal.timeout(timeoutMs), this.stopping.signal]);
+    const coordination = cancellable(kube.config, signal).makeApiClient(CoordinationV1Api);
     const now = Date.now();
     let lease: V1Lease | undefined;
     try {
-      lease = await kube.coordination.readNamespacedLease({ namespace, name });
+      lease = await coordination.readNamespacedLease({ namespace, name });
     } catch (err) {
       if (statusOf(err) !== 404) {
         log.debug({ err }, "reading the leader lease failed");
@@ -189,10 +197,10 @@ export class LeaderElector {
     }
     try {
       if (lease === undefined) {
-        await kube.coordination.createNamespacedLease({
+        await coordination.createNamespacedLease({
           namespace,
           body: {
-            metadata: { name, namespace },
+            metadata: { name, namespace, annotations: this.options.annotations },
             spec: claimedSpec(undefined, identity, now, leaseDurationMs),
           },
         });
@@ -200,10 +208,15 @@ export class LeaderElector {
       }
       if (!canAcquire(lease, identity, now)) return "held-by-other";
       // the read resourceVersion stays in the body: a concurrent writer makes this a 409
-      await kube.coordination.replaceNamespacedLease({
+      const annotations = { ...lease.metadata?.annotations, ...this.options.annotations };
+      await coordination.replaceNamespacedLease({
         namespace,
         name,
-        body: { ...lease, spec: claimedSpec(lease, identity, now, leaseDurationMs) },
+        body: {
+          ...lease,
+          metadata: { ...lease.metadata, annotations },
+          spec: claimedSpec(lease, identity, now, leaseDurationMs),
+        },
       });
       return "held";
     } catch (err) {
@@ -232,14 +245,4 @@ export class LeaderElector {
 
 function jitter(ms: number): number {
   return ms * (1 + Math.random() * 0.2);
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: T): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<T>((resolve) => (timer = setTimeout(() => resolve(onTimeout), ms)));
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { eventBody, REPORTING_CONTROLLER, truncateUtf8 } from "./events.ts";
+import { eventBody, REPORTING_CONTROLLER, truncateUtf8 } from "./kubeEvents.ts";
 
 describe("eventBody", () => {
   it("describes an events.k8s.io/v1 Event regarding the Deployment", () => {

@@ -19,10 +19,6 @@ export interface DeploymentEvent {
   note: string;
 }
 
-export interface EventRecorder {
-  record(deployment: V1Deployment, event: DeploymentEvent): Promise<void>;
-}
-
 export interface EventRecorderOptions {
   kube: Kube;
   identity: string;
@@ -30,24 +26,42 @@ export interface EventRecorderOptions {
   dryRun?: boolean;
 }
 
-export function createEventRecorder(options: EventRecorderOptions): EventRecorder {
-  const { kube, identity, log, dryRun = false } = options;
-  return {
-    async record(deployment, event) {
-      const namespace = deployment.metadata?.namespace ?? "";
-      const name = deployment.metadata?.name ?? "";
-      const eventLog = log.child({ namespace, name, reason: event.reason });
-      if (dryRun) {
-        eventLog.info({ type: event.type, note: event.note }, "dry run: would record event");
-        return;
-      }
-      try {
-        await kube.events.createNamespacedEvent({ namespace, body: eventBody(deployment, event, identity) });
-      } catch (err) {
-        eventLog.warn({ err }, "recording event failed");
-      }
-    },
-  };
+export class EventRecorder {
+  private readonly options: EventRecorderOptions;
+  /** Events being written, so a shutdown can wait for them. */
+  private readonly pending = new Set<Promise<void>>();
+
+  constructor(options: EventRecorderOptions) {
+    this.options = options;
+  }
+
+  /** Records the Event in the background; never throws (a failure is logged). */
+  record(deployment: V1Deployment, event: DeploymentEvent): void {
+    const write = this.write(deployment, event);
+    this.pending.add(write);
+    void write.finally(() => this.pending.delete(write));
+  }
+
+  /** Resolves once every Event recorded so far is written or given up. */
+  async idle(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+
+  private async write(deployment: V1Deployment, event: DeploymentEvent): Promise<void> {
+    const { kube, identity, log, dryRun = false } = this.options;
+    const namespace = deployment.metadata?.namespace ?? "";
+    const name = deployment.metadata?.name ?? "";
+    const eventLog = log.child({ namespace, name, reason: event.reason });
+    if (dryRun) {
+      eventLog.info({ type: event.type, note: event.note }, "dry run: would record event");
+      return;
+    }
+    try {
+      await kube.events.createNamespacedEvent({ namespace, body: eventBody(deployment, event, identity) });
+    } catch (err) {
+      eventLog.warn({ err }, "recording event failed");
+    }
+  }
 }
 
 export function eventBody(deployment: V1Deployment, event: DeploymentEvent, identity: string): EventsV1Event {

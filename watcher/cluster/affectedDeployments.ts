@@ -1,44 +1,10 @@
-// Node → pods → ReplicaSets → Deployments, by ownerReferences, keeping only the opted-in Deployments.
-import type {
-  V1Deployment,
-  V1ObjectMeta,
-  V1OwnerReference,
-  V1Pod,
-  V1ReplicaSet,
-} from "@kubernetes/client-node";
-import { isOptedIn } from "../../core/contract.ts";
+// The Deployments an interruption of a node affects: node → pods → ReplicaSets → Deployments, by
+// ownerReferences, keeping only the opted-in Deployments.
+import type { V1Deployment, V1OwnerReference, V1Pod, V1ReplicaSet } from "@kubernetes/client-node";
 import { classify, statusOf, type Kube } from "../../core/kube.ts";
 import { mapLimit } from "../../core/mapLimit.ts";
-
-export interface Scope {
-  /** Namespaces watched; empty means all. */
-  namespaces: string[];
-  /** This Deployment (in any watched namespace) counts as opted in without the annotation. */
-  deploymentName: string;
-}
-
-export interface DeploymentKey {
-  namespace: string;
-  name: string;
-}
-
-/** The owner reference with `controller: true` of the given kind, if any. */
-export function controllerOf(metadata: V1ObjectMeta | undefined, kind: string): V1OwnerReference | undefined {
-  return metadata?.ownerReferences?.find((ref) => ref.controller === true && ref.kind === kind);
-}
-
-/** Pods that still hold the node: finished ones (Succeeded, Failed) do not. */
-export function isRunningOn(pod: V1Pod): boolean {
-  const phase = pod.status?.phase;
-  return phase !== "Succeeded" && phase !== "Failed";
-}
-
-export function countsAsOptedIn(deployment: V1Deployment, scope: Scope): boolean {
-  return (
-    isOptedIn(deployment) ||
-    (scope.deploymentName !== "" && deployment.metadata?.name === scope.deploymentName)
-  );
-}
+import { countsAsOptedIn, keyOf, type DeploymentRef, type Scope } from "../deployments.ts";
+import { controllerOf, holdsNode } from "./pods.ts";
 
 /** Reads a ReplicaSet's owning Deployment name; undefined when it has none or is gone. */
 export type ReplicaSetOwner = (namespace: string, ref: V1OwnerReference) => Promise<string | undefined>;
@@ -48,11 +14,11 @@ export async function deploymentsOwning(
   pods: V1Pod[],
   ownerOf: ReplicaSetOwner,
   concurrency = 20,
-): Promise<DeploymentKey[]> {
-  const seen = new Map<string, DeploymentKey>();
+): Promise<DeploymentRef[]> {
+  const seen = new Map<string, DeploymentRef>();
   const replicaSets = new Map<string, { namespace: string; ref: V1OwnerReference }>();
   for (const pod of pods) {
-    if (!isRunningOn(pod)) continue;
+    if (!holdsNode(pod)) continue;
     const ref = controllerOf(pod.metadata, "ReplicaSet");
     const namespace = pod.metadata?.namespace;
     if (ref === undefined || namespace === undefined) continue;
@@ -148,10 +114,10 @@ export async function affectedDeployments(
   owners: ReplicaSetOwners,
   concurrency: number,
 ): Promise<V1Deployment[]> {
-  const pods = (await podsOnNode(kube, nodeName, scope)).filter(isRunningOn);
+  const pods = (await podsOnNode(kube, nodeName, scope)).filter(holdsNode);
   const reads = new Map<string, Promise<V1Deployment | undefined>>();
-  const read = (key: DeploymentKey) => {
-    const id = `${key.namespace}/${key.name}`;
+  const read = (key: DeploymentRef) => {
+    const id = keyOf(key);
     let pending = reads.get(id);
     if (pending === undefined) reads.set(id, (pending = readDeployment(kube, key)));
     return pending;
@@ -169,16 +135,16 @@ export async function affectedDeployments(
   const keys = await deploymentsOwning(unresolved, owners.ownerOf, concurrency);
   await mapLimit(keys, concurrency, async (key) => {
     const deployment = await read(key);
-    if (deployment !== undefined) found.set(`${key.namespace}/${key.name}`, deployment);
+    if (deployment !== undefined) found.set(keyOf(key), deployment);
   });
   return [...found.values()].filter((d) => countsAsOptedIn(d, scope));
 }
 
-async function readDeployment(kube: Kube, key: DeploymentKey): Promise<V1Deployment | undefined> {
+async function readDeployment(kube: Kube, key: DeploymentRef): Promise<V1Deployment | undefined> {
   try {
     return await kube.apps.readNamespacedDeployment(key);
   } catch (err) {
     if (statusOf(err) === 404) return undefined;
-    throw classify(err, `read deployment ${key.namespace}/${key.name}`);
+    throw classify(err, `read deployment ${keyOf(key)}`);
   }
 }

@@ -1,5 +1,6 @@
-// Is a rolled-out Deployment healthy on its target compute? Every pod of the new ReplicaSet is Ready, runs on
-// a node of that compute, is a ready endpoint of each Service selecting it, and (optionally) answers HTTP.
+// Is a rolled-out Deployment healthy where its move sent it? Every pod of the new ReplicaSet is Ready, runs
+// where the move sends it (`arrivedOn`), is a ready endpoint of each Service selecting it, and (optionally)
+// answers HTTP.
 import type {
   V1Deployment,
   V1EndpointSlice,
@@ -9,9 +10,10 @@ import type {
   V1ReplicaSet,
   V1Service,
 } from "@kubernetes/client-node";
-import { Annotation, NodeLabel, type Compute } from "../core/contract.ts";
+import { Annotation, type Compute } from "../core/contract.ts";
 import type { Kube } from "../core/kube.ts";
-import { controllerOf } from "./cluster/owners.ts";
+import { arrivedOn } from "./cluster/nodeKinds.ts";
+import { controllerOf, isPodReady } from "./cluster/pods.ts";
 
 export type HealthResult = { ok: true } | { ok: false; why: string };
 
@@ -24,20 +26,6 @@ export interface HealthOptions {
 
 const REVISION = "deployment.kubernetes.io/revision";
 const POD_TEMPLATE_HASH = "pod-template-hash";
-
-/** True when the node is of the given compute, by the labels EKS and Karpenter set. */
-export function nodeIsCompute(node: V1Node, target: Compute): boolean {
-  const labels = node.metadata?.labels ?? {};
-  if (target === "fargate") return labels[NodeLabel.computeType] === "fargate";
-  return labels[NodeLabel.capacityType] === "SPOT" || labels[NodeLabel.karpenterCapacityType] === "spot";
-}
-
-export function isPodReady(pod: V1Pod): boolean {
-  return (
-    pod.metadata?.deletionTimestamp === undefined &&
-    pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true
-  );
-}
 
 /** A label selector in the string form list calls take. */
 export function selectorString(selector: V1LabelSelector | undefined): string {
@@ -122,8 +110,9 @@ export async function checkHealth(
       node = await kube.core.readNode({ name: nodeName });
       nodes.set(nodeName, node);
     }
-    if (!nodeIsCompute(node, target)) {
-      return { ok: false, why: `pod ${nameOf(pod)} runs on ${nodeName}, not a ${target} node` };
+    if (!arrivedOn(node, target)) {
+      const where = target === "fargate" ? "not a Fargate node" : "still a Fargate node";
+      return { ok: false, why: `pod ${nameOf(pod)} runs on ${nodeName}, ${where}` };
     }
   }
 

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { PermanentError } from "../../core/errors.ts";
-import { parseMessageBody } from "./events.ts";
+import { parseMessageBody } from "./parseEvent.ts";
 
 const fixture = (name: string) =>
   readFileSync(new URL(`../../test/fixtures/aws-events/${name}.json`, import.meta.url), "utf8");

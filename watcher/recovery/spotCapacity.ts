@@ -8,9 +8,11 @@ import type {
   V1Taint,
   V1Toleration,
 } from "@kubernetes/client-node";
-import { NodeLabel } from "../core/contract.ts";
-import { parseQuantity } from "../core/quantity.ts";
-import { podRequests } from "../core/placement.ts";
+import { NodeLabel } from "../../core/contract.ts";
+import { parseQuantity } from "../../core/quantity.ts";
+import { podRequests } from "../../core/placement.ts";
+import { isSpotNode } from "../cluster/nodeKinds.ts";
+import { holdsNode } from "../cluster/pods.ts";
 
 /** Taints that announce a node is going away or being drained (NTH, Karpenter, cluster-autoscaler, kubelet). */
 const DISRUPTION_TAINTS = [
@@ -27,11 +29,6 @@ const DISRUPTION_TAINTS = [
   "node.kubernetes.io/unreachable",
   "node.kubernetes.io/network-unavailable",
 ];
-
-export function isSpotNode(node: V1Node): boolean {
-  const labels = node.metadata?.labels ?? {};
-  return labels[NodeLabel.capacityType] === "SPOT" || labels[NodeLabel.karpenterCapacityType] === "spot";
-}
 
 export interface ClusterView {
   nodes: V1Node[];
@@ -169,8 +166,7 @@ function requestsByNode(pods: V1Pod[]): Map<string, Used> {
   const used = new Map<string, Used>();
   for (const pod of pods) {
     const node = pod.spec?.nodeName;
-    const phase = pod.status?.phase;
-    if (!node || !pod.spec || phase === "Succeeded" || phase === "Failed") continue;
+    if (!node || !pod.spec || !holdsNode(pod)) continue;
     const r = podRequests(pod.spec);
     const u = used.get(node) ?? { cpu: 0, memory: 0, pods: 0 };
     used.set(node, { cpu: u.cpu + r.cpu, memory: u.memory + r.memory, pods: u.pods + 1 });

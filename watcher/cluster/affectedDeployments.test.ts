@@ -1,14 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { V1Deployment, V1OwnerReference, V1Pod } from "@kubernetes/client-node";
 import { Annotation } from "../../core/contract.ts";
-import {
-  controllerOf,
-  countsAsOptedIn,
-  deploymentNameOf,
-  deploymentsOwning,
-  selects,
-  type ReplicaSetOwner,
-} from "./owners.ts";
+import { countsAsOptedIn } from "../deployments.ts";
+import { deploymentNameOf, deploymentsOwning, selects, type ReplicaSetOwner } from "./affectedDeployments.ts";
+import { controllerOf } from "./pods.ts";
 
 function owner(kind: string, name: string, controller = true): V1OwnerReference {
   return { apiVersion: "apps/v1", kind, name, uid: `uid-${name}`, controller };

@@ -3,15 +3,7 @@
 import { isInstanceId } from "../../core/ec2.ts";
 import { PermanentError } from "../../core/errors.ts";
 import { parseTime } from "../../core/time.ts";
-import type { Ec2Event, EventKind } from "../types.ts";
-
-export const EVENT_SOURCE = "aws.ec2";
-
-export const DETAIL_TYPES = {
-  "spot-interruption": "EC2 Spot Instance Interruption Warning",
-  "rebalance-recommendation": "EC2 Instance Rebalance Recommendation",
-  "instance-stopping": "EC2 Instance State-change Notification",
-} as const satisfies Record<EventKind, string>;
+import { DETAIL_TYPES, EVENT_SOURCE, type Ec2Event, type EventKind } from "./ec2Event.ts";
 
 const KIND_BY_DETAIL_TYPE = new Map<string, EventKind>(
   Object.entries(DETAIL_TYPES).map(([kind, detailType]) => [detailType, kind as EventKind]),

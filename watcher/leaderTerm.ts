@@ -1,0 +1,174 @@
+// What the leader runs, from winning the Lease to losing or releasing it: the SQS intake, the follow-ups,
+// drift repair and recovery. Everything in a term works through clients bound to the term's signal, so
+// the moment leadership ends every write stops, also those of work still under way (controller-runtime
+// exits the process instead; here the webhook shares the pod, and a restarting container would take the
+// pod's admission endpoints down with it). A term is never restarted: each leadership gets a new one.
+import type { SQSClient } from "@aws-sdk/client-sqs";
+import type { Config } from "../core/config.ts";
+import { NodeLabel } from "../core/contract.ts";
+import { withSignal, type Kube } from "../core/kube.ts";
+import type { Logger } from "../core/log.ts";
+import type { Alerter } from "./alerts/alerter.ts";
+import { EventRecorder } from "./alerts/kubeEvents.ts";
+import type { NodeLookup } from "./cluster/nodeIndex.ts";
+import { KubeDeployments, scopeOf } from "./deployments.ts";
+import { DriftRepair } from "./drift.ts";
+import { FollowUps, summarizeMigrations } from "./followUp.ts";
+import type { WatcherMetrics } from "./metrics.ts";
+import { Migrator } from "./migration/migrator.ts";
+import type { InterruptionLog } from "./recovery/interruptionLog.ts";
+import { Recovery } from "./recovery/loop.ts";
+import { rolloutFollower } from "./rollout.ts";
+import { SqsConsumer } from "./sqs/consumer.ts";
+import type { Ec2Event, EventHandler } from "./sqs/ec2Event.ts";
+
+/** What lives as long as the process and every term shares. */
+export interface WatcherParts {
+  kube: Kube;
+  sqs: SQSClient;
+  nodes: NodeLookup;
+  interruptions: InterruptionLog;
+  alerter: Alerter;
+  metrics: WatcherMetrics;
+  config: Config;
+  log: Logger;
+}
+
+/** How long the end of a term waits for its work to notice; its writes are refused either way. */
+const WIND_DOWN_MS = 5_000;
+
+export class LeaderTerm {
+  private readonly parts: WatcherParts;
+  private readonly signal: AbortSignal;
+  private readonly recorder: EventRecorder;
+  private readonly deployments: KubeDeployments;
+  private readonly followUps: FollowUps;
+  private readonly consumer: SqsConsumer;
+  private readonly drift: DriftRepair;
+  private readonly recovery: Recovery;
+  private readonly migrator: Migrator;
+  private consuming: Promise<void> = Promise.resolve();
+
+  /** `signal`: aborted when the term ends. */
+  constructor(parts: WatcherParts, signal: AbortSignal) {
+    this.parts = parts;
+    this.signal = signal;
+    const { config, log, metrics, alerter, nodes, interruptions } = parts;
+    const kube = withSignal(parts.kube, signal);
+    const deployments = new KubeDeployments(kube, scopeOf(config));
+    this.deployments = deployments;
+    const dryRun = config.migration.dryRun;
+    this.recorder = new EventRecorder({ kube, identity: config.watcher.identity, log, dryRun });
+    const recorder = this.recorder;
+    const followRollout = rolloutFollower(kube, config);
+    this.followUps = new FollowUps({
+      deployments,
+      followRollout,
+      recorder,
+      alerter,
+      metrics,
+      config,
+      log,
+      signal,
+    });
+    const followUps = this.followUps;
+    this.migrator = new Migrator({
+      kube,
+      deployments,
+      nodes,
+      followUps,
+      recorder,
+      alerter,
+      metrics,
+      config,
+      signal,
+    });
+    this.consumer = new SqsConsumer({
+      client: parts.sqs,
+      queueUrl: config.aws.sqsQueueUrl,
+      log,
+      metrics,
+      handler: this.handler(),
+    });
+    this.drift = new DriftRepair({ deployments, config, log, metrics, recorder });
+    this.recovery = new Recovery({
+      kube,
+      deployments,
+      nodes,
+      interruptions,
+      followUps,
+      recorder,
+      config,
+      log,
+    });
+  }
+
+  /** Starts the leader's work once the node index has listed the nodes. */
+  async start(): Promise<void> {
+    const { nodes, config, log, metrics } = this.parts;
+    metrics.isLeader.set(1);
+    await Promise.race([nodes.synced, aborted(this.signal)]);
+    if (this.signal.aborted) return;
+    log.info("leading: consuming events, checking drift, recovering");
+    this.consuming = this.consumer.start();
+    if (!config.migration.dryRun) await this.resume();
+    this.drift.start();
+    if (config.recovery.enabled) this.recovery.start();
+  }
+
+  /** Stops taking events and lets those being handled finish; for a graceful hand-over, before `end`. */
+  async drain(): Promise<void> {
+    await this.consumer.stop();
+    await this.consuming;
+  }
+
+  /** After the signal is aborted: waits (briefly) for the term's work to stop. Nothing of it writes any more. */
+  async end(): Promise<void> {
+    const { log, metrics } = this.parts;
+    metrics.isLeader.set(0);
+    const stopped = Promise.allSettled([
+      this.consumer.stop(0),
+      this.consuming,
+      this.drift.stop(),
+      this.recovery.stop(),
+      this.followUps.idle(),
+      this.recovery.idle(),
+      this.migrator.idle(),
+      this.recorder.idle(),
+    ]).then(() => true);
+    const wound = await Promise.race([
+      stopped,
+      new Promise<false>((resolve) => setTimeout(() => resolve(false), WIND_DOWN_MS).unref()),
+    ]);
+    if (!wound) log.warn("some of the leader's work is still winding down; none of it can write any more");
+  }
+
+  /** Every interruption also feeds the recovery's storm guard, whatever happens to the message. */
+  private handler(): EventHandler {
+    const { nodes, interruptions } = this.parts;
+    return async (event: Ec2Event, context) => {
+      const node = nodes.byInstanceId(event.instanceId);
+      if (node?.metadata?.name && event.kind !== "rebalance-recommendation") {
+        interruptions.record(node.metadata.name, node.metadata.labels?.[NodeLabel.zone]);
+      }
+      await this.migrator.handle(event, context);
+    };
+  }
+
+  /** Follows the moves a previous leader left in progress. */
+  private async resume(): Promise<void> {
+    const { log, alerter } = this.parts;
+    try {
+      const list = await this.deployments.list();
+      const verdicts = this.followUps.resume(list);
+      if (verdicts.length > 0) log.info({ resumed: verdicts.length }, "following moves left in progress");
+      void summarizeMigrations(alerter, verdicts, "interrupted nodes");
+    } catch (err) {
+      if (!this.signal.aborted) log.error({ err }, "listing moves left in progress failed");
+    }
+  }
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+}
