@@ -1,4 +1,5 @@
-// The Kubernetes client factory and the few write helpers both processes share.
+// The Kubernetes client factory (connections reused, writes paced, calls cancellable) and the
+// classification of apiserver errors.
 import {
   ApiException,
   AppsV1Api,
@@ -7,12 +8,8 @@ import {
   DiscoveryV1Api,
   EventsV1Api,
   KubeConfig,
-  PatchStrategy,
-  setHeaderOptions,
   type RequestContext,
-  type V1Deployment,
 } from "@kubernetes/client-node";
-import fastJsonPatch from "fast-json-patch";
 import { RetryableError, PermanentError, toError } from "./errors.ts";
 import { TokenBucket } from "./rateLimit.ts";
 
@@ -117,72 +114,6 @@ export function withSignal(kube: Kube, signal: AbortSignal): Kube {
 /** `config`'s credentials and connections, every request applied to `signal` (see withSignal). */
 export function cancellable(config: KubeConfig, signal: AbortSignal): KubeConfig {
   return new CancellableKubeConfig(config, signal);
-}
-
-const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
-const jsonPatch = setHeaderOptions("Content-Type", PatchStrategy.JsonPatch);
-
-/** Annotations to set; `null` removes one. */
-export type AnnotationPatch = Record<string, string | null>;
-
-/**
- * Merge-patches a Deployment's annotations (and labels). With `resourceVersion`, the write only succeeds
- * against that version (a 409 otherwise), so concurrent writers never lose an update.
- */
-export async function patchDeploymentMetadata(
-  kube: Kube,
-  ref: { namespace: string; name: string },
-  patch: { annotations?: AnnotationPatch; labels?: AnnotationPatch; resourceVersion?: string },
-  options: { dryRun?: boolean } = {},
-): Promise<V1Deployment> {
-  await kube.limiter.take();
-  const metadata: Record<string, unknown> = {};
-  if (patch.annotations) metadata["annotations"] = patch.annotations;
-  if (patch.labels) metadata["labels"] = patch.labels;
-  if (patch.resourceVersion) metadata["resourceVersion"] = patch.resourceVersion;
-  try {
-    return await kube.apps.patchNamespacedDeployment(
-      {
-        ...ref,
-        body: { metadata },
-        fieldManager: "spot-orchestrator",
-        ...(options.dryRun ? { dryRun: "All" } : {}),
-      },
-      mergePatch,
-    );
-  } catch (err) {
-    throw classify(err, `patch deployment ${ref.namespace}/${ref.name}`);
-  }
-}
-
-/**
- * Writes the difference between two versions of a Deployment as a JSON patch that first tests the
- * resourceVersion, so the write fails (422) rather than overwrite a change made in between.
- */
-export async function patchDeploymentTo(
-  kube: Kube,
-  original: V1Deployment,
-  updated: V1Deployment,
-): Promise<V1Deployment> {
-  await kube.limiter.take();
-  const { namespace = "", name = "", resourceVersion = "" } = original.metadata ?? {};
-  const body = [
-    { op: "test", path: "/metadata/resourceVersion", value: resourceVersion },
-    // Plain JSON on both sides: objects read with client-node carry Date instances that do not compare.
-    ...fastJsonPatch.compare(asJson(original), asJson(updated)),
-  ];
-  try {
-    return await kube.apps.patchNamespacedDeployment(
-      { namespace, name, body, fieldManager: "spot-orchestrator" },
-      jsonPatch,
-    );
-  } catch (err) {
-    throw classify(err, `patch deployment ${namespace}/${name}`);
-  }
-}
-
-function asJson<T>(value: T): T {
-  return JSON.parse(JSON.stringify(value)) as T;
 }
 
 /** HTTP status of a client-node error, or of an error classified from one, when the apiserver answered. */
