@@ -18,7 +18,7 @@ export interface DriftRepairDeps {
   config: Pick<Config, "compute" | "migration">;
   log: Logger;
   metrics: WatcherMetrics;
-  recorder: EventRecorder;
+  recorder: Pick<EventRecorder, "record">;
   now?: () => Date;
 }
 

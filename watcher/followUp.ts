@@ -18,7 +18,7 @@ import type { FollowRollout } from "./rollout.ts";
 export interface FollowUpDeps {
   deployments: Deployments;
   followRollout: FollowRollout;
-  recorder: EventRecorder;
+  recorder: Pick<EventRecorder, "record">;
   alerter: Alerter;
   metrics: WatcherMetrics;
   config: Pick<Config, "migration" | "recovery" | "webhook">;
@@ -26,6 +26,8 @@ export interface FollowUpDeps {
   /** The leader's term: once aborted, follow-ups stop and record nothing. */
   signal: AbortSignal;
   now?: () => Date;
+  /** First wait between tries of a verdict write, doubling over 5 tries; default 200 ms. */
+  writeRetryBaseMs?: number;
 }
 
 export interface Verdict {
@@ -121,7 +123,7 @@ export class FollowUps {
       this.deps.deployments,
       deployment,
       (current) => verdictPatch(current, target, result, context),
-      { signal: this.deps.signal },
+      { signal: this.deps.signal, retryBaseMs: this.deps.writeRetryBaseMs ?? 200 },
     );
     if (!update.written) {
       log.info({ result }, "compute changed while the move was followed; verdict not recorded");

@@ -10,7 +10,9 @@ import { withSignal, type Kube } from "../core/kube.ts";
 import type { Logger } from "../core/log.ts";
 import type { Alerter } from "./alerts/alerter.ts";
 import { EventRecorder } from "./alerts/kubeEvents.ts";
+import { affectedDeployments, ReplicaSetOwners } from "./cluster/affectedDeployments.ts";
 import type { NodeLookup } from "./cluster/nodeIndex.ts";
+import { listPodsHoldingNodes } from "./cluster/pods.ts";
 import { KubeDeployments, scopeOf } from "./deployments.ts";
 import { DriftRepair } from "./drift.ts";
 import { FollowUps, summarizeMigrations } from "./followUp.ts";
@@ -37,69 +39,50 @@ export interface WatcherParts {
 /** How long the end of a term waits for its work to notice; its writes are refused either way. */
 const WIND_DOWN_MS = 5_000;
 
+/** The leader's components of one term, every one working through clients bound to `signal`. */
+export function leaderWork(parts: Omit<WatcherParts, "sqs">, signal: AbortSignal) {
+  const { config, log, metrics, alerter, nodes, interruptions } = parts;
+  const kube = withSignal(parts.kube, signal);
+  const scope = scopeOf(config);
+  const deployments = new KubeDeployments(kube, scope);
+  const { identity } = config.watcher;
+  const recorder = new EventRecorder({ kube, identity, log, dryRun: config.migration.dryRun });
+  const followRollout = rolloutFollower(kube, config);
+  const common = { deployments, recorder, alerter, metrics, config, log, signal };
+  const followUps = new FollowUps({ ...common, followRollout });
+  const owners = new ReplicaSetOwners(kube);
+  const concurrency = config.migration.maxConcurrentFlips;
+  const affectedBy = (node: string) => affectedDeployments(kube, node, scope, owners, concurrency);
+  const listPods = () => listPodsHoldingNodes(kube);
+  return {
+    deployments,
+    recorder,
+    followUps,
+    migrator: new Migrator({ ...common, affectedBy, nodes, followUps }),
+    drift: new DriftRepair(common),
+    recovery: new Recovery({ ...common, listPods, nodes, interruptions, followUps }),
+  };
+}
+
 export class LeaderTerm {
   private readonly parts: WatcherParts;
   private readonly signal: AbortSignal;
-  private readonly recorder: EventRecorder;
-  private readonly deployments: KubeDeployments;
-  private readonly followUps: FollowUps;
+  private readonly work: ReturnType<typeof leaderWork>;
   private readonly consumer: SqsConsumer;
-  private readonly drift: DriftRepair;
-  private readonly recovery: Recovery;
-  private readonly migrator: Migrator;
   private consuming: Promise<void> = Promise.resolve();
 
   /** `signal`: aborted when the term ends. */
   constructor(parts: WatcherParts, signal: AbortSignal) {
     this.parts = parts;
     this.signal = signal;
-    const { config, log, metrics, alerter, nodes, interruptions } = parts;
-    const kube = withSignal(parts.kube, signal);
-    const deployments = new KubeDeployments(kube, scopeOf(config));
-    this.deployments = deployments;
-    const dryRun = config.migration.dryRun;
-    this.recorder = new EventRecorder({ kube, identity: config.watcher.identity, log, dryRun });
-    const recorder = this.recorder;
-    const followRollout = rolloutFollower(kube, config);
-    this.followUps = new FollowUps({
-      deployments,
-      followRollout,
-      recorder,
-      alerter,
-      metrics,
-      config,
-      log,
-      signal,
-    });
-    const followUps = this.followUps;
-    this.migrator = new Migrator({
-      kube,
-      deployments,
-      nodes,
-      followUps,
-      recorder,
-      alerter,
-      metrics,
-      config,
-      signal,
-    });
+    this.work = leaderWork(parts, signal);
+    const { config, log, metrics } = parts;
     this.consumer = new SqsConsumer({
       client: parts.sqs,
       queueUrl: config.aws.sqsQueueUrl,
       log,
       metrics,
       handler: this.handler(),
-    });
-    this.drift = new DriftRepair({ deployments, config, log, metrics, recorder });
-    this.recovery = new Recovery({
-      kube,
-      deployments,
-      nodes,
-      interruptions,
-      followUps,
-      recorder,
-      config,
-      log,
     });
   }
 
@@ -112,8 +95,8 @@ export class LeaderTerm {
     log.info("leading: consuming events, checking drift, recovering");
     this.consuming = this.consumer.start();
     if (!config.migration.dryRun) await this.resume();
-    this.drift.start();
-    if (config.recovery.enabled) this.recovery.start();
+    this.work.drift.start();
+    if (config.recovery.enabled) this.work.recovery.start();
   }
 
   /** Stops taking events and lets those being handled finish; for a graceful hand-over, before `end`. */
@@ -126,15 +109,16 @@ export class LeaderTerm {
   async end(): Promise<void> {
     const { log, metrics } = this.parts;
     metrics.isLeader.set(0);
+    const { drift, recovery, followUps, migrator, recorder } = this.work;
     const stopped = Promise.allSettled([
       this.consumer.stop(0),
       this.consuming,
-      this.drift.stop(),
-      this.recovery.stop(),
-      this.followUps.idle(),
-      this.recovery.idle(),
-      this.migrator.idle(),
-      this.recorder.idle(),
+      drift.stop(),
+      recovery.stop(),
+      followUps.idle(),
+      recovery.idle(),
+      migrator.idle(),
+      recorder.idle(),
     ]).then(() => true);
     const wound = await Promise.race([
       stopped,
@@ -151,7 +135,7 @@ export class LeaderTerm {
       if (node?.metadata?.name && event.kind !== "rebalance-recommendation") {
         interruptions.record(node.metadata.name, node.metadata.labels?.[NodeLabel.zone]);
       }
-      await this.migrator.handle(event, context);
+      await this.work.migrator.handle(event, context);
     };
   }
 
@@ -159,8 +143,7 @@ export class LeaderTerm {
   private async resume(): Promise<void> {
     const { log, alerter } = this.parts;
     try {
-      const list = await this.deployments.list();
-      const verdicts = this.followUps.resume(list);
+      const verdicts = this.work.followUps.resume(await this.work.deployments.list());
       if (verdicts.length > 0) log.info({ resumed: verdicts.length }, "following moves left in progress");
       void summarizeMigrations(alerter, verdicts, "interrupted nodes");
     } catch (err) {

@@ -14,23 +14,22 @@ import {
 } from "@kubernetes/client-node";
 import { Annotation } from "../../core/contract.ts";
 import { loadConfig, type Config } from "../../core/config.ts";
-import { createKube, withSignal, type Kube } from "../../core/kube.ts";
+import { createKube, type Kube } from "../../core/kube.ts";
 import { createLogger, type Logger } from "../../core/log.ts";
 import { createApp } from "../../webhook/app.ts";
 import { createMetrics } from "../../webhook/metrics.ts";
-import type { Alerter } from "../../watcher/alerts/alerter.ts";
-import { EventRecorder, REPORTING_CONTROLLER } from "../../watcher/alerts/kubeEvents.ts";
+import { REPORTING_CONTROLLER } from "../../watcher/alerts/kubeEvents.ts";
 import { NodeIndex } from "../../watcher/cluster/nodeIndex.ts";
-import { KubeDeployments, scopeOf } from "../../watcher/deployments.ts";
-import { FollowUps } from "../../watcher/followUp.ts";
-import { Migrator } from "../../watcher/migration/migrator.ts";
+import type { FollowUps } from "../../watcher/followUp.ts";
+import { leaderWork } from "../../watcher/leaderTerm.ts";
 import { createWatcherMetrics, type WatcherMetrics } from "../../watcher/metrics.ts";
-import { rolloutFollower } from "../../watcher/rollout.ts";
+import { InterruptionLog } from "../../watcher/recovery/interruptionLog.ts";
 import type { Ec2Event } from "../../watcher/sqs/ec2Event.ts";
 import { generateSelfSigned } from "../../webhook/selfSigned.ts";
 import { testKubeconfigPath } from "../cluster/kube.ts";
 import { instanceIdOf } from "../cluster/nodes.ts";
 import { waitFor } from "../cluster/wait.ts";
+import { recordingAlerter, type RecordedAlerts } from "./fakes.ts";
 import {
   applyMutatingWebhookConfiguration,
   deleteMutatingWebhookConfiguration,
@@ -62,25 +61,6 @@ export function testKube(): Kube {
   return createKube({ kubeconfig: testKubeconfigPath() });
 }
 
-export interface RecordedAlerts extends Alerter {
-  interruptions: Parameters<Alerter["interruption"]>[0][];
-  summaries: Parameters<Alerter["summary"]>[0][];
-  problems: { message: string; details?: Record<string, string> | undefined }[];
-}
-
-export function recordingAlerter(): RecordedAlerts {
-  const alerts: RecordedAlerts = {
-    interruptions: [],
-    summaries: [],
-    problems: [],
-    interruption: (alert) => void alerts.interruptions.push(alert),
-    summary: (summary) => void alerts.summaries.push(summary),
-    problem: (message, details) => void alerts.problems.push({ message, details }),
-    flush: async () => true,
-  };
-  return alerts;
-}
-
 export interface TestWatcher {
   config: Config;
   nodes: NodeIndex;
@@ -99,39 +79,15 @@ export interface TestWatcher {
 /** The leader's intake and follow-ups over the real apiserver, built as a leader's term builds them. */
 export async function startTestWatcher(config: Config): Promise<TestWatcher> {
   const term = new AbortController();
-  const kube = withSignal(testKube(), term.signal);
+  const kube = testKube();
   const metrics = createWatcherMetrics();
   const alerter = recordingAlerter();
-  const nodes = new NodeIndex({ kube: testKube(), log: quietLog });
+  const nodes = new NodeIndex({ kube, log: quietLog });
   nodes.start();
   await nodes.synced;
-  const { identity } = config.watcher;
-  const recorder = new EventRecorder({ kube, identity, log: quietLog, dryRun: config.migration.dryRun });
-  const deployments = new KubeDeployments(kube, scopeOf(config));
-  const log = quietLog;
-  const followRollout = rolloutFollower(kube, config);
-  const signal = term.signal;
-  const followUps = new FollowUps({
-    deployments,
-    followRollout,
-    recorder,
-    alerter,
-    metrics,
-    config,
-    log,
-    signal,
-  });
-  const migrator = new Migrator({
-    kube,
-    deployments,
-    nodes,
-    followUps,
-    recorder,
-    alerter,
-    metrics,
-    config,
-    signal,
-  });
+  const interruptions = new InterruptionLog(config.recovery.cooldown);
+  const parts = { kube, nodes, interruptions, alerter, metrics, config, log: quietLog };
+  const { migrator, followUps, recorder, deployments } = leaderWork(parts, term.signal);
   const idle = async () => {
     await migrator.idle();
     await followUps.idle();
@@ -143,7 +99,7 @@ export async function startTestWatcher(config: Config): Promise<TestWatcher> {
     followUps,
     metrics,
     alerts: alerter,
-    handle: (event) => migrator.handle(event, { log, receivedAt: Date.now() }),
+    handle: (event) => migrator.handle(event, { log: quietLog, receivedAt: Date.now() }),
     resume: async () => followUps.resume(await deployments.list()).length,
     idle,
     async close() {

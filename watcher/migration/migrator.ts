@@ -3,14 +3,12 @@
 import type { V1Deployment } from "@kubernetes/client-node";
 import type { Config } from "../../core/config.ts";
 import { PermanentError, RetryableError, toError } from "../../core/errors.ts";
-import type { Kube } from "../../core/kube.ts";
 import type { Logger } from "../../core/log.ts";
 import { mapLimit } from "../../core/mapLimit.ts";
 import type { Alerter } from "../alerts/alerter.ts";
 import type { EventRecorder } from "../alerts/kubeEvents.ts";
-import { affectedDeployments, ReplicaSetOwners } from "../cluster/affectedDeployments.ts";
 import type { NodeLookup } from "../cluster/nodeIndex.ts";
-import { keyOf, refOf, scopeOf, updateMetadata, type Deployments } from "../deployments.ts";
+import { keyOf, refOf, updateMetadata, type Deployments } from "../deployments.ts";
 import { summarizeMigrations, type FollowUps } from "../followUp.ts";
 import type { WatcherMetrics } from "../metrics.ts";
 import type { Ec2Event } from "../sqs/ec2Event.ts";
@@ -18,11 +16,12 @@ import { migrationPatch, planFor, type Plan } from "./plan.ts";
 import { reportFlips, reportRebalance, type FlipOutcome } from "./report.ts";
 
 export interface MigratorDeps {
-  kube: Kube;
+  /** The opted-in Deployments with pods on a node, read fresh (see cluster/affectedDeployments.ts). */
+  affectedBy: (node: string) => Promise<V1Deployment[]>;
   deployments: Deployments;
   nodes: NodeLookup;
   followUps: FollowUps;
-  recorder: EventRecorder;
+  recorder: Pick<EventRecorder, "record">;
   alerter: Alerter;
   metrics: WatcherMetrics;
   config: Config;
@@ -37,14 +36,12 @@ const SYNC_WAIT_MS = 20_000;
 
 export class Migrator {
   private readonly deps: MigratorDeps;
-  private readonly owners: ReplicaSetOwners;
   /** Instance id → the handling of its event now running; a repeat for the same instance queues behind. */
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly summaries = new Set<Promise<void>>();
 
   constructor(deps: MigratorDeps) {
     this.deps = deps;
-    this.owners = new ReplicaSetOwners(deps.kube);
   }
 
   /**
@@ -70,7 +67,7 @@ export class Migrator {
   }
 
   private async migrate(event: Ec2Event, parentLog: Logger, receivedAt: number): Promise<void> {
-    const { kube, config, metrics, followUps } = this.deps;
+    const { config, metrics, followUps } = this.deps;
     await this.synced();
     const node = this.deps.nodes.byInstanceId(event.instanceId)?.metadata?.name;
     if (node === undefined) {
@@ -81,7 +78,7 @@ export class Migrator {
     }
     const log = childWith(parentLog, { eventId: event.id, instanceId: event.instanceId, node });
     const { maxConcurrentFlips, dryRun, rebalanceAction } = config.migration;
-    const affected = await affectedDeployments(kube, node, scopeOf(config), this.owners, maxConcurrentFlips);
+    const affected = await this.deps.affectedBy(node);
     if (affected.length === 0) {
       log.info({ kind: event.kind }, "no opted-in Deployments on the node; nothing to do");
       return;

@@ -18,7 +18,7 @@ export type FlipOutcome =
 
 export interface ReportDeps {
   metrics: WatcherMetrics;
-  recorder: EventRecorder;
+  recorder: Pick<EventRecorder, "record">;
   alerter: Alerter;
   dryRun: boolean;
 }

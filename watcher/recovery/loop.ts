@@ -2,16 +2,15 @@
 // bounded batch at a time. Each pass first follows again any move left in progress that nobody follows;
 // every Deployment it leaves alone is logged (debug) with the reason. How an attempt ends is the
 // follow-ups' business (verdict, rollback, Event, alert).
-import type { V1Deployment } from "@kubernetes/client-node";
+import type { V1Deployment, V1Pod } from "@kubernetes/client-node";
 import { Annotation, EventReason, requestedCompute } from "../../core/contract.ts";
 import type { Config } from "../../core/config.ts";
-import { classify, statusOf, type Kube } from "../../core/kube.ts";
+import { statusOf } from "../../core/kube.ts";
 import type { Logger } from "../../core/log.ts";
 import { place } from "../../core/placement.ts";
 import { rfc3339 } from "../../core/time.ts";
 import type { EventRecorder } from "../alerts/kubeEvents.ts";
 import type { NodeLookup } from "../cluster/nodeIndex.ts";
-import { PODS_HOLDING_NODES } from "../cluster/pods.ts";
 import { keyOf, refOf, type Deployments } from "../deployments.ts";
 import type { FollowUps } from "../followUp.ts";
 import { recoveryPatch, type WriteContext } from "../moves.ts";
@@ -21,12 +20,13 @@ import { nextAttempt, recoveryState } from "./policy.ts";
 import { spotFit, type ClusterView } from "./spotCapacity.ts";
 
 export interface RecoveryDeps {
-  kube: Kube;
+  /** The pods that hold their nodes, across the cluster (for the free capacity of each node). */
+  listPods: () => Promise<V1Pod[]>;
   deployments: Deployments;
   nodes: NodeLookup;
   interruptions: InterruptionLog;
   followUps: FollowUps;
-  recorder: EventRecorder;
+  recorder: Pick<EventRecorder, "record">;
   config: Pick<Config, "recovery" | "migration" | "compute" | "webhook">;
   log: Logger;
   now?: () => Date;
@@ -147,16 +147,10 @@ export class Recovery {
   }
 
   private async clusterView(now: number): Promise<ClusterView> {
-    const { kube, nodes, interruptions } = this.deps;
-    let pods;
-    try {
-      pods = (await kube.core.listPodForAllNamespaces({ fieldSelector: PODS_HOLDING_NODES })).items;
-    } catch (err) {
-      throw classify(err, "list pods");
-    }
+    const { nodes, interruptions } = this.deps;
     return {
       nodes: nodes.all(),
-      pods,
+      pods: await this.deps.listPods(),
       interruptedNodes: interruptions.nodes(now),
       stormZones: interruptions.zones(now),
     };
