@@ -77,6 +77,7 @@ export class LeaderTerm {
     this.signal = signal;
     this.work = leaderWork(parts, signal);
     const { config, log, metrics } = parts;
+    signal.addEventListener("abort", () => metrics.isLeader.set(0), { once: true });
     this.consumer = new SqsConsumer({
       client: parts.sqs,
       queueUrl: config.aws.sqsQueueUrl,
@@ -107,8 +108,7 @@ export class LeaderTerm {
 
   /** After the signal is aborted: waits (briefly) for the term's work to stop. Nothing of it writes any more. */
   async end(): Promise<void> {
-    const { log, metrics } = this.parts;
-    metrics.isLeader.set(0);
+    const { log } = this.parts;
     const { drift, recovery, followUps, migrator, recorder } = this.work;
     const stopped = Promise.allSettled([
       this.consumer.stop(0),
