@@ -28,6 +28,7 @@ import type { Ec2Event } from "../../watcher/sqs/ec2Event.ts";
 import { generateSelfSigned } from "../../webhook/selfSigned.ts";
 import { testKubeconfigPath } from "../cluster/kube.ts";
 import { instanceIdOf } from "../cluster/nodes.ts";
+import { orchestratorMatchConditions } from "../cluster/match-conditions.ts";
 import { waitFor } from "../cluster/wait.ts";
 import { recordingAlerter, type RecordedAlerts } from "./fakes.ts";
 import {
@@ -163,8 +164,6 @@ export async function startOrchestratorWebhook(
   const server = createServer({ cert: tls.certPem, key: tls.keyPem }, app);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
-  const optedIn =
-    "object != null && has(object.metadata.annotations) && 'spot-orchestrator.io/enabled' in object.metadata.annotations && object.metadata.annotations['spot-orchestrator.io/enabled'] == 'true'";
   await applyMutatingWebhookConfiguration(kc, {
     apiVersion: "admissionregistration.k8s.io/v1",
     kind: "MutatingWebhookConfiguration",
@@ -188,7 +187,7 @@ export async function startOrchestratorWebhook(
         ],
         matchPolicy: "Equivalent",
         namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": namespace } },
-        matchConditions: [{ name: "opted-in", expression: optedIn }],
+        matchConditions: orchestratorMatchConditions(),
         failurePolicy: "Ignore",
         sideEffects: "None",
         timeoutSeconds: 5,
