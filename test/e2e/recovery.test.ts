@@ -1,6 +1,7 @@
 // Recovery to spot end to end, with the real webhook and watcher processes and shortened timings:
-// the full cycle back to the original placement, skips while spot cannot take the workload, rollback with
-// growing backoff, a person's choice left alone, and an interruption arriving during a recovery.
+// the full cycle back to the original placement, skips while spot cannot take the workload (each pass's
+// logged reason), rollback with growing backoff, a person's choice left alone, a Deployment not pinned to
+// spot, and an interruption arriving during a recovery.
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import {
@@ -15,10 +16,18 @@ import { Annotation } from "../../core/contract.ts";
 import { buildEc2Event } from "../../watcher/sqs/eventBuilder.ts";
 import { testKubeConfig, testKubeconfigPath } from "../cluster/kube.ts";
 import { useNamespace } from "../cluster/namespace.ts";
-import { addSpotNodes, cordon, instanceIdOf, terminateNode, uncordon } from "../cluster/nodes.ts";
+import {
+  addOnDemandNodes,
+  addSpotNodes,
+  cordon,
+  instanceIdOf,
+  terminateNode,
+  uncordon,
+} from "../cluster/nodes.ts";
 import { clusterDir } from "../cluster/paths.ts";
 import { waitFor } from "../cluster/wait.ts";
 import { fargateProfiles } from "../fargate/profile-store.ts";
+import { readLog } from "../stack/logs.ts";
 import { startStack, type Stack } from "../stack/stack.ts";
 import { clients, healthyOn, podsOf, waitForAnnotations, waitForAvailable } from "./support.ts";
 import { optedInApp } from "./workloads.ts";
@@ -44,6 +53,7 @@ beforeAll(async () => {
     namespace: ns.name,
     logDir: join(clusterDir, "logs", ns.name),
     watcherEnv: {
+      LOG_LEVEL: "debug",
       RECOVERY_INTERVAL: "500ms",
       RECOVERY_COOLDOWN: "2s",
       RECOVERY_TIMEOUT: "4s",
@@ -105,8 +115,19 @@ async function annotationsOf(name: string): Promise<Record<string, string>> {
   return (await apps.readNamespacedDeployment({ namespace: ns.name, name })).metadata?.annotations ?? {};
 }
 
-/** Several recovery passes go by (interval 500 ms), bounded. */
-const severalPasses = () => new Promise((resolve) => setTimeout(resolve, 3_000));
+/** Why the next `passes` recovery passes past the cooldown leave `name` alone, as the watcher logs it. */
+async function skipsOf(name: string, passes = 3): Promise<string[]> {
+  const log = stack.watcher!.logFile;
+  const from = readLog(log).length;
+  return waitFor(`${passes} recovery passes to skip ${name}`, () => {
+    const whys = readLog(log)
+      .slice(from)
+      .filter((l) => l.msg === "recovery skipped" && l["namespace"] === ns.name && l["name"] === name)
+      .map((l) => String(l["why"]))
+      .filter((why) => !why.startsWith("cooldown/backoff"));
+    return whys.length >= passes ? whys : undefined;
+  });
+}
 
 describe("recovery to spot", () => {
   it("goes spot → interruption → Fargate → cooldown → spot, with the original placement restored exactly", async () => {
@@ -185,14 +206,14 @@ describe("recovery to spot", () => {
     ],
   ])(
     "is skipped while the only matching spot node is %s, and happens once it is usable",
-    async (_state, spoil, heal) => {
+    async (state, spoil, heal) => {
       const [n] = await pool("skip", 1);
       await create(optedInApp("skip", 1, { "eks.amazonaws.com/nodegroup": `skip-${suffix}` }));
       await spoil(n!);
       await moveToFargate("skip");
       await waitForAnnotations(kc, ns.name, "skip", "on fargate", (a) => a[Annotation.compute] === "fargate");
       await waitForAvailable(kc, ns.name, "skip", 1);
-      await severalPasses();
+      for (const why of await skipsOf("skip")) expect(why).toMatch(new RegExp(`: ${state}\\)$`));
       expect(await annotationsOf("skip")).not.toHaveProperty([Annotation.lastRecoveryAt]);
       await heal(n!);
       await waitForAnnotations(kc, ns.name, "skip", "recovered to spot", healthyOn("spot"));
@@ -256,7 +277,10 @@ describe("recovery to spot", () => {
       },
       mergePatch,
     );
-    await severalPasses();
+    for (const why of await skipsOf("roomless")) expect(why).toMatch(/^room for 0 of 1 replicas/);
+    for (const why of await skipsOf("nowhere")) {
+      expect(why).toBe("no spot node matches the Deployment's node selector, affinity and tolerations");
+    }
     for (const name of ["roomless", "nowhere"]) {
       const a = await annotationsOf(name);
       expect(a[Annotation.compute]).toBe("fargate");
@@ -269,7 +293,7 @@ describe("recovery to spot", () => {
     await create(optedInApp("manual", 1, { "eks.amazonaws.com/nodegroup": `manual-${suffix}` }));
     await moveToFargate("manual", "manual");
     await waitForAnnotations(kc, ns.name, "manual", "on fargate", (a) => a[Annotation.compute] === "fargate");
-    await severalPasses();
+    expect(await skipsOf("manual")).toEqual(Array(3).fill("moved to fargate by a person (reason=manual)"));
     const a = await annotationsOf("manual");
     expect(a[Annotation.compute]).toBe("fargate");
     expect(a[Annotation.reason]).toBe("manual");
@@ -327,6 +351,48 @@ describe("recovery to spot", () => {
       .filter((e) => e.regarding?.name === "blocked")
       .map((e) => e.reason);
     expect(reasons).toContain("RecoveryRolledBack");
+  });
+
+  // Back on spot means the restored placement, healthy and off Fargate: a Deployment whose placement does
+  // not pin it to spot may land on on-demand capacity, and that is not a failure to roll back from.
+  it("counts a Deployment not pinned to spot as recovered wherever its placement lets the scheduler put it", async () => {
+    const group = { "eks.amazonaws.com/nodegroup": `mixed-${suffix}` };
+    const [spot] = await pool("mixed", 1);
+    const [onDemand] = await addOnDemandNodes(kc, 1, { nodegroup: `mixed-${suffix}` });
+    nodes.push(onDemand!);
+    // spot has room for the capacity check, but the scheduler can only use the on-demand node
+    const blocker = optedInApp("mixed-blocker", 1, { "kubernetes.io/hostname": nodeName(spot!) });
+    delete blocker.metadata!.annotations;
+    await create(blocker);
+    const app = optedInApp("mixed", 1, group);
+    app.spec!.template.spec!.affinity = {
+      podAntiAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: [
+          { topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: { app: "mixed-blocker" } } },
+        ],
+      },
+    };
+    await create(app);
+    await moveToFargate("mixed");
+    await waitForAnnotations(kc, ns.name, "mixed", "on fargate", (a) => a[Annotation.compute] === "fargate");
+
+    const ended = await waitForAnnotations(
+      kc,
+      ns.name,
+      "mixed",
+      "the recovery to end",
+      (a) =>
+        (a[Annotation.reason] === "recovery" && a[Annotation.rollout] === "healthy") ||
+        a[Annotation.failedRecoveryAttempts] !== undefined,
+    );
+    expect(ended.metadata!.annotations).toMatchObject({
+      [Annotation.compute]: "spot",
+      [Annotation.reason]: "recovery",
+      [Annotation.rollout]: "healthy",
+    });
+    expect(ended.metadata!.annotations).not.toHaveProperty([Annotation.failedRecoveryAttempts]);
+    for (const pod of await podsOf(kc, ns.name, "mixed"))
+      expect(pod.spec!.nodeName).toBe(nodeName(onDemand!));
   });
 
   it("lets an interruption of the node a recovery is moving onto win", async () => {

@@ -20,7 +20,9 @@ import { createApp } from "../../webhook/app.ts";
 import { createMetrics } from "../../webhook/metrics.ts";
 import { REPORTING_CONTROLLER } from "../../watcher/alerts/kubeEvents.ts";
 import { NodeIndex } from "../../watcher/cluster/nodeIndex.ts";
+import type { DriftRepair } from "../../watcher/drift.ts";
 import type { FollowUps } from "../../watcher/followUp.ts";
+import type { Recovery } from "../../watcher/recovery/loop.ts";
 import { leaderWork } from "../../watcher/leaderTerm.ts";
 import { createWatcherMetrics, type WatcherMetrics } from "../../watcher/metrics.ts";
 import { InterruptionLog } from "../../watcher/recovery/interruptionLog.ts";
@@ -66,6 +68,8 @@ export interface TestWatcher {
   config: Config;
   nodes: NodeIndex;
   followUps: FollowUps;
+  drift: DriftRepair;
+  recovery: Recovery;
   metrics: WatcherMetrics;
   alerts: RecordedAlerts;
   /** Hands an event to the migrator, as the SQS consumer does. */
@@ -78,7 +82,7 @@ export interface TestWatcher {
 }
 
 /** The leader's intake and follow-ups over the real apiserver, built as a leader's term builds them. */
-export async function startTestWatcher(config: Config): Promise<TestWatcher> {
+export async function startTestWatcher(config: Config, log: Logger = quietLog): Promise<TestWatcher> {
   const term = new AbortController();
   const kube = testKube();
   const metrics = createWatcherMetrics();
@@ -87,8 +91,8 @@ export async function startTestWatcher(config: Config): Promise<TestWatcher> {
   nodes.start();
   await nodes.synced;
   const interruptions = new InterruptionLog(config.recovery.cooldown);
-  const parts = { kube, nodes, interruptions, alerter, metrics, config, log: quietLog };
-  const { migrator, followUps, recorder, deployments } = leaderWork(parts, term.signal);
+  const parts = { kube, nodes, interruptions, alerter, metrics, config, log };
+  const { migrator, followUps, recorder, deployments, drift, recovery } = leaderWork(parts, term.signal);
   const idle = async () => {
     await migrator.idle();
     await followUps.idle();
@@ -98,9 +102,11 @@ export async function startTestWatcher(config: Config): Promise<TestWatcher> {
     config,
     nodes,
     followUps,
+    drift,
+    recovery,
     metrics,
     alerts: alerter,
-    handle: (event) => migrator.handle(event, { log: quietLog, receivedAt: Date.now() }),
+    handle: (event) => migrator.handle(event, { log, receivedAt: Date.now() }),
     resume: async () => followUps.resume(await deployments.list()).length,
     idle,
     async close() {

@@ -69,6 +69,20 @@ describe("spotFit", () => {
     expect(spotFit(app, 1, view([n]))).toEqual({ fits: false, why: `no usable spot node (a: ${why})` });
   });
 
+  it("names why the nodes the Deployment could use cannot take it, not the nodes it could never use", () => {
+    const pinned: V1PodSpec = { ...app, nodeSelector: { pool: "mine" } };
+    const mine = node("mine", { labels: { pool: "mine" }, unschedulable: true });
+    const theirs = node("theirs", { labels: { pool: "theirs" } });
+    expect(spotFit(pinned, 1, view([mine, theirs]))).toEqual({
+      fits: false,
+      why: "no usable spot node (mine: cordoned)",
+    });
+    expect(spotFit(pinned, 1, view([theirs]))).toEqual({
+      fits: false,
+      why: "no spot node matches the Deployment's node selector, affinity and tolerations",
+    });
+  });
+
   it("ignores on-demand and Fargate nodes", () => {
     const onDemand = node("od", { labels: { "eks.amazonaws.com/capacityType": "ON_DEMAND" } });
     expect(spotFit(app, 1, view([onDemand]))).toEqual({ fits: false, why: "no spot nodes" });

@@ -46,19 +46,20 @@ export type SpotFit = { fits: true; nodes: string[] } | { fits: false; why: stri
 export function spotFit(spec: V1PodSpec, replicas: number, view: ClusterView): SpotFit {
   const spot = view.nodes.filter(isSpotNode);
   if (spot.length === 0) return { fits: false, why: "no spot nodes" };
-  const usable = spot.filter((n) => unusableBecause(n, view) === undefined);
-  if (usable.length === 0) {
+  // disruption taints make a node unusable, not a mismatch: they are told as such below
+  const candidates = spot.filter((n) => matchesPlacement(spec, n, DISRUPTION_TAINTS));
+  if (candidates.length === 0) {
     return {
       fits: false,
-      why: `no usable spot node (${spot.map((n) => `${n.metadata?.name}: ${unusableBecause(n, view)}`).join("; ")})`,
+      why: "no spot node matches the Deployment's node selector, affinity and tolerations",
     };
   }
-  const matching = usable.filter((n) => matchesPlacement(spec, n));
-  if (matching.length === 0)
-    return {
-      fits: false,
-      why: "no usable spot node matches the Deployment's node selector, affinity and tolerations",
-    };
+  // why each node the Deployment could use cannot take it now, so the reason names the node to look at
+  const matching = candidates.filter((n) => unusableBecause(n, view) === undefined);
+  if (matching.length === 0) {
+    const why = candidates.map((n) => `${n.metadata?.name}: ${unusableBecause(n, view)}`).join("; ");
+    return { fits: false, why: `no usable spot node (${why})` };
+  }
 
   const want = podRequests(spec);
   const used = requestsByNode(view.pods);
@@ -98,7 +99,8 @@ function unusableBecause(node: V1Node, view: ClusterView): string | undefined {
   return undefined;
 }
 
-export function matchesPlacement(spec: V1PodSpec, node: V1Node): boolean {
+/** Whether pods of `spec` may run on `node` (selector, required affinity, taints but those `ignoring`). */
+export function matchesPlacement(spec: V1PodSpec, node: V1Node, ignoring: readonly string[] = []): boolean {
   const labels = node.metadata?.labels ?? {};
   for (const [key, value] of Object.entries(spec.nodeSelector ?? {})) {
     if (labels[key] !== value) return false;
@@ -106,7 +108,10 @@ export function matchesPlacement(spec: V1PodSpec, node: V1Node): boolean {
   const required = spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution;
   if (required && !required.nodeSelectorTerms.some((term) => termMatches(term, node))) return false;
   return (node.spec?.taints ?? []).every(
-    (taint) => taint.effect === "PreferNoSchedule" || tolerated(taint, spec.tolerations ?? []),
+    (taint) =>
+      taint.effect === "PreferNoSchedule" ||
+      ignoring.includes(taint.key) ||
+      tolerated(taint, spec.tolerations ?? []),
   );
 }
 
