@@ -10,7 +10,7 @@ import { createKube, type Kube } from "../core/kube.ts";
 import { fargateIncompatibilities } from "../core/placement.ts";
 import { accessList } from "../watcher/apiCalls.ts";
 import { KubeDeployments, keyOf, refOf, scopeOf } from "../watcher/deployments.ts";
-import { createSqsClient } from "../watcher/sqs/consumer.ts";
+import { createSqsClient } from "../watcher/sqs/queue.ts";
 
 const HELP = `Usage: spot-orchestrator doctor [--config PATH] [--kubeconfig PATH]
 

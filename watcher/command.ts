@@ -14,7 +14,7 @@ import { LeaderTerm, type WatcherParts } from "./leaderTerm.ts";
 import { createWatcherMetrics } from "./metrics.ts";
 import { InterruptionLog } from "./recovery/interruptionLog.ts";
 import { settingsAnnotations } from "./settingsOnLease.ts";
-import { createSqsClient } from "./sqs/consumer.ts";
+import { createSqsClient } from "./sqs/queue.ts";
 
 const HELP = `Usage: spot-orchestrator watcher [flags]
 

@@ -8,7 +8,7 @@ import { Annotation, EventReason, requestedCompute, type Compute } from "../core
 import type { Config } from "../core/config.ts";
 import type { Logger } from "../core/log.ts";
 import type { Alerter } from "./alerts/alerter.ts";
-import type { EventRecorder } from "./alerts/kubeEvents.ts";
+import type { DeploymentEvent, EventReasonValue, EventRecorder } from "./alerts/kubeEvents.ts";
 import { keyOf, refOf, updateMetadata, type DeploymentRef, type Deployments } from "./deployments.ts";
 import type { WatcherMetrics } from "./metrics.ts";
 import { failedRecoveries, verdictPatch, type FollowResult, type WriteContext } from "./moves.ts";
@@ -129,77 +129,78 @@ export class FollowUps {
       log.info({ result }, "compute changed while the move was followed; verdict not recorded");
       return;
     }
-    if (target === "fargate") this.announceMigration(update.deployment, result, log);
-    else this.announceRecovery(update.deployment, result, context.now, log);
+    this.announce(update.deployment, target, result, context.now, log);
   }
 
-  private announceMigration(stored: V1Deployment, result: FollowResult, log: Logger): void {
-    const { metrics, recorder, alerter } = this.deps;
-    const ref = refOf(stored);
+  /** The metric, Event, log line and alert of a recorded verdict. */
+  private announce(
+    stored: V1Deployment,
+    target: Compute,
+    result: FollowResult,
+    now: Date,
+    log: Logger,
+  ): void {
+    const { metrics, recorder, alerter, config } = this.deps;
+    const key = keyOf(refOf(stored));
+    metrics.rollouts.inc({ compute: target, result: result.ok ? "healthy" : "failed" });
+    if (target === "spot") metrics.recoveries.inc({ result: result.ok ? "recovered" : "rolled-back" });
     if (result.ok) {
-      log.info({ seconds: result.seconds }, "healthy on Fargate");
-      metrics.timeToHealthy.observe({ compute: "fargate" }, result.seconds);
-      metrics.rollouts.inc({ compute: "fargate", result: "healthy" });
-      recorder.record(stored, {
-        type: "Normal",
-        reason: EventReason.migratedToFargate,
-        action: "Verify",
-        note: `Healthy on Fargate after ${Math.round(result.seconds)}s`,
-      });
+      log.info(
+        { seconds: result.seconds },
+        target === "fargate" ? "healthy on Fargate" : "recovered to spot",
+      );
+      metrics.timeToHealthy.observe({ compute: target }, result.seconds);
+      const after = `after ${Math.round(result.seconds)}s`;
+      if (target === "fargate") {
+        recorder.record(
+          stored,
+          event("Normal", EventReason.migratedToFargate, `Healthy on Fargate ${after}`),
+        );
+      } else {
+        recorder.record(
+          stored,
+          event("Normal", EventReason.recoveredToSpot, `Back on spot and healthy ${after}`),
+        );
+        alerter.summary({ title: `${key} recovered to spot`, ok: true, lines: [`healthy on spot ${after}`] });
+      }
       return;
     }
-    log.error({ why: result.why }, "move to Fargate failed");
-    metrics.rollouts.inc({ compute: "fargate", result: "failed" });
-    recorder.record(stored, {
-      type: "Warning",
-      reason: EventReason.migrationFailed,
-      action: "Verify",
-      note: `Move to Fargate failed: ${result.why}`,
-    });
-    alerter.problem(`Moving ${keyOf(ref)} to Fargate failed: ${result.why}`, {
-      deployment: keyOf(ref),
-      node: stored.metadata?.annotations?.[Annotation.interruptedNode] ?? "",
-    });
-  }
-
-  private announceRecovery(stored: V1Deployment, result: FollowResult, now: Date, log: Logger): void {
-    const { metrics, recorder, alerter } = this.deps;
-    const key = keyOf(refOf(stored));
-    metrics.recoveries.inc({ result: result.ok ? "recovered" : "rolled-back" });
-    if (result.ok) {
-      log.info({ seconds: result.seconds }, "recovered to spot");
-      metrics.timeToHealthy.observe({ compute: "spot" }, result.seconds);
-      metrics.rollouts.inc({ compute: "spot", result: "healthy" });
-      recorder.record(stored, {
-        type: "Normal",
-        reason: EventReason.recoveredToSpot,
-        action: "Recover",
-        note: `Back on spot and healthy after ${Math.round(result.seconds)}s`,
-      });
-      alerter.summary({
-        title: `${key} recovered to spot`,
-        ok: true,
-        lines: [`healthy on spot after ${Math.round(result.seconds)}s`],
+    if (target === "fargate") {
+      log.error({ why: result.why }, "move to Fargate failed");
+      recorder.record(
+        stored,
+        event("Warning", EventReason.migrationFailed, `Move to Fargate failed: ${result.why}`),
+      );
+      alerter.problem(`Moving ${key} to Fargate failed: ${result.why}`, {
+        deployment: key,
+        node: stored.metadata?.annotations?.[Annotation.interruptedNode] ?? "",
       });
       return;
     }
     // when the next attempt may start, as the recovery loop will compute it from what was just stored
-    const next = nextAttempt(recoveryState(stored, this.deps.config.recovery), now.getTime());
+    const next = nextAttempt(recoveryState(stored, config.recovery), now.getTime());
     const failures = failedRecoveries(stored);
     log.warn({ why: result.why, failures, next }, "recovery failed; back on Fargate");
-    metrics.rollouts.inc({ compute: "spot", result: "failed" });
-    recorder.record(stored, {
-      type: "Warning",
-      reason: EventReason.recoveryRolledBack,
-      action: "Recover",
-      note: `Recovery to spot failed (${result.why}); back on Fargate, next attempt ${next} at the earliest`,
-    });
+    recorder.record(
+      stored,
+      event(
+        "Warning",
+        EventReason.recoveryRolledBack,
+        `Recovery to spot failed (${result.why}); back on Fargate, next attempt ${next} at the earliest`,
+      ),
+    );
     alerter.problem(`Recovery of ${key} to spot failed; back on Fargate`, {
       why: result.why,
       "failed attempts": String(failures),
       "next attempt": next,
     });
   }
+}
+
+function event(type: DeploymentEvent["type"], reason: EventReasonValue, note: string): DeploymentEvent {
+  const action =
+    reason === EventReason.migratedToFargate || reason === EventReason.migrationFailed ? "Verify" : "Recover";
+  return { type, reason, action, note };
 }
 
 /** One summary alert for the moves to Fargate of one interruption (or of those resumed together). */

@@ -8,6 +8,7 @@ import type { Config } from "../core/config.ts";
 import { NodeLabel } from "../core/contract.ts";
 import { withSignal, type Kube } from "../core/kube.ts";
 import type { Logger } from "../core/log.ts";
+import { settleWithin } from "../core/settleWithin.ts";
 import type { Alerter } from "./alerts/alerter.ts";
 import { EventRecorder } from "./alerts/kubeEvents.ts";
 import { affectedDeployments, ReplicaSetOwners } from "./cluster/affectedDeployments.ts";
@@ -110,20 +111,19 @@ export class LeaderTerm {
   async end(): Promise<void> {
     const { log } = this.parts;
     const { drift, recovery, followUps, migrator, recorder } = this.work;
-    const stopped = Promise.allSettled([
-      this.consumer.stop(0),
-      this.consuming,
-      drift.stop(),
-      recovery.stop(),
-      followUps.idle(),
-      recovery.idle(),
-      migrator.idle(),
-      recorder.idle(),
-    ]).then(() => true);
-    const wound = await Promise.race([
-      stopped,
-      new Promise<false>((resolve) => setTimeout(() => resolve(false), WIND_DOWN_MS).unref()),
-    ]);
+    const wound = await settleWithin(
+      [
+        this.consumer.stop(0),
+        this.consuming,
+        drift.stop(),
+        recovery.stop(),
+        followUps.idle(),
+        recovery.idle(),
+        migrator.idle(),
+        recorder.idle(),
+      ],
+      WIND_DOWN_MS,
+    );
     if (!wound) log.warn("some of the leader's work is still winding down; none of it can write any more");
   }
 
