@@ -47,7 +47,7 @@ export interface LoadOptions {
 const TABLE: readonly Setting<unknown>[] = SETTINGS;
 
 /** `recovery.max_backoff (RECOVERY_MAX_BACKOFF)`: how problems name a setting. */
-export function settingLabel(key: SettingKey): string {
+function settingLabel(key: SettingKey): string {
   return `${key} (${TABLE.find((s) => s.key === key)?.env})`;
 }
 

@@ -77,7 +77,7 @@ class CancellableKubeConfig extends KubeConfig {
   }
 }
 
-export function loadKubeConfig(kubeconfig?: string): KubeConfig {
+function loadKubeConfig(kubeconfig?: string): KubeConfig {
   const config = new PooledKubeConfig();
   if (kubeconfig) config.loadFromFile(kubeconfig);
   else config.loadFromDefault();

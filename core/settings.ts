@@ -17,7 +17,7 @@ export interface Setting<T> {
 
 export type Process = "webhook" | "watcher" | "cli";
 
-export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 
 /** Empty means the host name (a pod's name). */
 function orHostName(kind: Kind<string>): Kind<string> {

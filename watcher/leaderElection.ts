@@ -8,9 +8,9 @@ import { toError } from "../core/errors.ts";
 import { cancellable, statusOf, type Kube } from "../core/kube.ts";
 import type { Logger } from "../core/log.ts";
 
-export const LEASE_DURATION_MS = 15_000;
-export const RENEW_DEADLINE_MS = 10_000;
-export const RETRY_PERIOD_MS = 2_000;
+const LEASE_DURATION_MS = 15_000;
+const RENEW_DEADLINE_MS = 10_000;
+const RETRY_PERIOD_MS = 2_000;
 
 export interface LeaderElectorOptions {
   kube: Kube;

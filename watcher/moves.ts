@@ -54,7 +54,7 @@ export function movePatch(
   };
 }
 
-export function failedRollout(why: string): RolloutState {
+function failedRollout(why: string): RolloutState {
   return `failed: ${why.length <= MAX_WHY ? why : `${why.slice(0, MAX_WHY - 3)}...`}`;
 }
 

@@ -12,7 +12,7 @@ import { checkHealth, type HealthOptions } from "./workloadHealth.ts";
 
 export type RolloutStatus = { done: true } | { done: false; failed: boolean; why: string };
 
-export interface FollowOptions extends HealthOptions {
+interface FollowOptions extends HealthOptions {
   /** Pause between polls. */
   checkIntervalMs: number;
   /** Pause after the rollout completes before health is verified. */
@@ -83,7 +83,7 @@ export function rolloutFollower(kube: Kube, config: Config): FollowRollout {
  * Polls the Deployment until its rollout is complete and it is healthy on `target`, or it fails
  * (ProgressDeadlineExceeded, deleted), `abortIf` gives a reason, or `timeoutMs` passes.
  */
-export async function followRollout(
+async function followRollout(
   kube: Kube,
   ref: DeploymentRef,
   target: Compute,

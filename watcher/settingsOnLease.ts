@@ -6,7 +6,7 @@ import { PREFIX } from "../core/contract.ts";
 import { formatDuration } from "../core/duration.ts";
 import type { SettingKey } from "../core/settings.ts";
 
-export const SETTINGS_ANNOTATION = `${PREFIX}recovery-settings`;
+const SETTINGS_ANNOTATION = `${PREFIX}recovery-settings`;
 
 type RecoveryKey = Extract<SettingKey, `recovery.${string}`>;
 

@@ -49,7 +49,7 @@ export function createAlerter(options: AlerterOptions): Alerter {
 }
 
 /** Alerts as log lines, when Slack is off. */
-export class LogAlerter implements Alerter {
+class LogAlerter implements Alerter {
   private readonly log: Logger;
 
   constructor(log: Logger) {

@@ -66,7 +66,7 @@ export class ReplicaSetOwners {
 }
 
 /** Pods bound to `nodeName`, across the watched namespaces. */
-export async function podsOnNode(kube: Kube, nodeName: string, scope: Scope): Promise<V1Pod[]> {
+async function podsOnNode(kube: Kube, nodeName: string, scope: Scope): Promise<V1Pod[]> {
   const fieldSelector = `spec.nodeName=${nodeName}`;
   try {
     if (scope.namespaces.length === 0) {

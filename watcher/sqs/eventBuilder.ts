@@ -35,10 +35,10 @@ export interface BuildEventOptions {
   state?: "stopping" | "shutting-down";
 }
 
-export const PLACEHOLDER_ACCOUNT = "000000000000";
+const PLACEHOLDER_ACCOUNT = "000000000000";
 
 /** AWS gives two minutes' notice before reclaiming a spot instance. */
-export const SPOT_NOTICE_MS = 120_000;
+const SPOT_NOTICE_MS = 120_000;
 
 export function buildEc2Event(options: BuildEventOptions): EventBridgeEvent {
   if (!isInstanceId(options.instanceId)) {

@@ -10,7 +10,7 @@ const KIND_BY_DETAIL_TYPE = new Map<string, EventKind>(
 );
 
 /** States of a state-change notification that mean the node is going away. */
-export const STOPPING_STATES: readonly string[] = ["stopping", "shutting-down"];
+const STOPPING_STATES: readonly string[] = ["stopping", "shutting-down"];
 
 export function parseMessageBody(body: string): Ec2Event {
   const outer = parseObject(body, "message body");

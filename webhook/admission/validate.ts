@@ -20,7 +20,7 @@ import {
 } from "./deployment.ts";
 import { allowed, denied, type AdmissionRequest, type AdmissionResponse } from "./review.ts";
 
-export type DenialCause = "invalid-enabled" | "invalid-compute" | "invalid-reason" | "fargate-incompatible";
+type DenialCause = "invalid-enabled" | "invalid-compute" | "invalid-reason" | "fargate-incompatible";
 
 interface Problem {
   cause: DenialCause;

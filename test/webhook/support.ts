@@ -4,13 +4,13 @@ import { createServer, type RequestListener } from "node:http";
 import { request as httpsRequest, type Agent } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
-import type { PlacementConfig } from "../core/placement.ts";
-import { createLogger } from "../core/log.ts";
-import { createApp } from "./app.ts";
-import { createMetrics, type WebhookMetrics } from "./metrics.ts";
+import type { PlacementConfig } from "../../core/placement.ts";
+import { createLogger } from "../../core/log.ts";
+import { createApp } from "../../webhook/app.ts";
+import { createMetrics, type WebhookMetrics } from "../../webhook/metrics.ts";
 
 export const ORCHESTRATOR = "system:serviceaccount:spot-fargate-orchestrator:spot-fargate-orchestrator";
-export const NOW = new Date("2025-11-25T10:30:00.000Z");
+const NOW = new Date("2025-11-25T10:30:00.000Z");
 
 export const placement: PlacementConfig = {
   computeLabelKey: "compute-type",
@@ -29,7 +29,7 @@ export type Json = any;
 /** A fresh copy of a captured AdmissionReview from test/fixtures/admission. */
 export function fixture(name: string): Json {
   return JSON.parse(
-    readFileSync(new URL(`../test/fixtures/admission/${name}.json`, import.meta.url), "utf8"),
+    readFileSync(new URL(`../fixtures/admission/${name}.json`, import.meta.url), "utf8"),
   );
 }
 
