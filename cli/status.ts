@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import type { V1Deployment } from "@kubernetes/client-node";
 import { CLUSTER_FLAGS } from "../core/commandLine.ts";
 import { Annotation, requestedCompute } from "../core/contract.ts";
-import { ConfigError, loadConfig, type Config } from "../core/config.ts";
+import { ConfigError, loadConfig, type Config, type LoadOptions } from "../core/config.ts";
 import { formatDuration } from "../core/duration.ts";
 import { createKube, statusOf, type Kube } from "../core/kube.ts";
 import { parseTime } from "../core/time.ts";
@@ -27,9 +27,9 @@ export async function statusCommand(argv: string[]): Promise<void> {
     },
   });
   if (values.help) return void console.log(HELP);
-  const local = loadConfig({ file: values.config });
+  const load = (flags: LoadOptions["flags"] = {}) => loadConfig({ file: values.config, flags });
   const kube = createKube({ kubeconfig: values.kubeconfig });
-  const { config, source } = await effectiveSettings(kube, local, values.config);
+  const { config, source } = await effectiveSettings(kube, load);
   const scope = scopeOf(config);
   if (values.namespace) scope.namespaces = [values.namespace];
   const rows = statusRows(await new KubeDeployments(kube, scope).list(), config, Date.now());
@@ -37,12 +37,12 @@ export async function statusCommand(argv: string[]): Promise<void> {
   else console.log(`${formatTable(rows)}\n\nNext recovery: ${source}.`);
 }
 
-/** The configuration with the leader's recovery settings, and where those came from. */
+/** The configuration (`load`ed with the leader's recovery settings as flags), and where those came from. */
 export async function effectiveSettings(
   kube: Kube,
-  local: Config,
-  file: string | undefined,
+  load: (flags?: LoadOptions["flags"]) => Config,
 ): Promise<{ config: Config; source: string }> {
+  const local = load();
   const { leaseNamespace: namespace, leaseName: name } = local.watcher;
   try {
     const lease = await kube.coordination.readNamespacedLease({ namespace, name });
@@ -51,7 +51,7 @@ export async function effectiveSettings(
       const holder = lease.spec?.holderIdentity || "no current holder";
       const lent = `Lease ${namespace}/${name}, ${holder}`;
       try {
-        return { config: loadConfig({ file, flags }), source: `settings of the leader watcher (${lent})` };
+        return { config: load(flags), source: `settings of the leader watcher (${lent})` };
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
         return { config: local, source: `this machine's settings (the ${lent} has unreadable ones)` };

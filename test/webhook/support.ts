@@ -28,9 +28,7 @@ export type Json = any;
 
 /** A fresh copy of a captured AdmissionReview from test/fixtures/admission. */
 export function fixture(name: string): Json {
-  return JSON.parse(
-    readFileSync(new URL(`../fixtures/admission/${name}.json`, import.meta.url), "utf8"),
-  );
+  return JSON.parse(readFileSync(new URL(`../fixtures/admission/${name}.json`, import.meta.url), "utf8"));
 }
 
 export function testApp(metrics: WebhookMetrics = createMetrics()) {
