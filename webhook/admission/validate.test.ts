@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
-import { fixture, ORCHESTRATOR, postJson, serveHttp, testApp, type Json } from "../../test/webhook/support.ts";
+import {
+  fixture,
+  ORCHESTRATOR,
+  postJson,
+  serveHttp,
+  testApp,
+  type Json,
+} from "../../test/webhook/support.ts";
 
 let server: Awaited<ReturnType<typeof serveHttp>>;
 beforeAll(async () => (server = await serveHttp(testApp())));
