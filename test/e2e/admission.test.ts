@@ -10,6 +10,7 @@ import { useNamespace } from "../cluster/namespace.ts";
 import { clusterDir } from "../cluster/paths.ts";
 import { startStack, type Stack } from "../stack/stack.ts";
 import { clients } from "./support.ts";
+import { emptyApp as app } from "./workloads.ts";
 
 const kc = testKubeConfig();
 const { apps } = clients(kc);
@@ -29,20 +30,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
 });
-
-function app(name: string, annotations: Record<string, string>): V1Deployment {
-  return {
-    metadata: { name, annotations },
-    spec: {
-      replicas: 0,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: { containers: [{ name: "app", image: "registry.k8s.io/pause:3.10" }] },
-      },
-    },
-  };
-}
 
 async function rejection(body: V1Deployment): Promise<{ code: number | undefined; message: string }> {
   try {

@@ -3,21 +3,18 @@
 // rollback would otherwise land while it is no longer leader), campaigns again as soon as the apiserver is
 // back, and finishes the work as the new leader. And a replica without leader election is the leader.
 import { randomBytes } from "node:crypto";
-import { join } from "node:path";
-import type { V1Deployment, V1Node } from "@kubernetes/client-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { V1Deployment } from "@kubernetes/client-node";
+import { afterAll, describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
 import { parseTime } from "../../core/time.ts";
 import { controlPlaneAlive, freezeControlPlane, type FrozenControlPlane } from "../cluster/controlPlane.ts";
-import { testKubeConfig, testKubeconfigPath } from "../cluster/kube.ts";
+import { testKubeConfig } from "../cluster/kube.ts";
 import { useNamespace } from "../cluster/namespace.ts";
-import { addSpotNodes, terminateNode } from "../cluster/nodes.ts";
-import { clusterDir } from "../cluster/paths.ts";
+import { addSpotNodes } from "../cluster/nodes.ts";
 import { waitFor } from "../cluster/wait.ts";
-import { fargateProfiles } from "../fargate/profile-store.ts";
 import { indexOfLine, message, readLog, type LogLine } from "../stack/logs.ts";
-import { metricValue, startStack, type Stack } from "../stack/stack.ts";
-import { clients, waitForAnnotations, waitForAvailable } from "./support.ts";
+import { metricValue } from "../stack/stack.ts";
+import { clients, useStack, waitForAnnotations, waitForAvailable } from "./support.ts";
 import { optedInApp } from "./workloads.ts";
 
 const kc = testKubeConfig();
@@ -25,45 +22,24 @@ const { apps } = clients(kc);
 const ns = useNamespace("e2e-leadership");
 const suffix = randomBytes(3).toString("hex");
 const RECOVERY_TIMEOUT_MS = 8_000;
-const nodes: V1Node[] = [];
-let stack: Stack;
+const suite = useStack(kc, ns, {
+  LOG_LEVEL: "debug",
+  RECOVERY_INTERVAL: "500ms",
+  RECOVERY_COOLDOWN: "1s",
+  RECOVERY_TIMEOUT: `${RECOVERY_TIMEOUT_MS}ms`,
+  // one attempt during the test: the next would be an hour away
+  RECOVERY_BACKOFF_BASE: "1h",
+});
 let frozen: FrozenControlPlane | undefined;
+afterAll(() => frozen?.thaw());
 
-beforeAll(async () => {
-  await fargateProfiles(kc).add({
-    name: `fp-${ns.name}`,
-    selectors: [{ namespace: ns.name, labels: { "compute-type": "fargate" } }],
-  });
-  stack = await startStack({
-    kc,
-    kubeconfigPath: testKubeconfigPath(),
-    namespace: ns.name,
-    logDir: join(clusterDir, "logs", ns.name),
-    watcherEnv: {
-      LOG_LEVEL: "debug",
-      RECOVERY_INTERVAL: "500ms",
-      RECOVERY_COOLDOWN: "1s",
-      RECOVERY_TIMEOUT: `${RECOVERY_TIMEOUT_MS}ms`,
-      // one attempt during the test: the next would be an hour away
-      RECOVERY_BACKOFF_BASE: "1h",
-    },
-  });
-});
-
-afterAll(async () => {
-  frozen?.thaw();
-  await stack?.stop();
-  await fargateProfiles(kc).remove(`fp-${ns.name}`);
-  await Promise.all(nodes.map((n) => terminateNode(kc, n.metadata?.name ?? "")));
-});
-
-const isLeader = async (port = stack.watcherHealthPort) =>
-  metricValue(await stack.watcherMetrics(port), "spot_orchestrator_is_leader");
+const isLeader = async (port = suite.stack.watcherHealthPort) =>
+  metricValue(await suite.stack.watcherMetrics(port), "spot_orchestrator_is_leader");
 
 /** An app on Fargate whose recovery to spot can never become healthy: a pod its anti-affinity refuses sits on the only spot node. */
 async function appThatCannotRecover(name: string): Promise<void> {
   const [node] = await addSpotNodes(kc, 1, { nodegroup: `${name}-${suffix}` });
-  nodes.push(node!);
+  suite.nodes.push(node!);
   const blocker = optedInApp(`${name}-blocker`, 1, { "kubernetes.io/hostname": node!.metadata!.name! });
   delete blocker.metadata!.annotations;
   await apps.createNamespacedDeployment({ namespace: ns.name, body: blocker });
@@ -86,7 +62,7 @@ async function appThatCannotRecover(name: string): Promise<void> {
 
 describe("a leader that loses its Lease", () => {
   it("writes nothing more once the renew deadline has passed, and leads again as soon as the apiserver answers", async () => {
-    const log = stack.watcher!.logFile;
+    const log = suite.stack.watcher!.logFile;
     await appThatCannotRecover("stranded");
     const underWay = await waitForAnnotations(
       kc,
@@ -160,7 +136,10 @@ describe("a leader that loses its Lease", () => {
 
 describe("a replica without leader election", () => {
   it("consumes the queue and says it is the leader", async () => {
-    const solo = await stack.startWatcher("solo", { LEADER_ELECTION: "false", RECOVERY_ENABLED: "false" });
+    const solo = await suite.stack.startWatcher("solo", {
+      LEADER_ELECTION: "false",
+      RECOVERY_ENABLED: "false",
+    });
     await waitFor(
       "the solo replica to lead",
       () => indexOfLine(readLog(solo.process.logFile), message("receiving EC2 events from SQS")) >= 0,

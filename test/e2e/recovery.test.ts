@@ -3,7 +3,6 @@
 // logged reason), rollback with growing backoff, a person's choice left alone, a Deployment not pinned to
 // spot, and an interruption arriving during a recovery.
 import { randomBytes } from "node:crypto";
-import { join } from "node:path";
 import {
   EventsV1Api,
   PatchStrategy,
@@ -11,10 +10,10 @@ import {
   type V1Deployment,
   type V1Node,
 } from "@kubernetes/client-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
 import { buildEc2Event } from "../../watcher/sqs/eventBuilder.ts";
-import { testKubeConfig, testKubeconfigPath } from "../cluster/kube.ts";
+import { testKubeConfig } from "../cluster/kube.ts";
 import { useNamespace } from "../cluster/namespace.ts";
 import {
   addOnDemandNodes,
@@ -24,12 +23,9 @@ import {
   terminateNode,
   uncordon,
 } from "../cluster/nodes.ts";
-import { clusterDir } from "../cluster/paths.ts";
 import { waitFor } from "../cluster/wait.ts";
-import { fargateProfiles } from "../fargate/profile-store.ts";
 import { readLog } from "../stack/logs.ts";
-import { startStack, type Stack } from "../stack/stack.ts";
-import { clients, healthyOn, podsOf, waitForAnnotations, waitForAvailable } from "./support.ts";
+import { clients, healthyOn, podsOf, useStack, waitForAnnotations, waitForAvailable } from "./support.ts";
 import { optedInApp } from "./workloads.ts";
 
 const kc = testKubeConfig();
@@ -37,38 +33,17 @@ const { apps, core } = clients(kc);
 const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 const ns = useNamespace("e2e-recovery");
 const suffix = randomBytes(3).toString("hex");
-const nodes: V1Node[] = [];
-let stack: Stack;
-
 const BACKOFF_BASE_MS = 3_000;
-
-beforeAll(async () => {
-  await fargateProfiles(kc).add({
-    name: `fp-${ns.name}`,
-    selectors: [{ namespace: ns.name, labels: { "compute-type": "fargate" } }],
-  });
-  stack = await startStack({
-    kc,
-    kubeconfigPath: testKubeconfigPath(),
-    namespace: ns.name,
-    logDir: join(clusterDir, "logs", ns.name),
-    watcherEnv: {
-      LOG_LEVEL: "debug",
-      RECOVERY_INTERVAL: "500ms",
-      RECOVERY_COOLDOWN: "2s",
-      RECOVERY_TIMEOUT: "4s",
-      RECOVERY_BACKOFF_BASE: `${BACKOFF_BASE_MS}ms`,
-      RECOVERY_MAX_BACKOFF: "12s",
-      ROLLOUT_TIMEOUT: "60s",
-    },
-  });
+const suite = useStack(kc, ns, {
+  LOG_LEVEL: "debug",
+  RECOVERY_INTERVAL: "500ms",
+  RECOVERY_COOLDOWN: "2s",
+  RECOVERY_TIMEOUT: "4s",
+  RECOVERY_BACKOFF_BASE: `${BACKOFF_BASE_MS}ms`,
+  RECOVERY_MAX_BACKOFF: "12s",
+  ROLLOUT_TIMEOUT: "60s",
 });
-
-afterAll(async () => {
-  await stack?.stop();
-  await fargateProfiles(kc).remove(`fp-${ns.name}`);
-  await Promise.all(nodes.map((n) => terminateNode(kc, n.metadata?.name ?? "")));
-});
+const { nodes } = suite;
 
 async function pool(
   name: string,
@@ -117,7 +92,7 @@ async function annotationsOf(name: string): Promise<Record<string, string>> {
 
 /** Why the next `passes` recovery passes past the cooldown leave `name` alone, as the watcher logs it. */
 async function skipsOf(name: string, passes = 3): Promise<string[]> {
-  const log = stack.watcher!.logFile;
+  const log = suite.stack.watcher!.logFile;
   const from = readLog(log).length;
   return waitFor(`${passes} recovery passes to skip ${name}`, () => {
     const whys = readLog(log)
@@ -154,7 +129,7 @@ describe("recovery to spot", () => {
     };
     const original = (await create(app)).spec!.template;
 
-    await stack.send(
+    await suite.stack.send(
       buildEc2Event({ kind: "spot-interruption", instanceId: instanceIdOf(x!), region: "eu-west-1" }),
     );
     // With the short cooldown, recovery may start as soon as the move is healthy: wait for the move itself,
@@ -417,7 +392,7 @@ describe("recovery to spot", () => {
     await waitFor("a spot pod on the target node", async () =>
       (await podsOf(kc, ns.name, "race")).some((p) => p.spec?.nodeName === nodeName(target!)),
     );
-    await stack.send(
+    await suite.stack.send(
       buildEc2Event({ kind: "spot-interruption", instanceId: instanceIdOf(target!), region: "eu-west-1" }),
     );
 

@@ -12,27 +12,17 @@ import { createWatcherMetrics } from "../../watcher/metrics.ts";
 import { testKubeConfig } from "../cluster/kube.ts";
 import { useNamespace } from "../cluster/namespace.ts";
 import { waitFor } from "../cluster/wait.ts";
+import { emptyApp } from "../e2e/workloads.ts";
 import { eventsFor, quietLog, testConfig, testKube } from "./harness.ts";
 
 const apps = testKubeConfig().makeApiClient(AppsV1Api);
 const ns = useNamespace("watcher-drift");
 
 function deployment(name: string, annotations: Record<string, string>): V1Deployment {
-  return {
-    metadata: { name, annotations },
-    spec: {
-      replicas: 0,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: {
-          nodeSelector: { "eks.amazonaws.com/capacityType": "SPOT" },
-          tolerations: [{ key: "spot", operator: "Exists", effect: "NoSchedule" }],
-          containers: [{ name: "app", image: "registry.k8s.io/pause:3.10" }],
-        },
-      },
-    },
-  };
+  return emptyApp(name, annotations, {
+    nodeSelector: { "eks.amazonaws.com/capacityType": "SPOT" },
+    tolerations: [{ key: "spot", operator: "Exists", effect: "NoSchedule" }],
+  });
 }
 
 describe("drift repair", () => {
