@@ -97,6 +97,7 @@ export class LeaderTerm {
     log.info("leading: consuming events, checking drift, recovering");
     this.consuming = this.consumer.start();
     if (!config.migration.dryRun) await this.resume();
+    if (this.signal.aborted) return;
     this.work.drift.start();
     if (config.recovery.enabled) this.work.recovery.start();
   }
