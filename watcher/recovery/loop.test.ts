@@ -186,7 +186,7 @@ describe("a recovery pass", () => {
     expect(deployments.annotations("web")[Annotation.rollout]).toBe("progressing");
 
     expect(await recovery.runOnce()).toEqual([]);
-    expect(skipped(1)).toEqual({ web: "recovering already" });
+    expect(skipped(1)).toEqual({ web: "a move of it is being followed" });
     gate.end();
     await followUps.idle();
     expect(deployments.annotations("web")[Annotation.rollout]).toBe("healthy");

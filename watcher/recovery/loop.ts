@@ -87,7 +87,8 @@ export class Recovery {
   ): Promise<string | undefined> {
     const { config, followUps } = this.deps;
     const ref = refOf(deployment);
-    if (this.attempts.has(keyOf(ref)) || followUps.isFollowing(ref)) return "recovering already";
+    if (this.attempts.has(keyOf(ref))) return "recovering already";
+    if (followUps.isFollowing(ref)) return "a move of it is being followed";
     const state = recoveryState(deployment, config.recovery);
     if (!state.eligible) {
       if (state.unrecordedMove) await this.recordMoveTime(deployment, now);
