@@ -3,12 +3,14 @@
 import { parseArgs } from "node:util";
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { AuthorizationV1Api, VersionApi } from "@kubernetes/client-node";
+import { CLUSTER_FLAGS } from "../core/commandLine.ts";
 import { loadConfig, ConfigError, type Config } from "../core/config.ts";
 import { toError } from "../core/errors.ts";
 import { createKube, type Kube } from "../core/kube.ts";
 import { fargateIncompatibilities } from "../core/placement.ts";
-import { listOptedInDeployments } from "../watcher/cluster/optedIn.ts";
-import { createSqsClient } from "../watcher/sqs/consumer.ts";
+import { accessList } from "../watcher/apiCalls.ts";
+import { KubeDeployments, keyOf, refOf, scopeOf } from "../watcher/deployments.ts";
+import { createSqsClient } from "../watcher/sqs/queue.ts";
 
 const HELP = `Usage: spot-orchestrator doctor [--config PATH] [--kubeconfig PATH]
 
@@ -22,27 +24,13 @@ export interface Check {
   detail?: string;
 }
 
-/** What the watcher does with the API across the cluster, as the chart grants it: [group, resource, verb]. */
-export const REQUIRED_ACCESS: [string, string, string][] = [
-  ["", "nodes", "list"],
-  ["", "nodes", "watch"],
-  ["", "pods", "list"],
-  ["apps", "replicasets", "get"],
-  ["apps", "deployments", "list"],
-  ["apps", "deployments", "patch"],
-  ["", "services", "list"],
-  ["discovery.k8s.io", "endpointslices", "list"],
-  ["events.k8s.io", "events", "create"],
-];
+/** What the watcher does with the API across the cluster, from its call list: [group, resource, verb]. */
+export const REQUIRED_ACCESS = accessList("cluster");
 
 export async function doctorCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: {
-      config: { type: "string" },
-      kubeconfig: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
+    options: CLUSTER_FLAGS,
   });
   if (values.help) return void console.log(HELP);
   const checks: Check[] = [];
@@ -81,24 +69,11 @@ export async function clusterChecks(kube: Kube, config: Config): Promise<Check[]
     return [{ status: "fail", what: "apiserver reachable", detail: toError(err).message }];
   }
   for (const [group, resource, verb] of REQUIRED_ACCESS)
-    checks.push(await accessCheck(kube, group, resource, verb, ""));
-  checks.push(
-    await accessCheck(
-      kube,
-      "coordination.k8s.io",
-      "leases",
-      "update",
-      config.watcher.leaseNamespace,
-      config.watcher.leaseName,
-    ),
-  );
+    checks.push(await accessCheck(kube, { group, resource, verb }));
+  checks.push(await leaseCheck(kube, config));
 
   try {
-    const scope = {
-      namespaces: config.kubernetes.namespaces,
-      deploymentName: config.kubernetes.deploymentName,
-    };
-    const deployments = await listOptedInDeployments(kube, scope);
+    const deployments = await new KubeDeployments(kube, scopeOf(config)).list();
     checks.push({
       status: deployments.length > 0 ? "ok" : "warn",
       what: "opted-in Deployments",
@@ -109,7 +84,7 @@ export async function clusterChecks(kube: Kube, config: Config): Promise<Check[]
       if (reasons.length > 0) {
         checks.push({
           status: "warn",
-          what: `${d.metadata?.namespace}/${d.metadata?.name} cannot run on Fargate`,
+          what: `${keyOf(refOf(d))} cannot run on Fargate`,
           detail: reasons.join("; "),
         });
       }
@@ -120,14 +95,30 @@ export async function clusterChecks(kube: Kube, config: Config): Promise<Check[]
   return checks;
 }
 
-async function accessCheck(
-  kube: Kube,
-  group: string,
-  resource: string,
-  verb: string,
-  namespace: string,
-  name?: string,
-): Promise<Check> {
+interface Access {
+  group: string;
+  resource: string;
+  verb: string;
+  namespace?: string;
+  name?: string;
+}
+
+/** One line for the leader Lease: the watcher may update it, and get and create it. */
+async function leaseCheck(kube: Kube, config: Config): Promise<Check> {
+  const lease = { namespace: config.watcher.leaseNamespace, name: config.watcher.leaseName };
+  const checks = await Promise.all(
+    accessList("lease").map(([group, resource, verb]) =>
+      accessCheck(kube, { group, resource, verb, ...lease }),
+    ),
+  );
+  const what = `may update leases.coordination.k8s.io/${lease.name} in ${lease.namespace} (and get, create it)`;
+  const failed = checks.filter((c) => c.status !== "ok");
+  if (failed.length === 0) return { status: "ok", what };
+  return { status: "fail", what, detail: failed.map((c) => `${c.what}: ${c.detail}`).join("; ") };
+}
+
+async function accessCheck(kube: Kube, access: Access): Promise<Check> {
+  const { group, resource, verb, namespace, name } = access;
   const kind = group ? `${resource}.${group}` : resource;
   const what = `may ${verb} ${kind}${name ? `/${name}` : ""}${namespace ? ` in ${namespace}` : ""}`;
   try {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { V1Node } from "@kubernetes/client-node";
 import { ec2NodeManifest, fargateNodeManifest } from "../test/cluster/nodes.ts";
 import { startSqsEmulator, useDummyAwsCredentials, type SqsEmulator } from "../test/sqs/emulator.ts";
-import { parseMessageBody } from "../watcher/sqs/events.ts";
+import { parseMessageBody } from "../watcher/sqs/parseEvent.ts";
 import { eventForNode, parseDrillArgs, runDrill } from "./drill.ts";
 
 const now = new Date("2026-11-02T14:05:10Z");

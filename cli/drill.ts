@@ -6,9 +6,10 @@ import { ApiException, type V1Node } from "@kubernetes/client-node";
 import { loadConfig } from "../core/config.ts";
 import { formatDuration, parseDuration } from "../core/duration.ts";
 import { createKube } from "../core/kube.ts";
-import { createSqsClient } from "../watcher/sqs/consumer.ts";
-import { buildEc2Event, parseProviderId, type EventBridgeEvent } from "../watcher/sqs/eventBuilder.ts";
-import type { EventKind } from "../watcher/types.ts";
+import { createSqsClient } from "../watcher/sqs/queue.ts";
+import { parseProviderId } from "../core/ec2.ts";
+import { buildEc2Event, type EventBridgeEvent } from "../watcher/sqs/eventBuilder.ts";
+import type { EventKind } from "../watcher/sqs/ec2Event.ts";
 
 const KINDS: readonly EventKind[] = ["spot-interruption", "rebalance-recommendation", "instance-stopping"];
 

@@ -1,37 +1,72 @@
-// `spot-orchestrator status`: a table of opted-in Deployments and where each stands.
+// `spot-orchestrator status`: a table of opted-in Deployments and where each stands. The next recovery is
+// computed as the running watcher computes it, from the settings its leader keeps on the Lease.
 import { parseArgs } from "node:util";
 import type { V1Deployment } from "@kubernetes/client-node";
+import { CLUSTER_FLAGS } from "../core/commandLine.ts";
 import { Annotation, requestedCompute } from "../core/contract.ts";
-import { loadConfig, type Config } from "../core/config.ts";
-import { createKube } from "../core/kube.ts";
-import { listOptedInDeployments } from "../watcher/cluster/optedIn.ts";
+import { ConfigError, loadConfig, type Config, type LoadOptions } from "../core/config.ts";
 import { formatDuration } from "../core/duration.ts";
-import { recoveryState } from "../watcher/recoveryPolicy.ts";
+import { createKube, statusOf, type Kube } from "../core/kube.ts";
+import { parseTime } from "../core/time.ts";
+import { KubeDeployments, scopeOf } from "../watcher/deployments.ts";
+import { nextAttempt, recoveryState } from "../watcher/recovery/policy.ts";
+import { settingsOnLease } from "../watcher/settingsOnLease.ts";
 
-const HELP = `Usage: spot-orchestrator status [--namespace NS] [--kubeconfig PATH] [--config PATH] [--output table|json]`;
+const HELP = `Usage: spot-orchestrator status [--namespace NS] [--kubeconfig PATH] [--config PATH] [--output table|json]
+
+The next recovery uses the recovery settings the leader watcher keeps on its Lease (watcher.lease_name in
+watcher.lease_namespace, POD_NAMESPACE); without a leader, this machine's configuration.`;
 
 export async function statusCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
+      ...CLUSTER_FLAGS,
       namespace: { type: "string", short: "n" },
-      kubeconfig: { type: "string" },
-      config: { type: "string" },
       output: { type: "string", short: "o", default: "table" },
-      help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) return void console.log(HELP);
-  const config = loadConfig({ file: values.config });
+  const load = (flags: LoadOptions["flags"] = {}) => loadConfig({ file: values.config, flags });
   const kube = createKube({ kubeconfig: values.kubeconfig });
-  const namespaces = values.namespace ? [values.namespace] : config.kubernetes.namespaces;
-  const deployments = await listOptedInDeployments(kube, {
-    namespaces,
-    deploymentName: config.kubernetes.deploymentName,
-  });
-  const rows = statusRows(deployments, config, Date.now());
+  const { config, source } = await effectiveSettings(kube, load);
+  const scope = scopeOf(config);
+  if (values.namespace) scope.namespaces = [values.namespace];
+  const rows = statusRows(await new KubeDeployments(kube, scope).list(), config, Date.now());
   if (values.output === "json") console.log(JSON.stringify(rows, null, 2));
-  else console.log(formatTable(rows));
+  else console.log(`${formatTable(rows)}\n\nNext recovery: ${source}.`);
+}
+
+/** The configuration (`load`ed with the leader's recovery settings as flags), and where those came from. */
+export async function effectiveSettings(
+  kube: Kube,
+  load: (flags?: LoadOptions["flags"]) => Config,
+): Promise<{ config: Config; source: string }> {
+  const local = load();
+  const { leaseNamespace: namespace, leaseName: name } = local.watcher;
+  try {
+    const lease = await kube.coordination.readNamespacedLease({ namespace, name });
+    const flags = settingsOnLease(lease);
+    if (flags !== undefined) {
+      const holder = lease.spec?.holderIdentity || "no current holder";
+      const lent = `Lease ${namespace}/${name}, ${holder}`;
+      try {
+        return { config: load(flags), source: `settings of the leader watcher (${lent})` };
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        return { config: local, source: `this machine's settings (the ${lent} has unreadable ones)` };
+      }
+    }
+  } catch (err) {
+    if (statusOf(err) !== 404) {
+      const why = err instanceof Error ? err.message : String(err);
+      return { config: local, source: `this machine's settings (the Lease could not be read: ${why})` };
+    }
+  }
+  return {
+    config: local,
+    source: `this machine's settings (no leader watcher's Lease ${namespace}/${name})`,
+  };
 }
 
 export interface StatusRow {
@@ -49,13 +84,16 @@ export function statusRows(deployments: V1Deployment[], config: Config, now: num
   return deployments
     .map((d) => {
       const a = d.metadata?.annotations ?? {};
-      const changedAt = a[Annotation.changedAt];
+      const changedAt = parseTime(a[Annotation.changedAt]);
       return {
         namespace: d.metadata?.namespace ?? "",
         name: d.metadata?.name ?? "",
         compute: requestedCompute(d) ?? `invalid (${a[Annotation.compute]})`,
         reason: a[Annotation.reason] ?? "-",
-        changed: changedAt ? `${ago(Date.parse(changedAt), now)} by ${a[Annotation.changedBy] ?? "?"}` : "-",
+        changed:
+          changedAt === undefined
+            ? "-"
+            : `${formatDuration(Math.max(0, now - changedAt))} ago by ${a[Annotation.changedBy] ?? "?"}`,
         rollout: a[Annotation.rollout] ?? "-",
         failedRecoveries: a[Annotation.failedRecoveryAttempts] ?? "0",
         nextRecovery: nextRecovery(d, config, now),
@@ -67,13 +105,7 @@ export function statusRows(deployments: V1Deployment[], config: Config, now: num
 function nextRecovery(d: V1Deployment, config: Config, now: number): string {
   if (requestedCompute(d) !== "fargate") return "-";
   if (!config.recovery.enabled) return "recovery disabled";
-  const state = recoveryState(d, config.recovery);
-  if (!state.eligible) return `never (${state.why})`;
-  return state.notBefore <= now ? "due (when spot fits)" : `in ${formatDuration(state.notBefore - now)}`;
-}
-
-function ago(then: number, now: number): string {
-  return Number.isNaN(then) ? "?" : `${formatDuration(Math.max(0, now - then))} ago`;
+  return nextAttempt(recoveryState(d, config.recovery), now);
 }
 
 const COLUMNS: [keyof StatusRow, string][] = [

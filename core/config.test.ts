@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig, parseToleration } from "./config.ts";
+import { ConfigError, loadConfig } from "./config.ts";
+import { parseToleration } from "./settingKinds.ts";
 import { formatDuration, parseDuration } from "./duration.ts";
 import { SETTINGS } from "./settings.ts";
 
@@ -116,6 +117,31 @@ format = "json"
       'LOG_LEVEL (logging.level): "loud" is not allowed; allowed values: trace, debug, info, warn, error, fatal, silent',
       "WEBHOOK_PORT (webhook.port): 70000 is not a port (1-65535)",
     ]);
+  });
+
+  it("checks each setting's own bounds, naming the variable that set it", () => {
+    const problems = problemsOf(() =>
+      loadConfig({ env: { KUBE_API_QPS: "0", CHECK_INTERVAL: "0", MIGRATION_CONCURRENCY: "0" } }),
+    );
+    expect(problems).toEqual([
+      "KUBE_API_QPS (kubernetes.qps): must be at least 1",
+      "CHECK_INTERVAL (monitoring.check_interval): must be more than 0",
+      "MIGRATION_CONCURRENCY (migration.max_concurrent_flips): must be at least 1",
+    ]);
+  });
+
+  it("has one field for every setting, named after its key", () => {
+    const config = loadConfig({ env: {} }) as unknown as Record<string, Record<string, unknown>>;
+    const fields = SETTINGS.map((s) => {
+      const [section, name] = s.key.split(".") as [string, string];
+      const field = "field" in s ? s.field : name.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
+      return `${section}.${field}`;
+    });
+    const built = Object.entries(config).flatMap(([section, values]) =>
+      Object.keys(values).map((field) => `${section}.${field}`),
+    );
+    expect(built.sort()).toEqual(fields.sort());
+    expect(config["watcher"]?.["identity"]).not.toBe(""); // empty means the host name
   });
 
   it("requires the queue URL only for the watcher", () => {

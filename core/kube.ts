@@ -1,4 +1,5 @@
-// The Kubernetes client factory and the few write helpers both processes share.
+// The Kubernetes client factory (connections reused, writes paced, calls cancellable) and the
+// classification of apiserver errors.
 import {
   ApiException,
   AppsV1Api,
@@ -7,12 +8,8 @@ import {
   DiscoveryV1Api,
   EventsV1Api,
   KubeConfig,
-  PatchStrategy,
-  setHeaderOptions,
   type RequestContext,
-  type V1Deployment,
 } from "@kubernetes/client-node";
-import fastJsonPatch from "fast-json-patch";
 import { RetryableError, PermanentError, toError } from "./errors.ts";
 import { TokenBucket } from "./rateLimit.ts";
 
@@ -53,15 +50,41 @@ class PooledKubeConfig extends KubeConfig {
   }
 }
 
-export function loadKubeConfig(kubeconfig?: string): KubeConfig {
+/**
+ * Applies every request to `signal` on top of `base`'s credentials and connections: once the signal is
+ * aborted, requests under way are cancelled and new ones fail before anything is sent.
+ */
+class CancellableKubeConfig extends KubeConfig {
+  private readonly base: KubeConfig;
+  private readonly signal: AbortSignal;
+
+  constructor(base: KubeConfig, signal: AbortSignal) {
+    super();
+    this.base = base;
+    this.signal = signal;
+    this.loadFromOptions({
+      clusters: base.clusters,
+      users: base.users,
+      contexts: base.contexts,
+      currentContext: base.currentContext,
+    });
+  }
+
+  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
+    this.signal.throwIfAborted();
+    await this.base.applySecurityAuthentication(context);
+    context.setSignal(this.signal);
+  }
+}
+
+function loadKubeConfig(kubeconfig?: string): KubeConfig {
   const config = new PooledKubeConfig();
   if (kubeconfig) config.loadFromFile(kubeconfig);
   else config.loadFromDefault();
   return config;
 }
 
-export function createKube(options: KubeOptions = {}): Kube {
-  const config = loadKubeConfig(options.kubeconfig);
+function clientsOf(config: KubeConfig, limiter: TokenBucket): Kube {
   return {
     config,
     apps: config.makeApiClient(AppsV1Api),
@@ -69,79 +92,35 @@ export function createKube(options: KubeOptions = {}): Kube {
     discovery: config.makeApiClient(DiscoveryV1Api),
     coordination: config.makeApiClient(CoordinationV1Api),
     events: config.makeApiClient(EventsV1Api),
-    limiter: new TokenBucket(options.qps ?? 100, options.burst ?? 200),
+    limiter,
   };
 }
 
-const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
-const jsonPatch = setHeaderOptions("Content-Type", PatchStrategy.JsonPatch);
-
-/** Annotations to set; `null` removes one. */
-export type AnnotationPatch = Record<string, string | null>;
-
-/**
- * Merge-patches a Deployment's annotations (and labels). With `resourceVersion`, the write only succeeds
- * against that version (a 409 otherwise), so concurrent writers never lose an update.
- */
-export async function patchDeploymentMetadata(
-  kube: Kube,
-  ref: { namespace: string; name: string },
-  patch: { annotations?: AnnotationPatch; labels?: AnnotationPatch; resourceVersion?: string },
-  options: { dryRun?: boolean } = {},
-): Promise<V1Deployment> {
-  await kube.limiter.take();
-  const metadata: Record<string, unknown> = {};
-  if (patch.annotations) metadata["annotations"] = patch.annotations;
-  if (patch.labels) metadata["labels"] = patch.labels;
-  if (patch.resourceVersion) metadata["resourceVersion"] = patch.resourceVersion;
-  try {
-    return await kube.apps.patchNamespacedDeployment(
-      {
-        ...ref,
-        body: { metadata },
-        fieldManager: "spot-orchestrator",
-        ...(options.dryRun ? { dryRun: "All" } : {}),
-      },
-      mergePatch,
-    );
-  } catch (err) {
-    throw classify(err, `patch deployment ${ref.namespace}/${ref.name}`);
-  }
+export function createKube(options: KubeOptions = {}): Kube {
+  return clientsOf(
+    loadKubeConfig(options.kubeconfig),
+    new TokenBucket(options.qps ?? 100, options.burst ?? 200),
+  );
 }
 
 /**
- * Writes the difference between two versions of a Deployment as a JSON patch that first tests the
- * resourceVersion, so the write fails (422) rather than overwrite a change made in between.
+ * The same clients bound to `signal`: when it is aborted (leadership lost), every call under way is
+ * cancelled and every later one is refused, so nothing started under it can still write.
  */
-export async function patchDeploymentTo(
-  kube: Kube,
-  original: V1Deployment,
-  updated: V1Deployment,
-): Promise<V1Deployment> {
-  await kube.limiter.take();
-  const { namespace = "", name = "", resourceVersion = "" } = original.metadata ?? {};
-  const body = [
-    { op: "test", path: "/metadata/resourceVersion", value: resourceVersion },
-    // Plain JSON on both sides: objects read with client-node carry Date instances that do not compare.
-    ...fastJsonPatch.compare(asJson(original), asJson(updated)),
-  ];
-  try {
-    return await kube.apps.patchNamespacedDeployment(
-      { namespace, name, body, fieldManager: "spot-orchestrator" },
-      jsonPatch,
-    );
-  } catch (err) {
-    throw classify(err, `patch deployment ${namespace}/${name}`);
-  }
+export function withSignal(kube: Kube, signal: AbortSignal): Kube {
+  return clientsOf(cancellable(kube.config, signal), kube.limiter);
 }
 
-function asJson<T>(value: T): T {
-  return JSON.parse(JSON.stringify(value)) as T;
+/** `config`'s credentials and connections, every request applied to `signal` (see withSignal). */
+export function cancellable(config: KubeConfig, signal: AbortSignal): KubeConfig {
+  return new CancellableKubeConfig(config, signal);
 }
 
-/** HTTP status of a client-node error, when the apiserver answered. */
+/** HTTP status of a client-node error, or of an error classified from one, when the apiserver answered. */
 export function statusOf(err: unknown): number | undefined {
-  return err instanceof ApiException ? err.code : undefined;
+  if (err instanceof ApiException) return err.code;
+  if (err instanceof RetryableError || err instanceof PermanentError) return err.status;
+  return undefined;
 }
 
 /**
@@ -153,7 +132,8 @@ export function classify(err: unknown, what: string): RetryableError | Permanent
   const cause = toError(err);
   const detail = status !== undefined ? `HTTP ${status}` : cause.message;
   if (status === 404 || status === 422 || status === 400) {
-    return new PermanentError(status === 404 ? "not-found" : "invalid", `${what}: ${detail}`, { cause });
+    const kind = status === 404 ? "not-found" : "invalid";
+    return new PermanentError(kind, `${what}: ${detail}`, { cause, status });
   }
-  return new RetryableError(`${what}: ${detail}`, { cause });
+  return new RetryableError(`${what}: ${detail}`, { cause, status });
 }

@@ -1,7 +1,7 @@
 // One pino root logger per process; modules take children of it.
 import { pino, type Logger, type LevelWithSilent } from "pino";
 
-export type LogFormat = "auto" | "console" | "json";
+type LogFormat = "auto" | "console" | "json";
 export type { Logger };
 
 export interface LogConfig {

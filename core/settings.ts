@@ -1,23 +1,14 @@
-// Every setting: its config.toml key, its environment variable, its kind and default.
-// The one table the loader, the README and the chart's config.toml follow.
+// Every setting: its config.toml key, its environment variable, its kind and default. The one table the
+// loader (and the configuration's type), the README's settings table and the chart's config.toml follow.
+import { hostname } from "node:os";
+import { kinds, type Kind } from "./settingKinds.ts";
 
-export type SettingKind =
-  | "string"
-  | "url"
-  | "duration"
-  | "bool"
-  | "int"
-  | "port"
-  | "list"
-  | "map"
-  | "tolerations"
-  | { oneOf: readonly string[] };
-
-export interface Setting {
-  /** `section.key` in config.toml. */
+export interface Setting<T> {
+  /** `section.key` in config.toml; the configuration's field is the key in camelCase, unless `field`. */
   key: string;
+  field?: string;
   env: string;
-  kind: SettingKind;
+  kind: Kind<T>;
   default: string;
   description: string;
   /** Processes that cannot start without it. */
@@ -26,21 +17,27 @@ export interface Setting {
 
 export type Process = "webhook" | "watcher" | "cli";
 
-export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+
+/** Empty means the host name (a pod's name). */
+function orHostName(kind: Kind<string>): Kind<string> {
+  return { name: kind.name, schema: kind.schema.transform((value) => value || hostname()) };
+}
 
 export const SETTINGS = [
   // [kubernetes]
   {
     key: "kubernetes.namespace",
+    field: "namespaces",
     env: "NAMESPACE",
-    kind: "list",
+    kind: kinds.list,
     default: "",
     description: "Namespaces watched, comma-separated; empty means all",
   },
   {
     key: "kubernetes.mode",
     env: "MODE",
-    kind: { oneOf: ["cluster", "namespace", "single"] },
+    kind: kinds.oneOf(["cluster", "namespace", "single"]),
     default: "cluster",
     description:
       "Kept from the single-Deployment design: `single` requires `deployment_name`; opt-in per Deployment applies in every mode",
@@ -48,14 +45,14 @@ export const SETTINGS = [
   {
     key: "kubernetes.deployment_name",
     env: "DEPLOYMENT_NAME",
-    kind: "string",
+    kind: kinds.string,
     default: "",
     description: "When set, this Deployment counts as opted in even without the annotation",
   },
   {
     key: "kubernetes.service_name",
     env: "SERVICE_NAME",
-    kind: "string",
+    kind: kinds.string,
     default: "",
     description:
       "When set, the Service health-checked for `deployment_name` (otherwise every Service selecting its pods)",
@@ -63,36 +60,36 @@ export const SETTINGS = [
   {
     key: "kubernetes.qps",
     env: "KUBE_API_QPS",
-    kind: "int",
+    kind: kinds.int(1),
     default: "100",
-    description: "Requests per second the watcher sends to the apiserver (sustained)",
+    description: "Writes per second the watcher sends to the apiserver (sustained); reads are not paced",
   },
   {
     key: "kubernetes.burst",
     env: "KUBE_API_BURST",
-    kind: "int",
+    kind: kinds.int(1),
     default: "200",
-    description: "Requests the watcher may send at once above `qps`",
+    description: "Writes the watcher may send at once above `qps`",
   },
   // [monitoring]
   {
     key: "monitoring.check_interval",
     env: "CHECK_INTERVAL",
-    kind: "duration",
+    kind: kinds.duration({ positive: true }),
     default: "5s",
     description: "How often rollout and health are polled (SQS is long-polled, never paced by this)",
   },
   {
     key: "monitoring.health_check_retries",
     env: "HEALTH_CHECK_RETRIES",
-    kind: "int",
+    kind: kinds.int(),
     default: "3",
     description: "Attempts of a pod's HTTP health check before it counts as unhealthy",
   },
   {
     key: "monitoring.health_check_interval",
     env: "HEALTH_CHECK_INTERVAL",
-    kind: "duration",
+    kind: kinds.duration(),
     default: "2s",
     description: "Pause between those attempts",
   },
@@ -100,42 +97,42 @@ export const SETTINGS = [
   {
     key: "migration.rollout_timeout",
     env: "ROLLOUT_TIMEOUT",
-    kind: "duration",
+    kind: kinds.duration({ positive: true }),
     default: "120s",
     description: "Longest wait for a move to Fargate to roll out and become healthy",
   },
   {
     key: "migration.verification_delay",
     env: "VERIFICATION_DELAY",
-    kind: "duration",
+    kind: kinds.duration(),
     default: "5s",
     description: "Pause after a rollout completes before health is verified",
   },
   {
     key: "migration.dry_run",
     env: "DRY_RUN",
-    kind: "bool",
+    kind: kinds.bool,
     default: "false",
     description: "Do everything but the writes; logs, Events and alerts say what would have happened",
   },
   {
     key: "migration.rebalance_action",
     env: "REBALANCE_ACTION",
-    kind: { oneOf: ["alert", "migrate"] },
+    kind: kinds.oneOf(["alert", "migrate"]),
     default: "alert",
     description: "What an EC2 Instance Rebalance Recommendation does",
   },
   {
     key: "migration.max_concurrent_flips",
     env: "MIGRATION_CONCURRENCY",
-    kind: "int",
+    kind: kinds.int(1),
     default: "20",
     description: "Deployments of one event patched in parallel",
   },
   {
     key: "migration.drift_check_interval",
     env: "DRIFT_CHECK_INTERVAL",
-    kind: "duration",
+    kind: kinds.duration(),
     default: "1m",
     description: "How often Deployments whose template does not match their `compute` are repaired",
   },
@@ -143,49 +140,49 @@ export const SETTINGS = [
   {
     key: "recovery.enabled",
     env: "RECOVERY_ENABLED",
-    kind: "bool",
+    kind: kinds.bool,
     default: "true",
     description: "Move workloads back to spot when spot capacity is healthy",
   },
   {
     key: "recovery.interval",
     env: "RECOVERY_INTERVAL",
-    kind: "duration",
+    kind: kinds.duration(),
     default: "5m",
     description: "How often recovery candidates are examined",
   },
   {
     key: "recovery.cooldown",
     env: "RECOVERY_COOLDOWN",
-    kind: "duration",
+    kind: kinds.duration(),
     default: "45m",
     description: "Time on Fargate after a move before recovery is tried; also the storm guard's window",
   },
   {
     key: "recovery.timeout",
     env: "RECOVERY_TIMEOUT",
-    kind: "duration",
+    kind: kinds.duration(),
     default: "3m",
     description: "Longest wait for a recovery to roll out and become healthy",
   },
   {
     key: "recovery.backoff_base",
     env: "RECOVERY_BACKOFF_BASE",
-    kind: "duration",
+    kind: kinds.duration(),
     default: "15m",
     description: "Wait after the first failed recovery; doubles with each further failure",
   },
   {
     key: "recovery.max_backoff",
     env: "RECOVERY_MAX_BACKOFF",
-    kind: "duration",
+    kind: kinds.duration(),
     default: "4h",
     description: "Cap of that wait",
   },
   {
     key: "recovery.max_concurrent",
     env: "RECOVERY_MAX_CONCURRENT",
-    kind: "int",
+    kind: kinds.int(),
     default: "5",
     description: "Deployments recovering at once, at most",
   },
@@ -193,42 +190,42 @@ export const SETTINGS = [
   {
     key: "compute.spot_label",
     env: "SPOT_LABEL",
-    kind: "string",
+    kind: kinds.string,
     default: "spot",
     description: "Value of the pod-template compute label on spot",
   },
   {
     key: "compute.fargate_label",
     env: "FARGATE_LABEL",
-    kind: "string",
+    kind: kinds.string,
     default: "fargate",
     description: "Value of the pod-template compute label on Fargate (what the Fargate profile selects)",
   },
   {
     key: "compute.compute_label_key",
     env: "COMPUTE_LABEL_KEY",
-    kind: "string",
+    kind: kinds.string,
     default: "compute-type",
     description: "Pod-template label key the Fargate profile selects on",
   },
   {
     key: "compute.spot_node_selector",
     env: "SPOT_NODE_SELECTOR",
-    kind: "map",
+    kind: kinds.map,
     default: "eks.amazonaws.com/capacityType=SPOT",
     description: "Spot profile: node selector (`k=v,k=v`) applied when moving to spot with nothing stashed",
   },
   {
     key: "compute.spot_tolerations",
     env: "SPOT_TOLERATIONS",
-    kind: "tolerations",
+    kind: kinds.tolerations,
     default: "",
     description: "Spot profile: tolerations (`key=value:Effect,key:Effect`)",
   },
   {
     key: "compute.fargate_node_selector",
     env: "FARGATE_NODE_SELECTOR",
-    kind: "map",
+    kind: kinds.map,
     default: "",
     description: "Node selector set on Fargate (`k=v,k=v`); empty removes it",
   },
@@ -236,14 +233,14 @@ export const SETTINGS = [
   {
     key: "aws.region",
     env: "AWS_REGION",
-    kind: "string",
+    kind: kinds.string,
     default: "us-east-1",
     description: "Region of the SQS queue",
   },
   {
     key: "aws.sqs_queue_url",
     env: "SQS_QUEUE_URL",
-    kind: "url",
+    kind: kinds.url,
     default: "",
     description: "Queue that EventBridge sends EC2 events to (one per cluster)",
     requiredBy: ["watcher"],
@@ -251,7 +248,7 @@ export const SETTINGS = [
   {
     key: "aws.sqs_endpoint_url",
     env: "AWS_ENDPOINT_URL_SQS",
-    kind: "url",
+    kind: kinds.url,
     default: "",
     description: "SQS endpoint override (emulators, VPC endpoints)",
   },
@@ -259,21 +256,21 @@ export const SETTINGS = [
   {
     key: "alerts.enabled",
     env: "ALERTS_ENABLED",
-    kind: "bool",
+    kind: kinds.bool,
     default: "true",
     description: "Send Slack alerts",
   },
   {
     key: "alerts.slack_webhook_url",
     env: "SLACK_WEBHOOK_URL",
-    kind: "url",
+    kind: kinds.url,
     default: "",
     description: "Slack incoming-webhook URL (the chart reads it from a Secret)",
   },
   {
     key: "alerts.max_per_minute",
     env: "ALERTS_MAX_PER_MINUTE",
-    kind: "int",
+    kind: kinds.int(),
     default: "20",
     description: "Slack messages per minute, at most; more are dropped and counted",
   },
@@ -281,14 +278,14 @@ export const SETTINGS = [
   {
     key: "logging.level",
     env: "LOG_LEVEL",
-    kind: { oneOf: LOG_LEVELS },
+    kind: kinds.oneOf(LOG_LEVELS),
     default: "info",
     description: "Log level",
   },
   {
     key: "logging.format",
     env: "LOG_FORMAT",
-    kind: { oneOf: ["auto", "console", "json"] },
+    kind: kinds.oneOf(["auto", "console", "json"]),
     default: "auto",
     description: "`auto` is readable on a terminal and JSON elsewhere",
   },
@@ -296,35 +293,35 @@ export const SETTINGS = [
   {
     key: "webhook.port",
     env: "WEBHOOK_PORT",
-    kind: "port",
+    kind: kinds.port,
     default: "9443",
     description: "HTTPS port of /mutate and /validate",
   },
   {
     key: "webhook.health_port",
     env: "HEALTH_PORT",
-    kind: "port",
+    kind: kinds.port,
     default: "8080",
     description: "Plain-HTTP port of the webhook's /healthz, /readyz and /metrics",
   },
   {
     key: "webhook.tls_cert",
     env: "TLS_CERT",
-    kind: "string",
+    kind: kinds.string,
     default: "/tls/tls.crt",
     description: "Serving certificate (reloaded when it changes)",
   },
   {
     key: "webhook.tls_key",
     env: "TLS_KEY",
-    kind: "string",
+    kind: kinds.string,
     default: "/tls/tls.key",
     description: "Serving key (reloaded when it changes)",
   },
   {
     key: "webhook.orchestrator_username",
     env: "ORCHESTRATOR_USERNAME",
-    kind: "string",
+    kind: kinds.string,
     default: "system:serviceaccount:spot-fargate-orchestrator:spot-fargate-orchestrator",
     description:
       "Requester whose `reason` is kept; any other requester changing `compute` gets `reason=manual`",
@@ -333,38 +330,38 @@ export const SETTINGS = [
   {
     key: "watcher.health_port",
     env: "WATCHER_HEALTH_PORT",
-    kind: "port",
+    kind: kinds.port,
     default: "8081",
     description: "Plain-HTTP port of the watcher's /healthz, /readyz and /metrics",
   },
   {
     key: "watcher.leader_election",
     env: "LEADER_ELECTION",
-    kind: "bool",
+    kind: kinds.bool,
     default: "true",
     description: "Elect one active watcher over a Lease (safe with several replicas)",
   },
   {
     key: "watcher.lease_name",
     env: "LEASE_NAME",
-    kind: "string",
+    kind: kinds.string,
     default: "spot-fargate-orchestrator",
     description: "Name of that Lease",
   },
   {
     key: "watcher.lease_namespace",
     env: "POD_NAMESPACE",
-    kind: "string",
+    kind: kinds.string,
     default: "default",
     description: "Namespace of that Lease (the chart passes the release namespace)",
   },
   {
     key: "watcher.identity",
     env: "POD_NAME",
-    kind: "string",
+    kind: orHostName(kinds.string),
     default: "",
     description: "Holder identity in the Lease; empty means the host name",
   },
-] as const satisfies readonly Setting[];
+] as const satisfies readonly Setting<unknown>[];
 
 export type SettingKey = (typeof SETTINGS)[number]["key"];

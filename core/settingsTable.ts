@@ -4,8 +4,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { SETTINGS, type Setting } from "./settings.ts";
 
 export function settingsTable(): string {
-  const rows = (SETTINGS as readonly Setting[]).map((s) => {
-    const kind = typeof s.kind === "object" ? s.kind.oneOf.join(" \\| ") : s.kind;
+  const rows = (SETTINGS as readonly Setting<unknown>[]).map((s) => {
+    const kind = s.kind.name;
     const def =
       s.default === ""
         ? s.requiredBy

@@ -1,24 +1,20 @@
 // `spot-orchestrator watcher`: wires the watcher's parts together. Every replica keeps its node index warm and
 // serves health and metrics; only the leader consumes SQS and runs the drift and recovery loops.
 import { parseArgs } from "node:util";
+import { CLUSTER_FLAGS } from "../core/commandLine.ts";
 import { loadConfig, type Config, type LoadOptions } from "../core/config.ts";
-import { NodeLabel } from "../core/contract.ts";
 import { createKube } from "../core/kube.ts";
 import { createLogger, type Logger } from "../core/log.ts";
 import { waitForShutdownSignal } from "../core/signals.ts";
 import { startHealthServer } from "../core/healthServer.ts";
-import { createEventRecorder } from "./alerts/events.ts";
-import { createSlackAlerter } from "./alerts/slack.ts";
+import { createAlerter } from "./alerts/alerter.ts";
 import { NodeIndex } from "./cluster/nodeIndex.ts";
-import { listOptedInDeployments } from "./cluster/optedIn.ts";
-import { createDriftChecker } from "./drift.ts";
-import { InterruptionLog } from "./interruptions.ts";
-import { LeaderElector } from "./lease.ts";
+import { LeaderElector } from "./leaderElection.ts";
+import { LeaderTerm, type WatcherParts } from "./leaderTerm.ts";
 import { createWatcherMetrics } from "./metrics.ts";
-import { createMigrator } from "./migrate.ts";
-import { Recovery } from "./recovery.ts";
-import { SqsConsumer, createSqsClient } from "./sqs/consumer.ts";
-import type { EventHandler } from "./types.ts";
+import { InterruptionLog } from "./recovery/interruptionLog.ts";
+import { settingsAnnotations } from "./settingsOnLease.ts";
+import { createSqsClient } from "./sqs/queue.ts";
 
 const HELP = `Usage: spot-orchestrator watcher [flags]
 
@@ -32,11 +28,9 @@ export async function watcherCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      config: { type: "string" },
-      kubeconfig: { type: "string" },
+      ...CLUSTER_FLAGS,
       "health-port": { type: "string" },
       "dry-run": { type: "boolean" },
-      help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) return void console.log(HELP);
@@ -54,7 +48,6 @@ export async function watcherCommand(argv: string[]): Promise<void> {
 export interface RunningWatcher {
   log: Logger;
   healthPort: number;
-  isLeader(): boolean;
   stop(): Promise<void>;
 }
 
@@ -70,88 +63,44 @@ export async function startWatcher(options: {
     qps: config.kubernetes.qps,
     burst: config.kubernetes.burst,
   });
-  const identity = config.watcher.identity;
-  const dryRun = config.migration.dryRun;
-  if (dryRun) log.warn("dry run: nothing will be written to the cluster");
+  if (config.migration.dryRun) log.warn("dry run: nothing will be written to the cluster");
 
   const nodes = new NodeIndex({ kube, log });
   nodes.start();
-  const alerter = createSlackAlerter({
-    webhookUrl: config.alerts.slackWebhookUrl,
-    enabled: config.alerts.enabled,
-    maxPerMinute: config.alerts.maxPerMinute,
-    log,
-    metrics,
-  });
-  const events = createEventRecorder({ kube, identity, log, dryRun });
-  const migrator = createMigrator({ kube, nodes, config, log, metrics, alerter, events });
-  const interruptions = new InterruptionLog(config.recovery.cooldown);
-  const scope = {
-    namespaces: config.kubernetes.namespaces,
-    deploymentName: config.kubernetes.deploymentName,
-  };
-
-  // Every interruption also feeds the recovery's storm guard, whatever happens to the message.
-  const handler: EventHandler = async (event, context) => {
-    const node = nodes.byInstanceId(event.instanceId);
-    if (node?.metadata?.name && event.kind !== "rebalance-recommendation") {
-      interruptions.record(node.metadata.name, node.metadata.labels?.[NodeLabel.zone]);
-    }
-    await migrator(event, context);
-  };
-  const consumer = new SqsConsumer({
-    client: createSqsClient(config),
-    queueUrl: config.aws.sqsQueueUrl,
-    log,
-    metrics,
-    handler,
-  });
-  const drift = createDriftChecker({ kube, config, log, metrics, events });
-  const recovery = new Recovery({
+  const { alerts } = config;
+  const alerter = createAlerter({ ...alerts, webhookUrl: alerts.slackWebhookUrl, log, metrics });
+  const parts: WatcherParts = {
     kube,
-    config,
+    sqs: createSqsClient(config),
     nodes,
-    interruptions,
-    recorder: events,
+    interruptions: new InterruptionLog(config.recovery.cooldown),
     alerter,
     metrics,
+    config,
     log,
-    listDeployments: () => listOptedInDeployments(kube, scope),
-  });
+  };
 
-  let leading = false;
-  let consuming: Promise<void> | undefined;
-  const startLeading = async () => {
-    leading = true;
-    await nodes.synced;
-    log.info("leading: consuming events, checking drift, recovering");
-    consuming = consumer.start();
-    const resumed = await migrator
-      .resume()
-      .catch((err: unknown) => (log.error({ err }, "resuming follow-ups failed"), 0));
-    if (resumed > 0) log.info({ resumed }, "following moves left in progress by the previous leader");
-    drift.start();
-    if (config.recovery.enabled) recovery.start();
+  let term: LeaderTerm | undefined;
+  const lead = async (signal: AbortSignal) => {
+    term = new LeaderTerm(parts, signal);
+    await term.start();
   };
   const stopLeading = async () => {
-    if (!leading) return;
-    leading = false;
-    await consumer.stop();
-    await consuming;
-    await Promise.all([drift.stop(), recovery.stop()]);
-    migrator.stop();
+    const ended = term;
+    term = undefined;
+    await ended?.end();
   };
-
-  const elector = config.watcher.leaderElection
+  const { leaderElection, leaseNamespace, leaseName, identity } = config.watcher;
+  const elector = leaderElection
     ? new LeaderElector({
         kube,
-        namespace: config.watcher.leaseNamespace,
-        name: config.watcher.leaseName,
+        namespace: leaseNamespace,
+        name: leaseName,
         identity,
-        onStartedLeading: startLeading,
+        annotations: settingsAnnotations(config),
+        onStartedLeading: lead,
         onStoppedLeading: stopLeading,
         log,
-        metrics,
       })
     : undefined;
   let synced = false;
@@ -162,20 +111,26 @@ export async function startWatcher(options: {
     isReady: () => synced,
     log,
   });
-  const campaign = elector ? elector.run() : startLeading();
-  campaign.catch((err: unknown) => log.error({ err }, "leader election stopped"));
+  // Without leader election this replica leads for as long as it runs.
+  const solo = elector ? undefined : new AbortController();
+  const running = elector ? elector.run() : lead(solo!.signal);
+  running.catch((err: unknown) => log.error({ err }, "leading stopped"));
 
   return {
     log,
     healthPort: health.port,
-    isLeader: () => leading,
     async stop() {
+      // a graceful hand-over: events being handled finish (their flips stored) before the Lease is freed
+      await term?.drain();
       if (elector) await elector.release();
-      else await stopLeading();
-      await migrator.idle();
+      else {
+        solo!.abort(new Error("shutting down"));
+        await stopLeading();
+      }
       await alerter.flush(5_000);
       await nodes.stop();
       await health.close();
+      parts.sqs.destroy();
       log.info("stopped");
     },
   };

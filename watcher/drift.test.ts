@@ -1,17 +1,19 @@
 import { describe, expect, it } from "vitest";
 import type { V1Deployment } from "@kubernetes/client-node";
-import { Annotation } from "../core/contract.ts";
+import { Annotation, COMPUTE_LABEL } from "../core/contract.ts";
 import { loadConfig } from "../core/config.ts";
 import { place } from "../core/placement.ts";
 import { repairOf } from "./drift.ts";
 
 const config = loadConfig({ env: {} });
+const now = new Date("2026-11-30T10:00:00.250Z");
 
-function deployment(compute?: string): V1Deployment {
+function deployment(compute?: string, label?: string): V1Deployment {
   return {
     metadata: {
       name: "web",
       namespace: "a",
+      labels: label ? { [COMPUTE_LABEL]: label } : {},
       annotations: { [Annotation.enabled]: "true", ...(compute ? { [Annotation.compute]: compute } : {}) },
     },
     spec: {
@@ -29,27 +31,40 @@ function deployment(compute?: string): V1Deployment {
 
 describe("repairOf", () => {
   it("leaves a spot Deployment that was never moved alone", () => {
-    expect(repairOf(deployment(), config)).toBeUndefined();
-    expect(repairOf(deployment("spot"), config)).toBeUndefined();
+    expect(repairOf(deployment(), config, now)).toBeUndefined();
+    expect(repairOf(deployment("spot"), config, now)).toBeUndefined();
   });
 
   it("places a fargate Deployment whose template is still on spot", () => {
-    const drifted = deployment("fargate");
-    expect(repairOf(drifted, config)).toEqual(place(drifted, "fargate", config.compute));
+    const drifted = deployment("fargate", "fargate");
+    expect(repairOf(drifted, config, now)).toEqual(place(drifted, "fargate", config.compute));
+  });
+
+  // The webhook was down when compute changed: it wrote neither the label nor changed-at, so without
+  // them the recovery cooldown would count from nothing.
+  it("records a change of compute the webhook did not see: the compute label and changed-at", () => {
+    const unseen = deployment("fargate", "spot");
+    const fixed = repairOf(unseen, config, now);
+    expect(fixed?.spec).toEqual(place(unseen, "fargate", config.compute).spec);
+    expect(fixed?.metadata?.labels?.[COMPUTE_LABEL]).toBe("fargate");
+    expect(fixed?.metadata?.annotations?.[Annotation.changedAt]).toBe("2026-11-30T10:00:00Z");
   });
 
   it("leaves a placed fargate Deployment alone", () => {
-    expect(repairOf(place(deployment("fargate"), "fargate", config.compute), config)).toBeUndefined();
+    const placed = place(deployment("fargate", "fargate"), "fargate", config.compute);
+    expect(repairOf(placed, config, now)).toBeUndefined();
   });
 
   it("moves a template back when compute returned to spot without the webhook", () => {
-    const onFargate = place(deployment("fargate"), "fargate", config.compute);
+    const onFargate = place(deployment("fargate", "fargate"), "fargate", config.compute);
     onFargate.metadata!.annotations![Annotation.compute] = "spot";
-    const fixed = repairOf(onFargate, config);
+    const fixed = repairOf(onFargate, config, now);
     expect(fixed?.spec?.template?.spec?.nodeSelector).toEqual({ "eks.amazonaws.com/capacityType": "SPOT" });
+    expect(fixed?.metadata?.labels?.[COMPUTE_LABEL]).toBe("spot");
+    expect(fixed?.metadata?.annotations?.[Annotation.changedAt]).toBe("2026-11-30T10:00:00Z");
   });
 
   it("ignores an invalid compute value", () => {
-    expect(repairOf(deployment("gpu"), config)).toBeUndefined();
+    expect(repairOf(deployment("gpu"), config, now)).toBeUndefined();
   });
 });

@@ -1,56 +1,75 @@
-// Repairs opted-in Deployments whose template does not match their `compute` annotation — what happens
-// when the webhook (failurePolicy Ignore) was unavailable as the annotation changed.
+// Repairs opted-in Deployments whose template does not match their `compute` annotation: what happens
+// when the webhook (failurePolicy Ignore) was unavailable as the annotation changed. A change the webhook
+// did not see also gets the bookkeeping it would have written (the compute label, and `changed-at`, so the
+// recovery cooldown starts with the repair that really moves the pods).
 import type { V1Deployment } from "@kubernetes/client-node";
-import { EventReason, requestedCompute } from "../core/contract.ts";
+import { Annotation, COMPUTE_LABEL, EventReason, requestedCompute } from "../core/contract.ts";
 import type { Config } from "../core/config.ts";
-import { patchDeploymentTo, statusOf, type Kube } from "../core/kube.ts";
 import type { Logger } from "../core/log.ts";
 import { isPlaced, place } from "../core/placement.ts";
-import { toError } from "../core/errors.ts";
-import type { EventRecorder } from "./alerts/events.ts";
-import { listOptedInDeployments } from "./cluster/optedIn.ts";
-import type { Scope } from "./cluster/owners.ts";
+import { rfc3339 } from "../core/time.ts";
+import type { EventRecorder } from "./alerts/kubeEvents.ts";
+import { isConflict, refOf, type Deployments } from "./deployments.ts";
 import type { WatcherMetrics } from "./metrics.ts";
 import { Periodic } from "./periodic.ts";
 
-export interface DriftDeps {
-  kube: Kube;
-  config: Config;
+export interface DriftRepairDeps {
+  deployments: Deployments;
+  config: Pick<Config, "compute" | "migration">;
   log: Logger;
   metrics: WatcherMetrics;
-  events: EventRecorder;
-}
-
-export interface DriftChecker {
-  /** One pass; returns how many Deployments were repaired (or would be, in dry run). */
-  checkOnce(): Promise<number>;
-  /** Runs a pass every `migration.driftCheckInterval` until stopped. */
-  start(): void;
-  stop(): Promise<void>;
+  recorder: Pick<EventRecorder, "record">;
+  now?: () => Date;
 }
 
 /** The repaired Deployment when its template drifted from its compute; undefined when it is in place. */
-export function repairOf(deployment: V1Deployment, config: Config): V1Deployment | undefined {
+export function repairOf(
+  deployment: V1Deployment,
+  config: Pick<Config, "compute">,
+  now: Date,
+): V1Deployment | undefined {
   const target = requestedCompute(deployment);
   if (target === undefined || isPlaced(deployment, target, config.compute)) return undefined;
-  return place(deployment, target, config.compute);
+  const repaired = place(deployment, target, config.compute);
+  const metadata = (repaired.metadata ??= {});
+  if (metadata.labels?.[COMPUTE_LABEL] !== target) {
+    // the webhook did not see this change of compute: record it as it would have
+    metadata.labels = { ...metadata.labels, [COMPUTE_LABEL]: target };
+    metadata.annotations = { ...metadata.annotations, [Annotation.changedAt]: rfc3339(now) };
+  }
+  return repaired;
 }
 
-export function createDriftChecker(deps: DriftDeps): DriftChecker {
-  const { kube, config, log, metrics, events } = deps;
-  const scope: Scope = {
-    namespaces: config.kubernetes.namespaces,
-    deploymentName: config.kubernetes.deploymentName,
-  };
+export class DriftRepair {
+  private readonly deps: DriftRepairDeps;
+  private readonly loop: Periodic;
 
-  async function checkOnce(): Promise<number> {
-    const deployments = await listOptedInDeployments(kube, scope);
+  constructor(deps: DriftRepairDeps) {
+    this.deps = deps;
+    this.loop = new Periodic(
+      deps.config.migration.driftCheckInterval,
+      () => this.runOnce(),
+      deps.log.child({ loop: "drift" }),
+    );
+  }
+
+  /** Runs a pass every `migration.drift_check_interval` (0: never) until stopped. */
+  start(): void {
+    if (this.deps.config.migration.driftCheckInterval > 0) this.loop.start();
+  }
+
+  stop(): Promise<void> {
+    return this.loop.stop();
+  }
+
+  /** One pass; returns how many Deployments were repaired (or would be, in dry run). */
+  async runOnce(): Promise<number> {
+    const { deployments, config, log, metrics, recorder } = this.deps;
     let repaired = 0;
-    for (const deployment of deployments) {
-      const fixed = repairOf(deployment, config);
+    for (const deployment of await deployments.list()) {
+      const fixed = repairOf(deployment, config, this.deps.now?.() ?? new Date());
       if (fixed === undefined) continue;
-      const ref = { namespace: deployment.metadata?.namespace ?? "", name: deployment.metadata?.name ?? "" };
-      const dlog = log.child(ref);
+      const dlog = log.child(refOf(deployment));
       const target = requestedCompute(deployment);
       if (config.migration.dryRun) {
         dlog.info({ compute: target }, "dry run: would repair placement");
@@ -58,33 +77,22 @@ export function createDriftChecker(deps: DriftDeps): DriftChecker {
         continue;
       }
       try {
-        // plain JSON on both sides: the client's Date objects confuse the diff
-        const stored = await patchDeploymentTo(kube, deployment, fixed);
+        const stored = await deployments.replace(deployment, fixed);
         repaired++;
         metrics.driftRepairs.inc();
         dlog.warn({ compute: target }, "template did not match its compute annotation; repaired");
-        void events.record(stored, {
+        recorder.record(stored, {
           type: "Normal",
           reason: EventReason.placementRepaired,
           action: "Repair",
           note: `Pod template placement did not match compute=${target}; repaired`,
         });
       } catch (err) {
-        // a conflict means someone else wrote it: the next pass looks again
-        if ([409, 422].includes(statusOf(toError(err).cause) ?? 0))
-          dlog.debug("changed while repairing; next pass");
+        // someone else wrote it in between: the next pass looks again
+        if (isConflict(err)) dlog.debug("changed while repairing; next pass");
         else dlog.error({ err }, "placement repair failed");
       }
     }
     return repaired;
   }
-
-  const loop = new Periodic(config.migration.driftCheckInterval, checkOnce, log.child({ loop: "drift" }));
-  return {
-    checkOnce,
-    start() {
-      if (config.migration.driftCheckInterval > 0) loop.start();
-    },
-    stop: () => loop.stop(),
-  };
 }

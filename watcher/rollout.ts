@@ -6,20 +6,30 @@ import type { Compute } from "../core/contract.ts";
 import { classify, statusOf, type Kube } from "../core/kube.ts";
 import type { Logger } from "../core/log.ts";
 import type { Config } from "../core/config.ts";
-import { checkHealth, type HealthOptions } from "./health.ts";
+import type { DeploymentRef } from "./deployments.ts";
+import type { FollowResult } from "./moves.ts";
+import { checkHealth, type HealthOptions } from "./workloadHealth.ts";
 
 export type RolloutStatus = { done: true } | { done: false; failed: boolean; why: string };
 
-export type FollowResult = { ok: true; seconds: number } | { ok: false; why: string };
-
-export interface FollowOptions extends HealthOptions {
+interface FollowOptions extends HealthOptions {
   /** Pause between polls. */
   checkIntervalMs: number;
   /** Pause after the rollout completes before health is verified. */
   verificationDelayMs?: number;
   log: Logger;
   signal?: AbortSignal;
+  /** Checked on every read of the Deployment: a reason to stop following it (its compute changed again). */
+  abortIf?: (deployment: V1Deployment) => string | undefined;
 }
+
+/** Follows a move of `ref` to `target` to a result, within `timeoutMs`. */
+export type FollowRollout = (
+  ref: DeploymentRef,
+  target: Compute,
+  timeoutMs: number,
+  options: Pick<FollowOptions, "log" | "signal" | "abortIf">,
+) => Promise<FollowResult>;
 
 /** Where a Deployment's rollout stands, from its status alone (the logic of `kubectl rollout status`). */
 export function rolloutStatus(deployment: V1Deployment): RolloutStatus {
@@ -53,27 +63,29 @@ export function rolloutStatus(deployment: V1Deployment): RolloutStatus {
   return { done: true };
 }
 
-/** The follow options the configuration asks for; `serviceName` applies to the configured Deployment only. */
-export function followOptionsFrom(config: Config, ref: { name: string }, log: Logger): FollowOptions {
+/** `followRollout` over the cluster with the polling, health and Service settings the configuration asks for. */
+export function rolloutFollower(kube: Kube, config: Config): FollowRollout {
   const { kubernetes, monitoring, migration } = config;
-  return {
-    checkIntervalMs: monitoring.checkInterval,
-    verificationDelayMs: migration.verificationDelay,
-    ...(kubernetes.serviceName !== "" && ref.name === kubernetes.deploymentName
-      ? { serviceName: kubernetes.serviceName }
-      : {}),
-    httpCheck: { retries: monitoring.healthCheckRetries, intervalMs: monitoring.healthCheckInterval },
-    log,
-  };
+  return (ref, target, timeoutMs, options) =>
+    followRollout(kube, ref, target, timeoutMs, {
+      checkIntervalMs: monitoring.checkInterval,
+      verificationDelayMs: migration.verificationDelay,
+      // the configured Service is health-checked for the configured Deployment only
+      ...(kubernetes.serviceName !== "" && ref.name === kubernetes.deploymentName
+        ? { serviceName: kubernetes.serviceName }
+        : {}),
+      httpCheck: { retries: monitoring.healthCheckRetries, intervalMs: monitoring.healthCheckInterval },
+      ...options,
+    });
 }
 
 /**
  * Polls the Deployment until its rollout is complete and it is healthy on `target`, or it fails
- * (ProgressDeadlineExceeded, deleted) or `timeoutMs` passes.
+ * (ProgressDeadlineExceeded, deleted), `abortIf` gives a reason, or `timeoutMs` passes.
  */
-export async function followRollout(
+async function followRollout(
   kube: Kube,
-  ref: { namespace: string; name: string },
+  ref: DeploymentRef,
   target: Compute,
   timeoutMs: number,
   options: FollowOptions,
@@ -87,6 +99,8 @@ export async function followRollout(
     if (signal?.aborted) return { ok: false, why: "stopped before the rollout finished" };
     try {
       const deployment = await kube.apps.readNamespacedDeployment(ref);
+      const superseded = options.abortIf?.(deployment);
+      if (superseded !== undefined) return { ok: false, why: superseded, superseded: true };
       const status = rolloutStatus(deployment);
       if (!status.done && status.failed) return { ok: false, why: status.why };
       if (!status.done) {

@@ -3,7 +3,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PlacementConfig } from "../core/placement.ts";
 import { createApp } from "./app.ts";
 import { createMetrics } from "./metrics.ts";
-import { fixture, ORCHESTRATOR, postJson, quietLog, serveHttp, testApp, type Json } from "./testSupport.ts";
+import {
+  fixture,
+  ORCHESTRATOR,
+  postJson,
+  quietLog,
+  serveHttp,
+  testApp,
+  type Json,
+} from "../test/webhook/support.ts";
 
 const metrics = createMetrics();
 let server: Awaited<ReturnType<typeof serveHttp>>;

@@ -18,7 +18,7 @@ import {
 } from "./admission/review.ts";
 import type { Endpoint, RequestResult, WebhookMetrics } from "./metrics.ts";
 
-export const MAX_BODY_BYTES = 7 * 1024 * 1024;
+const MAX_BODY_BYTES = 7 * 1024 * 1024;
 
 export interface AppOptions {
   placement: PlacementConfig;

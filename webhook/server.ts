@@ -22,8 +22,6 @@ export interface WebhookServer {
   server: Server;
   port: number;
   isReady(): boolean;
-  /** Re-reads the certificate files now (the watcher also does it on change and every poll). */
-  reloadCertificate(): Promise<void>;
   /** Stops accepting, waits for in-flight requests, then closes. */
   close(): Promise<void>;
 }
@@ -84,5 +82,5 @@ export async function startWebhookServer(options: ServeOptions): Promise<Webhook
       server.closeIdleConnections();
     }));
 
-  return { server, port, isReady: () => ready, reloadCertificate: () => certs.reload(), close };
+  return { server, port, isReady: () => ready, close };
 }

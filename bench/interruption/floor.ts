@@ -4,7 +4,7 @@
 import { AppsV1Api, type KubeConfig, type V1Deployment } from "@kubernetes/client-node";
 import { Annotation } from "../../core/contract.ts";
 import { mapLimit } from "../../core/mapLimit.ts";
-import { interruptedNodeValue } from "../../watcher/migrate.ts";
+import { interruptedNodeValue } from "../../watcher/migration/plan.ts";
 import { mergePatch, type Fleet } from "./fleet.ts";
 
 /** The annotations the watcher writes on a spot interruption. */

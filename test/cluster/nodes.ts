@@ -7,6 +7,7 @@ import {
   type V1Node,
   type V1Taint,
 } from "@kubernetes/client-node";
+import { instanceIdOf as ec2InstanceIdOf, regionOfZone } from "../../core/ec2.ts";
 import { ignoreNotFound, statusCodeOf } from "./api-errors.ts";
 import { waitFor } from "./wait.ts";
 
@@ -173,16 +174,19 @@ export function uncordon(kc: KubeConfig, name: string): Promise<V1Node> {
   return cordon(kc, name, false);
 }
 
-/** The EC2 instance id from spec.providerID (aws:///<az>/<instance-id>). */
+/** The EC2 instance id from spec.providerID (aws:///<az>/<instance-id>), read as the watcher reads it. */
 export function instanceIdOf(node: V1Node): string {
-  const providerID = node.spec?.providerID ?? "";
-  const match = /^aws:\/\/\/[^/]+\/(i-[0-9a-f]+)$/.exec(providerID);
-  if (!match?.[1]) throw new Error(`node ${node.metadata?.name} has no EC2 providerID: '${providerID}'`);
-  return match[1];
+  const id = ec2InstanceIdOf(node);
+  if (id === undefined) {
+    throw new Error(`node ${node.metadata?.name} has no EC2 providerID: '${node.spec?.providerID ?? ""}'`);
+  }
+  return id;
 }
 
 export function regionOf(zone: string): string {
-  return zone.replace(/[a-z]$/, "");
+  const region = regionOfZone(zone);
+  if (region === undefined) throw new Error(`${zone} is not an AWS availability zone`);
+  return region;
 }
 
 function internalDomain(zone: string): string {

@@ -1,8 +1,8 @@
 // Recovery to spot end to end, with the real webhook and watcher processes and shortened timings:
-// the full cycle back to the original placement, skips while spot cannot take the workload, rollback with
-// growing backoff, a person's choice left alone, and an interruption arriving during a recovery.
+// the full cycle back to the original placement, skips while spot cannot take the workload (each pass's
+// logged reason), rollback with growing backoff, a person's choice left alone, a Deployment not pinned to
+// spot, and an interruption arriving during a recovery.
 import { randomBytes } from "node:crypto";
-import { join } from "node:path";
 import {
   EventsV1Api,
   PatchStrategy,
@@ -10,17 +10,22 @@ import {
   type V1Deployment,
   type V1Node,
 } from "@kubernetes/client-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
 import { buildEc2Event } from "../../watcher/sqs/eventBuilder.ts";
-import { testKubeConfig, testKubeconfigPath } from "../cluster/kube.ts";
+import { testKubeConfig } from "../cluster/kube.ts";
 import { useNamespace } from "../cluster/namespace.ts";
-import { addSpotNodes, cordon, instanceIdOf, terminateNode, uncordon } from "../cluster/nodes.ts";
-import { clusterDir } from "../cluster/paths.ts";
+import {
+  addOnDemandNodes,
+  addSpotNodes,
+  cordon,
+  instanceIdOf,
+  terminateNode,
+  uncordon,
+} from "../cluster/nodes.ts";
 import { waitFor } from "../cluster/wait.ts";
-import { fargateProfiles } from "../fargate/profile-store.ts";
-import { startStack, type Stack } from "../stack/stack.ts";
-import { clients, healthyOn, podsOf, waitForAnnotations, waitForAvailable } from "./support.ts";
+import { readLog } from "../stack/logs.ts";
+import { clients, healthyOn, podsOf, useStack, waitForAnnotations, waitForAvailable } from "./support.ts";
 import { optedInApp } from "./workloads.ts";
 
 const kc = testKubeConfig();
@@ -28,37 +33,17 @@ const { apps, core } = clients(kc);
 const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 const ns = useNamespace("e2e-recovery");
 const suffix = randomBytes(3).toString("hex");
-const nodes: V1Node[] = [];
-let stack: Stack;
-
 const BACKOFF_BASE_MS = 3_000;
-
-beforeAll(async () => {
-  await fargateProfiles(kc).add({
-    name: `fp-${ns.name}`,
-    selectors: [{ namespace: ns.name, labels: { "compute-type": "fargate" } }],
-  });
-  stack = await startStack({
-    kc,
-    kubeconfigPath: testKubeconfigPath(),
-    namespace: ns.name,
-    logDir: join(clusterDir, "logs", ns.name),
-    watcherEnv: {
-      RECOVERY_INTERVAL: "500ms",
-      RECOVERY_COOLDOWN: "2s",
-      RECOVERY_TIMEOUT: "4s",
-      RECOVERY_BACKOFF_BASE: `${BACKOFF_BASE_MS}ms`,
-      RECOVERY_MAX_BACKOFF: "12s",
-      ROLLOUT_TIMEOUT: "60s",
-    },
-  });
+const suite = useStack(kc, ns, {
+  LOG_LEVEL: "debug",
+  RECOVERY_INTERVAL: "500ms",
+  RECOVERY_COOLDOWN: "2s",
+  RECOVERY_TIMEOUT: "4s",
+  RECOVERY_BACKOFF_BASE: `${BACKOFF_BASE_MS}ms`,
+  RECOVERY_MAX_BACKOFF: "12s",
+  ROLLOUT_TIMEOUT: "60s",
 });
-
-afterAll(async () => {
-  await stack?.stop();
-  await fargateProfiles(kc).remove(`fp-${ns.name}`);
-  await Promise.all(nodes.map((n) => terminateNode(kc, n.metadata?.name ?? "")));
-});
+const { nodes } = suite;
 
 async function pool(
   name: string,
@@ -105,8 +90,19 @@ async function annotationsOf(name: string): Promise<Record<string, string>> {
   return (await apps.readNamespacedDeployment({ namespace: ns.name, name })).metadata?.annotations ?? {};
 }
 
-/** Several recovery passes go by (interval 500 ms), bounded. */
-const severalPasses = () => new Promise((resolve) => setTimeout(resolve, 3_000));
+/** Why the next `passes` recovery passes past the cooldown leave `name` alone, as the watcher logs it. */
+async function skipsOf(name: string, passes = 3): Promise<string[]> {
+  const log = suite.stack.watcher!.logFile;
+  const from = readLog(log).length;
+  return waitFor(`${passes} recovery passes to skip ${name}`, () => {
+    const whys = readLog(log)
+      .slice(from)
+      .filter((l) => l.msg === "recovery skipped" && l["namespace"] === ns.name && l["name"] === name)
+      .map((l) => String(l["why"]))
+      .filter((why) => !why.startsWith("cooldown/backoff"));
+    return whys.length >= passes ? whys : undefined;
+  });
+}
 
 describe("recovery to spot", () => {
   it("goes spot → interruption → Fargate → cooldown → spot, with the original placement restored exactly", async () => {
@@ -133,7 +129,7 @@ describe("recovery to spot", () => {
     };
     const original = (await create(app)).spec!.template;
 
-    await stack.send(
+    await suite.stack.send(
       buildEc2Event({ kind: "spot-interruption", instanceId: instanceIdOf(x!), region: "eu-west-1" }),
     );
     // With the short cooldown, recovery may start as soon as the move is healthy: wait for the move itself,
@@ -185,14 +181,14 @@ describe("recovery to spot", () => {
     ],
   ])(
     "is skipped while the only matching spot node is %s, and happens once it is usable",
-    async (_state, spoil, heal) => {
+    async (state, spoil, heal) => {
       const [n] = await pool("skip", 1);
       await create(optedInApp("skip", 1, { "eks.amazonaws.com/nodegroup": `skip-${suffix}` }));
       await spoil(n!);
       await moveToFargate("skip");
       await waitForAnnotations(kc, ns.name, "skip", "on fargate", (a) => a[Annotation.compute] === "fargate");
       await waitForAvailable(kc, ns.name, "skip", 1);
-      await severalPasses();
+      for (const why of await skipsOf("skip")) expect(why).toMatch(new RegExp(`: ${state}\\)$`));
       expect(await annotationsOf("skip")).not.toHaveProperty([Annotation.lastRecoveryAt]);
       await heal(n!);
       await waitForAnnotations(kc, ns.name, "skip", "recovered to spot", healthyOn("spot"));
@@ -256,7 +252,10 @@ describe("recovery to spot", () => {
       },
       mergePatch,
     );
-    await severalPasses();
+    for (const why of await skipsOf("roomless")) expect(why).toMatch(/^room for 0 of 1 replicas/);
+    for (const why of await skipsOf("nowhere")) {
+      expect(why).toBe("no spot node matches the Deployment's node selector, affinity and tolerations");
+    }
     for (const name of ["roomless", "nowhere"]) {
       const a = await annotationsOf(name);
       expect(a[Annotation.compute]).toBe("fargate");
@@ -269,7 +268,7 @@ describe("recovery to spot", () => {
     await create(optedInApp("manual", 1, { "eks.amazonaws.com/nodegroup": `manual-${suffix}` }));
     await moveToFargate("manual", "manual");
     await waitForAnnotations(kc, ns.name, "manual", "on fargate", (a) => a[Annotation.compute] === "fargate");
-    await severalPasses();
+    expect(await skipsOf("manual")).toEqual(Array(3).fill("moved to fargate by a person (reason=manual)"));
     const a = await annotationsOf("manual");
     expect(a[Annotation.compute]).toBe("fargate");
     expect(a[Annotation.reason]).toBe("manual");
@@ -329,6 +328,48 @@ describe("recovery to spot", () => {
     expect(reasons).toContain("RecoveryRolledBack");
   });
 
+  // Back on spot means the restored placement, healthy and off Fargate: a Deployment whose placement does
+  // not pin it to spot may land on on-demand capacity, and that is not a failure to roll back from.
+  it("counts a Deployment not pinned to spot as recovered wherever its placement lets the scheduler put it", async () => {
+    const group = { "eks.amazonaws.com/nodegroup": `mixed-${suffix}` };
+    const [spot] = await pool("mixed", 1);
+    const [onDemand] = await addOnDemandNodes(kc, 1, { nodegroup: `mixed-${suffix}` });
+    nodes.push(onDemand!);
+    // spot has room for the capacity check, but the scheduler can only use the on-demand node
+    const blocker = optedInApp("mixed-blocker", 1, { "kubernetes.io/hostname": nodeName(spot!) });
+    delete blocker.metadata!.annotations;
+    await create(blocker);
+    const app = optedInApp("mixed", 1, group);
+    app.spec!.template.spec!.affinity = {
+      podAntiAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: [
+          { topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: { app: "mixed-blocker" } } },
+        ],
+      },
+    };
+    await create(app);
+    await moveToFargate("mixed");
+    await waitForAnnotations(kc, ns.name, "mixed", "on fargate", (a) => a[Annotation.compute] === "fargate");
+
+    const ended = await waitForAnnotations(
+      kc,
+      ns.name,
+      "mixed",
+      "the recovery to end",
+      (a) =>
+        (a[Annotation.reason] === "recovery" && a[Annotation.rollout] === "healthy") ||
+        a[Annotation.failedRecoveryAttempts] !== undefined,
+    );
+    expect(ended.metadata!.annotations).toMatchObject({
+      [Annotation.compute]: "spot",
+      [Annotation.reason]: "recovery",
+      [Annotation.rollout]: "healthy",
+    });
+    expect(ended.metadata!.annotations).not.toHaveProperty([Annotation.failedRecoveryAttempts]);
+    for (const pod of await podsOf(kc, ns.name, "mixed"))
+      expect(pod.spec!.nodeName).toBe(nodeName(onDemand!));
+  });
+
   it("lets an interruption of the node a recovery is moving onto win", async () => {
     const [target] = await pool("race", 1, { zone: "eu-west-1a" });
     await create(optedInApp("race", 1, { "eks.amazonaws.com/nodegroup": `race-${suffix}` }));
@@ -351,7 +392,7 @@ describe("recovery to spot", () => {
     await waitFor("a spot pod on the target node", async () =>
       (await podsOf(kc, ns.name, "race")).some((p) => p.spec?.nodeName === nodeName(target!)),
     );
-    await stack.send(
+    await suite.stack.send(
       buildEc2Event({ kind: "spot-interruption", instanceId: instanceIdOf(target!), region: "eu-west-1" }),
     );
 

@@ -1,4 +1,5 @@
 // Reads and waits used by the end-to-end suites.
+import { join } from "node:path";
 import { GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import {
   AppsV1Api,
@@ -6,10 +7,17 @@ import {
   DiscoveryV1Api,
   type KubeConfig,
   type V1Deployment,
+  type V1Node,
   type V1Pod,
 } from "@kubernetes/client-node";
+import { afterAll, beforeAll } from "vitest";
 import { Annotation } from "../../core/contract.ts";
+import { testKubeconfigPath } from "../cluster/kube.ts";
+import { terminateNode } from "../cluster/nodes.ts";
+import { clusterDir } from "../cluster/paths.ts";
 import { waitFor } from "../cluster/wait.ts";
+import { fargateProfiles } from "../fargate/profile-store.ts";
+import { startStack, type Stack } from "../stack/stack.ts";
 
 export function clients(kc: KubeConfig) {
   return {
@@ -118,4 +126,49 @@ export async function waitForEmptyQueue(client: SQSClient, queueUrl: string): Pr
     },
     { timeoutMs: 60_000 },
   );
+}
+
+export interface SuiteStack {
+  /** The running stack (set once the suite's beforeAll has run). */
+  readonly stack: Stack;
+  /** Nodes the suite adds; terminated after it. */
+  readonly nodes: V1Node[];
+}
+
+/**
+ * The whole product for one suite's namespace (webhook and watcher processes, SQS emulator), with an emulated
+ * Fargate profile for that namespace; all of it, and the nodes the suite adds, removed after the suite.
+ */
+export function useStack(
+  kc: KubeConfig,
+  ns: { readonly name: string },
+  watcherEnv: Record<string, string>,
+): SuiteStack {
+  const suite: { stack?: Stack; nodes: V1Node[] } = { nodes: [] };
+  const profile = () => `fp-${ns.name}`;
+  beforeAll(async () => {
+    await fargateProfiles(kc).add({
+      name: profile(),
+      selectors: [{ namespace: ns.name, labels: { "compute-type": "fargate" } }],
+    });
+    suite.stack = await startStack({
+      kc,
+      kubeconfigPath: testKubeconfigPath(),
+      namespace: ns.name,
+      logDir: join(clusterDir, "logs", ns.name),
+      watcherEnv,
+    });
+  });
+  afterAll(async () => {
+    await suite.stack?.stop();
+    await fargateProfiles(kc).remove(profile());
+    await Promise.all(suite.nodes.map((n) => terminateNode(kc, n.metadata?.name ?? "")));
+  });
+  return {
+    get stack() {
+      if (!suite.stack) throw new Error("the stack starts in the suite's beforeAll");
+      return suite.stack;
+    },
+    nodes: suite.nodes,
+  };
 }

@@ -1,5 +1,5 @@
 // Small sample workloads for the end-to-end tests and the demo.
-import type { V1Deployment, V1Service } from "@kubernetes/client-node";
+import type { V1Deployment, V1PodSpec, V1Service } from "@kubernetes/client-node";
 import { Annotation } from "../../core/contract.ts";
 
 export function optedInApp(
@@ -47,5 +47,24 @@ export function serviceFor(app: string): V1Service {
   return {
     metadata: { name: app },
     spec: { selector: { app }, ports: [{ port: 80, targetPort: 8080 }] },
+  };
+}
+
+/** A Deployment of no replicas, for what admission and the watcher do to its object alone. */
+export function emptyApp(
+  name: string,
+  annotations: Record<string, string>,
+  spec: Partial<V1PodSpec> = {},
+): V1Deployment {
+  return {
+    metadata: { name, annotations },
+    spec: {
+      replicas: 0,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { containers: [{ name: "app", image: "registry.k8s.io/pause:3.10" }], ...spec },
+      },
+    },
   };
 }

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { PermanentError, RetryableError } from "../../core/errors.ts";
 import { buildEc2Event, wrapInSnsNotification } from "../../watcher/sqs/eventBuilder.ts";
-import type { Ec2Event, EventHandler } from "../../watcher/types.ts";
+import type { Ec2Event, EventHandler } from "../../watcher/sqs/ec2Event.ts";
 import { waitFor } from "../cluster/wait.ts";
 import { startSqsEmulator, type SqsEmulator } from "./emulator.ts";
 import {

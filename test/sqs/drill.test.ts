@@ -3,7 +3,7 @@
 import { CoreV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runDrill } from "../../cli/drill.ts";
-import type { Ec2Event } from "../../watcher/types.ts";
+import type { Ec2Event } from "../../watcher/sqs/ec2Event.ts";
 import { addFargateNode, addSpotNodes } from "../cluster/nodes.ts";
 import { testKubeConfig, testKubeconfigPath } from "../cluster/kube.ts";
 import { waitFor } from "../cluster/wait.ts";

@@ -4,8 +4,9 @@ import { randomUUID } from "node:crypto";
 import { GetQueueAttributesCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { pino, type Logger } from "pino";
 import { createWatcherMetrics, type WatcherMetrics } from "../../watcher/metrics.ts";
-import { SqsConsumer, createSqsClient, type SqsConsumerOptions } from "../../watcher/sqs/consumer.ts";
-import type { EventHandler } from "../../watcher/types.ts";
+import { SqsConsumer, type SqsConsumerOptions } from "../../watcher/sqs/consumer.ts";
+import { createSqsClient } from "../../watcher/sqs/queue.ts";
+import type { EventHandler } from "../../watcher/sqs/ec2Event.ts";
 import { emulatorRegion, useDummyAwsCredentials, type SqsEmulator } from "./emulator.ts";
 
 export type LogLine = Record<string, unknown> & { level: number; msg: string };

@@ -104,7 +104,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     };
     const startWatcher = async (name = "watcher", env: Record<string, string> = {}) => {
       const watcherHealthPort = await freePort();
-      const process = startOrchestrator("watcher", ["watcher", "--health-port", String(watcherHealthPort)], {
+      const process = startOrchestrator(name, ["watcher", "--health-port", String(watcherHealthPort)], {
         env: { ...watcherEnvironment, POD_NAME: name, ...env },
         logDir,
       });

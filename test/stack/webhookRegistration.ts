@@ -1,12 +1,13 @@
 // Registers a webhook process with the apiserver by URL (clientConfig.url on 127.0.0.1 + caBundle), with the
-// same rules as the chart: apps/v1 Deployments, only opted-in ones (matchConditions), one namespace here.
+// same rules as the chart: apps/v1 Deployments carrying orchestrator annotations (matchConditions), one
+// namespace here.
 import {
   AdmissionregistrationV1Api,
   type KubeConfig,
-  type V1MatchCondition,
   type V1RuleWithOperations,
 } from "@kubernetes/client-node";
 import { ignoreNotFound } from "../cluster/api-errors.ts";
+import { orchestratorMatchConditions } from "../cluster/match-conditions.ts";
 
 const rules: V1RuleWithOperations[] = [
   {
@@ -16,12 +17,6 @@ const rules: V1RuleWithOperations[] = [
     resources: ["deployments"],
     scope: "Namespaced",
   },
-];
-
-const enabled = (obj: string) =>
-  `${obj} != null && has(${obj}.metadata.annotations) && '${"spot-orchestrator.io/enabled"}' in ${obj}.metadata.annotations`;
-const matchConditions: V1MatchCondition[] = [
-  { name: "opted-in", expression: `(${enabled("object")}) || (${enabled("oldObject")})` },
 ];
 
 export interface WebhookRegistration {
@@ -47,7 +42,7 @@ export async function registerWebhook(
     matchPolicy: "Equivalent",
     failurePolicy: options.failurePolicy ?? "Fail",
     namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": options.namespace } },
-    matchConditions,
+    matchConditions: orchestratorMatchConditions(),
     rules,
   };
   const { name } = options;

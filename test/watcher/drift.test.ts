@@ -2,35 +2,27 @@
 // there (failurePolicy Ignore) gets its template placed by the watcher.
 import { AppsV1Api, type V1Deployment } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import { Annotation } from "../../core/contract.ts";
+import { Annotation, COMPUTE_LABEL } from "../../core/contract.ts";
 import { isPlaced } from "../../core/placement.ts";
-import { createEventRecorder } from "../../watcher/alerts/events.ts";
-import { createDriftChecker } from "../../watcher/drift.ts";
+import { parseTime } from "../../core/time.ts";
+import { EventRecorder } from "../../watcher/alerts/kubeEvents.ts";
+import { KubeDeployments, scopeOf } from "../../watcher/deployments.ts";
+import { DriftRepair } from "../../watcher/drift.ts";
 import { createWatcherMetrics } from "../../watcher/metrics.ts";
 import { testKubeConfig } from "../cluster/kube.ts";
 import { useNamespace } from "../cluster/namespace.ts";
 import { waitFor } from "../cluster/wait.ts";
+import { emptyApp } from "../e2e/workloads.ts";
 import { eventsFor, quietLog, testConfig, testKube } from "./harness.ts";
 
 const apps = testKubeConfig().makeApiClient(AppsV1Api);
 const ns = useNamespace("watcher-drift");
 
 function deployment(name: string, annotations: Record<string, string>): V1Deployment {
-  return {
-    metadata: { name, annotations },
-    spec: {
-      replicas: 0,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: {
-          nodeSelector: { "eks.amazonaws.com/capacityType": "SPOT" },
-          tolerations: [{ key: "spot", operator: "Exists", effect: "NoSchedule" }],
-          containers: [{ name: "app", image: "registry.k8s.io/pause:3.10" }],
-        },
-      },
-    },
-  };
+  return emptyApp(name, annotations, {
+    nodeSelector: { "eks.amazonaws.com/capacityType": "SPOT" },
+    tolerations: [{ key: "spot", operator: "Exists", effect: "NoSchedule" }],
+  });
 }
 
 describe("drift repair", () => {
@@ -38,8 +30,9 @@ describe("drift repair", () => {
     const config = testConfig(ns.name);
     const kube = testKube();
     const metrics = createWatcherMetrics();
-    const events = createEventRecorder({ kube, identity: "watcher-test", log: quietLog });
-    const drift = createDriftChecker({ kube, config, log: quietLog, metrics, events });
+    const recorder = new EventRecorder({ kube, identity: "watcher-test", log: quietLog });
+    const deployments = new KubeDeployments(kube, scopeOf(config));
+    const drift = new DriftRepair({ deployments, config, log: quietLog, metrics, recorder });
     const fargate = { [Annotation.compute]: "fargate" };
     await Promise.all([
       apps.createNamespacedDeployment({
@@ -62,10 +55,16 @@ describe("drift repair", () => {
     }
     const untouched = await apps.readNamespacedDeployment({ namespace: ns.name, name: "not-opted-in" });
 
-    expect(await drift.checkOnce()).toBe(1);
+    const startedAt = Date.now();
+    expect(await drift.runOnce()).toBe(1);
 
     const repaired = await apps.readNamespacedDeployment({ namespace: ns.name, name: "drifted" });
     expect(isPlaced(repaired, "fargate", config.compute)).toBe(true);
+    // the webhook did not see the change: the repair records it, so the recovery cooldown starts now
+    expect(repaired.metadata?.labels?.[COMPUTE_LABEL]).toBe("fargate");
+    expect(parseTime(repaired.metadata?.annotations?.[Annotation.changedAt])).toBeGreaterThanOrEqual(
+      Math.floor(startedAt / 1000) * 1000,
+    );
     expect(repaired.spec?.template.metadata?.labels?.["compute-type"]).toBe("fargate");
     expect(repaired.spec?.template.spec?.tolerations).toBeUndefined();
     expect(repaired.metadata?.annotations?.[Annotation.spotPlacement]).toContain("capacityType");
@@ -76,6 +75,6 @@ describe("drift repair", () => {
       .poll(async () => (await eventsFor(testKubeConfig(), repaired)).map((e) => e.reason))
       .toEqual(["PlacementRepaired"]);
 
-    expect(await drift.checkOnce()).toBe(0);
+    expect(await drift.runOnce()).toBe(0);
   });
 });

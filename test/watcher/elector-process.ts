@@ -3,7 +3,7 @@
 // Prints "leading" and "stopped" as its leadership changes.
 import { createKube } from "../../core/kube.ts";
 import { createLogger } from "../../core/log.ts";
-import { LeaderElector } from "../../watcher/lease.ts";
+import { LeaderElector } from "../../watcher/leaderElection.ts";
 
 const [kubeconfig, namespace, name, identity] = process.argv.slice(2);
 if (!kubeconfig || !namespace || !name || !identity) {

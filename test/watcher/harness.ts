@@ -18,15 +18,21 @@ import { createKube, type Kube } from "../../core/kube.ts";
 import { createLogger, type Logger } from "../../core/log.ts";
 import { createApp } from "../../webhook/app.ts";
 import { createMetrics } from "../../webhook/metrics.ts";
-import { createEventRecorder, REPORTING_CONTROLLER } from "../../watcher/alerts/events.ts";
+import { REPORTING_CONTROLLER } from "../../watcher/alerts/kubeEvents.ts";
 import { NodeIndex } from "../../watcher/cluster/nodeIndex.ts";
-import { createMigrator, type Migrator } from "../../watcher/migrate.ts";
+import type { DriftRepair } from "../../watcher/drift.ts";
+import type { FollowUps } from "../../watcher/followUp.ts";
+import type { Recovery } from "../../watcher/recovery/loop.ts";
+import { leaderWork } from "../../watcher/leaderTerm.ts";
 import { createWatcherMetrics, type WatcherMetrics } from "../../watcher/metrics.ts";
-import type { Alerter, Ec2Event } from "../../watcher/types.ts";
+import { InterruptionLog } from "../../watcher/recovery/interruptionLog.ts";
+import type { Ec2Event } from "../../watcher/sqs/ec2Event.ts";
 import { generateSelfSigned } from "../../webhook/selfSigned.ts";
 import { testKubeconfigPath } from "../cluster/kube.ts";
 import { instanceIdOf } from "../cluster/nodes.ts";
+import { orchestratorMatchConditions } from "../cluster/match-conditions.ts";
 import { waitFor } from "../cluster/wait.ts";
+import { recordingAlerter, type RecordedAlerts } from "./fakes.ts";
 import {
   applyMutatingWebhookConfiguration,
   deleteMutatingWebhookConfiguration,
@@ -58,59 +64,54 @@ export function testKube(): Kube {
   return createKube({ kubeconfig: testKubeconfigPath() });
 }
 
-export interface RecordedAlerts extends Alerter {
-  interruptions: Parameters<Alerter["interruption"]>[0][];
-  summaries: Parameters<Alerter["summary"]>[0][];
-  problems: { message: string; details?: Record<string, string> | undefined }[];
-}
-
-export function recordingAlerter(): RecordedAlerts {
-  const alerts: RecordedAlerts = {
-    interruptions: [],
-    summaries: [],
-    problems: [],
-    interruption: (alert) => void alerts.interruptions.push(alert),
-    summary: (summary) => void alerts.summaries.push(summary),
-    problem: (message, details) => void alerts.problems.push({ message, details }),
-  };
-  return alerts;
-}
-
 export interface TestWatcher {
-  kube: Kube;
   config: Config;
   nodes: NodeIndex;
-  migrator: Migrator;
+  followUps: FollowUps;
+  drift: DriftRepair;
+  recovery: Recovery;
   metrics: WatcherMetrics;
   alerts: RecordedAlerts;
+  /** Hands an event to the migrator, as the SQS consumer does. */
+  handle(event: Ec2Event): Promise<void>;
+  /** Follows the moves left in progress among the opted-in Deployments, as a new leader does. */
+  resume(): Promise<number>;
+  /** Resolves once every follow-up, summary and Event started so far is done. */
+  idle(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** Node index, event recorder and migrator, built as the watcher builds them. */
-export async function startTestWatcher(config: Config): Promise<TestWatcher> {
+/** The leader's intake and follow-ups over the real apiserver, built as a leader's term builds them. */
+export async function startTestWatcher(config: Config, log: Logger = quietLog): Promise<TestWatcher> {
+  const term = new AbortController();
   const kube = testKube();
   const metrics = createWatcherMetrics();
-  const alerts = recordingAlerter();
+  const alerter = recordingAlerter();
   const nodes = new NodeIndex({ kube, log: quietLog });
   nodes.start();
   await nodes.synced;
-  const events = createEventRecorder({
-    kube,
-    identity: config.watcher.identity,
-    log: quietLog,
-    dryRun: config.migration.dryRun,
-  });
-  const migrator = createMigrator({ kube, nodes, config, log: quietLog, metrics, alerter: alerts, events });
+  const interruptions = new InterruptionLog(config.recovery.cooldown);
+  const parts = { kube, nodes, interruptions, alerter, metrics, config, log };
+  const { migrator, followUps, recorder, deployments, drift, recovery } = leaderWork(parts, term.signal);
+  const idle = async () => {
+    await migrator.idle();
+    await followUps.idle();
+    await recorder.idle();
+  };
   return {
-    kube,
     config,
     nodes,
-    migrator,
+    followUps,
+    drift,
+    recovery,
     metrics,
-    alerts,
+    alerts: alerter,
+    handle: (event) => migrator.handle(event, { log, receivedAt: Date.now() }),
+    resume: async () => followUps.resume(await deployments.list()).length,
+    idle,
     async close() {
-      migrator.stop();
-      await migrator.idle();
+      term.abort();
+      await idle();
       await nodes.stop();
     },
   };
@@ -169,8 +170,6 @@ export async function startOrchestratorWebhook(
   const server = createServer({ cert: tls.certPem, key: tls.keyPem }, app);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
-  const optedIn =
-    "object != null && has(object.metadata.annotations) && 'spot-orchestrator.io/enabled' in object.metadata.annotations && object.metadata.annotations['spot-orchestrator.io/enabled'] == 'true'";
   await applyMutatingWebhookConfiguration(kc, {
     apiVersion: "admissionregistration.k8s.io/v1",
     kind: "MutatingWebhookConfiguration",
@@ -194,7 +193,7 @@ export async function startOrchestratorWebhook(
         ],
         matchPolicy: "Equivalent",
         namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": namespace } },
-        matchConditions: [{ name: "opted-in", expression: optedIn }],
+        matchConditions: orchestratorMatchConditions(),
         failurePolicy: "Ignore",
         sideEffects: "None",
         timeoutSeconds: 5,

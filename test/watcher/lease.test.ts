@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { testKubeConfig, testKubeconfigPath } from "../cluster/kube.ts";
 import { useNamespace } from "../cluster/namespace.ts";
 import { waitFor } from "../cluster/wait.ts";
-import { LeaderElector } from "../../watcher/lease.ts";
+import { LeaderElector } from "../../watcher/leaderElection.ts";
 import { quietLog, testKube } from "./harness.ts";
 
 const kc = testKubeConfig();
@@ -19,6 +19,10 @@ interface Candidate {
   leading: boolean;
   starts: number;
   stops: number;
+  /** The signal of the current (or last) term. */
+  term?: AbortSignal;
+  /** Whether the term's signal was already aborted when onStoppedLeading was called. */
+  abortedBeforeStop?: boolean;
 }
 
 const running: LeaderElector[] = [];
@@ -41,13 +45,15 @@ function candidate(
     name: lease,
     identity,
     log: quietLog,
-    onStartedLeading: () => {
+    onStartedLeading: (signal) => {
       state.leading = true;
       state.starts++;
+      state.term = signal;
     },
     onStoppedLeading: () => {
       state.leading = false;
       state.stops++;
+      state.abortedBeforeStop = state.term?.aborted;
     },
     ...timings,
   });
@@ -103,6 +109,7 @@ describe("leader election over a Lease", () => {
     const second = candidate("handover", "second");
     await first.elector.release();
     expect(first.stops).toBe(1);
+    expect(first.abortedBeforeStop).toBe(true);
     // well inside the 15 s the lease would otherwise have run
     await waitFor("second to lead", () => second.leading, { timeoutMs: 8_000 });
     expect(await holderOf("handover")).toBe("second");
@@ -123,5 +130,7 @@ describe("leader election over a Lease", () => {
     });
     await waitFor("leader to step down", () => leader.stops === 1, { timeoutMs: 10_000 });
     expect(leader.leading).toBe(false);
+    // the term's work was told to stop writing before anything else happened
+    expect(leader.abortedBeforeStop).toBe(true);
   });
 });

@@ -1,5 +1,6 @@
 // Interruption handling against the real control plane: kwok spot nodes, the project's mutating webhook,
-// the emulated Fargate profile, and the watcher's node index, owner resolution, migrator and follow-up.
+// the emulated Fargate profile, and the watcher's node index, owner resolution, migrator and follow-ups.
+// Every test makes its own nodes and Deployments, so they pass in any order and alone.
 import { randomBytes } from "node:crypto";
 import {
   AppsV1Api,
@@ -9,7 +10,7 @@ import {
   type V1PodSpec,
 } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Annotation } from "../../core/contract.ts";
+import { Annotation, COMPUTE_LABEL } from "../../core/contract.ts";
 import { PermanentError } from "../../core/errors.ts";
 import { testKubeConfig } from "../cluster/kube.ts";
 import { useNamespace } from "../cluster/namespace.ts";
@@ -19,7 +20,6 @@ import { fargateProfiles } from "../fargate/profile-store.ts";
 import {
   eventsFor,
   interruptionFor,
-  quietLog,
   startOrchestratorWebhook,
   startTestWatcher,
   testConfig,
@@ -32,16 +32,15 @@ const core = kc.makeApiClient(CoreV1Api);
 const apps = kc.makeApiClient(AppsV1Api);
 
 const ns = useNamespace("watcher-migrate");
-const nodegroup = `migrate-${randomBytes(3).toString("hex")}`;
-const profile = `watcher-${nodegroup}`;
-let spotNodes: V1Node[] = [];
+const suffix = randomBytes(3).toString("hex");
+const profile = `watcher-migrate-${suffix}`;
+const nodes: V1Node[] = [];
+const watchers: TestWatcher[] = [];
 let webhook: RunningWebhook;
-let watcher: TestWatcher;
 
 beforeAll(async () => {
   const config = testConfig(ns.name);
-  [spotNodes, webhook] = await Promise.all([
-    addSpotNodes(kc, 2, { nodegroup, zone: "eu-west-1a" }),
+  [webhook] = await Promise.all([
     startOrchestratorWebhook(kc, config, ns.name),
     fargateProfiles(kc).add({
       name: profile,
@@ -50,32 +49,45 @@ beforeAll(async () => {
       ],
     }),
   ]);
-  watcher = await startTestWatcher(config);
 });
 
 afterAll(async () => {
-  await watcher?.close();
+  for (const watcher of watchers) await watcher.close();
   await webhook?.close();
   await fargateProfiles(kc).remove(profile);
-  await Promise.all(spotNodes.map((node) => removeNode(kc, node.metadata?.name ?? "")));
+  await Promise.all(nodes.map((node) => removeNode(kc, nameOf(node))));
 });
 
+async function watcher(env: Record<string, string> = {}): Promise<TestWatcher> {
+  const started = await startTestWatcher(testConfig(ns.name, env));
+  watchers.push(started);
+  return started;
+}
+
 const nameOf = (node: V1Node | undefined) => node?.metadata?.name ?? "";
+
+/** Spot nodes of a node group of the test's own. */
+async function spotNodes(group: string, count = 1): Promise<V1Node[]> {
+  const made = await addSpotNodes(kc, count, { nodegroup: `${group}-${suffix}`, zone: "eu-west-1a" });
+  nodes.push(...made);
+  return made;
+}
 
 interface DeploymentOptions {
   replicas?: number;
   optedIn?: boolean;
-  /** pins every pod to this node; otherwise pods spread over the test's nodegroup */
+  /** pins every pod to this node; otherwise pods spread over the node group */
   node?: string;
+  group?: string;
   spec?: Partial<V1PodSpec>;
 }
 
-function deployment(name: string, options: DeploymentOptions = {}): V1Deployment {
+function deployment(name: string, options: DeploymentOptions): V1Deployment {
   const { replicas = 1, optedIn = true } = options;
   const placement: Partial<V1PodSpec> = options.node
     ? { nodeSelector: { "kubernetes.io/hostname": options.node } }
     : {
-        nodeSelector: { "eks.amazonaws.com/nodegroup": nodegroup },
+        nodeSelector: { "eks.amazonaws.com/nodegroup": `${options.group}-${suffix}` },
         topologySpreadConstraints: [
           {
             maxSkew: 1,
@@ -125,12 +137,10 @@ async function nodesOfPods(app: string): Promise<V1Node[]> {
 }
 
 describe("a spot interruption of a node running three Deployments", () => {
-  let web: V1Deployment;
-  let api: V1Deployment;
-  let legacy: V1Deployment;
-
-  beforeAll(async () => {
-    const node = nameOf(spotNodes[0]);
+  it("flips the two opted-in ones once, even when the event arrives twice, follows them to healthy on Fargate, and leaves the third untouched", async () => {
+    const w = await watcher();
+    const group = await spotNodes("three", 2);
+    const node = nameOf(group[0]);
     await core.createNamespacedService({
       namespace: ns.name,
       body: {
@@ -138,23 +148,16 @@ describe("a spot interruption of a node running three Deployments", () => {
         spec: { selector: { app: "web" }, ports: [{ port: 80, targetPort: 8080 }] },
       },
     });
-    [web, api, legacy] = await Promise.all([
+    const [web, api, legacy] = await Promise.all([
       createAvailable(deployment("web", { node })),
-      createAvailable(deployment("api", { replicas: 2 })),
+      createAvailable(deployment("api", { replicas: 2, group: "three" })),
       createAvailable(deployment("legacy", { node, optedIn: false })),
     ]);
-    const apiNodes = (await nodesOfPods("api")).map(nameOf).sort();
-    expect(apiNodes).toEqual(spotNodes.map(nameOf).sort());
-  });
+    expect((await nodesOfPods("api")).map(nameOf).sort()).toEqual(group.map(nameOf).sort());
 
-  it("flips the two opted-in Deployments once, even when the event arrives twice, and leaves the other untouched", async () => {
-    const event = interruptionFor(spotNodes[0]!);
-    const node = nameOf(spotNodes[0]);
+    const event = interruptionFor(group[0]!);
     // SQS delivers at least once: the duplicate waits for the first and then finds nothing left to flip
-    await Promise.all([
-      watcher.migrator(event, { log: quietLog, receivedAt: Date.now() }),
-      watcher.migrator(event, { log: quietLog, receivedAt: Date.now() }),
-    ]);
+    await Promise.all([w.handle(event), w.handle(event)]);
 
     for (const name of ["web", "api"]) {
       const stored = await read(name);
@@ -163,6 +166,7 @@ describe("a spot interruption of a node running three Deployments", () => {
         [Annotation.reason]: "spot-interruption",
         [Annotation.interruptedNode]: `${node} (${event.instanceId})`,
       });
+      expect(stored.metadata?.labels?.[COMPUTE_LABEL]).toBe("fargate");
       // the real webhook placed the template for Fargate in the same write
       expect(stored.spec?.template.metadata?.labels?.["compute-type"]).toBe("fargate");
       expect(stored.spec?.template.spec?.topologySpreadConstraints).toBeUndefined();
@@ -171,51 +175,45 @@ describe("a spot interruption of a node running three Deployments", () => {
     const untouched = await read("legacy");
     expect(untouched.metadata?.resourceVersion).toBe(legacy.metadata?.resourceVersion);
     expect(untouched.metadata?.annotations?.[Annotation.compute]).toBeUndefined();
-
-    expect(watcher.alerts.interruptions).toHaveLength(1);
-    expect(watcher.alerts.interruptions[0]).toMatchObject({
-      node,
-      dryRun: false,
-      skipped: [],
-    });
-    expect(watcher.alerts.interruptions[0]?.deployments.map((d) => d.name).sort()).toEqual(["api", "web"]);
-    const flipped = await watcher.metrics.deploymentsFlipped.get();
+    expect(w.alerts.interruptions).toHaveLength(1);
+    expect(w.alerts.interruptions[0]).toMatchObject({ node, dryRun: false, skipped: [] });
+    expect(w.alerts.interruptions[0]?.deployments.map((d) => d.name).sort()).toEqual(["api", "web"]);
+    const flipped = await w.metrics.deploymentsFlipped.get();
     expect(flipped.values.find((v) => v.labels.reason === "spot-interruption")?.value).toBe(2);
-  });
 
-  it("follows both moves until they are healthy on Fargate nodes", async () => {
-    await watcher.migrator.idle();
+    await w.idle();
     for (const d of [web, api]) {
       const name = d.metadata?.name ?? "";
       const stored = await read(name);
       expect(stored.metadata?.annotations?.[Annotation.rollout], `${name} rollout`).toBe("healthy");
-      const nodes = await nodesOfPods(name);
-      expect(nodes).toHaveLength(d.spec?.replicas ?? 1);
-      for (const node of nodes) expect(node.metadata?.labels?.[fargateComputeLabel]).toBe("fargate");
+      const placedOn = await nodesOfPods(name);
+      expect(placedOn).toHaveLength(d.spec?.replicas ?? 1);
+      for (const n of placedOn) expect(n.metadata?.labels?.[fargateComputeLabel]).toBe("fargate");
       const reasons = (await eventsFor(kc, stored)).map((e) => e.reason).sort();
       expect(reasons).toEqual(["MigratedToFargate", "MigratingToFargate"]);
     }
-    expect(watcher.alerts.summaries).toHaveLength(1);
-    expect(watcher.alerts.summaries[0]).toMatchObject({ ok: true });
-    expect(watcher.alerts.summaries[0]?.lines).toHaveLength(2);
-    expect(watcher.alerts.problems).toEqual([]);
+    expect(w.alerts.summaries).toEqual([expect.objectContaining({ ok: true })]);
+    expect(w.alerts.summaries[0]?.lines).toHaveLength(2);
+    expect(w.alerts.problems).toEqual([]);
     expect(await eventsFor(kc, legacy)).toEqual([]);
   });
 });
 
 describe("events the watcher does not move anything for", () => {
   it("rejects an instance that is not a node of this cluster as permanent", async () => {
-    const event = { ...interruptionFor(spotNodes[1]!), instanceId: "i-0000000000000dead" };
-    const result = watcher.migrator(event, { log: quietLog, receivedAt: Date.now() });
+    const w = await watcher();
+    const [node] = await spotNodes("foreign");
+    const result = w.handle({ ...interruptionFor(node!), instanceId: "i-0000000000000dead" });
     await expect(result).rejects.toBeInstanceOf(PermanentError);
     await expect(result).rejects.toMatchObject({ kind: "foreign-instance" });
   });
 
   it("skips a Fargate-incompatible Deployment with a Warning Event and an alert naming why", async () => {
-    const node = nameOf(spotNodes[1]);
-    await createAvailable(
+    const w = await watcher();
+    const [node] = await spotNodes("agent");
+    const before = await createAvailable(
       deployment("agent", {
-        node,
+        node: nameOf(node),
         spec: {
           containers: [
             {
@@ -228,10 +226,8 @@ describe("events the watcher does not move anything for", () => {
         },
       }),
     );
-    const before = await read("agent");
-    const alertsBefore = watcher.alerts.interruptions.length;
-    await watcher.migrator(interruptionFor(spotNodes[1]!), { log: quietLog, receivedAt: Date.now() });
-    await watcher.migrator.idle();
+    await w.handle(interruptionFor(node!));
+    await w.idle();
 
     const after = await read("agent");
     expect(after.metadata?.resourceVersion).toBe(before.metadata?.resourceVersion);
@@ -242,92 +238,93 @@ describe("events the watcher does not move anything for", () => {
       reportingInstance: "watcher-test",
     });
     expect(warning?.note).toContain('container "agent" is privileged');
-    const alert = watcher.alerts.interruptions[alertsBefore];
-    expect(alert?.skipped).toEqual([
-      {
-        deployment: { namespace: ns.name, name: "agent" },
-        why: expect.stringContaining('container "agent" uses hostPort 9100'),
-      },
+    expect(w.alerts.interruptions).toEqual([
+      expect.objectContaining({
+        skipped: [
+          {
+            deployment: { namespace: ns.name, name: "agent" },
+            why: expect.stringContaining('container "agent" uses hostPort 9100'),
+          },
+        ],
+      }),
     ]);
   });
 
   it("only alerts on a rebalance recommendation by default", async () => {
-    const node = nameOf(spotNodes[1]);
-    const batch = await createAvailable(deployment("batch", { node }));
-    const alertsBefore = watcher.alerts.interruptions.length;
-    await watcher.migrator(interruptionFor(spotNodes[1]!, "rebalance-recommendation"), {
-      log: quietLog,
-      receivedAt: Date.now(),
-    });
-    await watcher.migrator.idle();
+    const w = await watcher();
+    const [node] = await spotNodes("rebalance");
+    const batch = await createAvailable(deployment("batch", { node: nameOf(node) }));
+    await w.handle(interruptionFor(node!, "rebalance-recommendation"));
+    await w.idle();
 
     const after = await read("batch");
     expect(after.metadata?.resourceVersion).toBe(batch.metadata?.resourceVersion);
     const notice = (await eventsFor(kc, after)).find((e) => e.reason === "RebalanceRecommended");
     expect(notice).toMatchObject({ type: "Normal" });
-    const alert = watcher.alerts.interruptions[alertsBefore];
-    expect(alert).toMatchObject({ node, deployments: [], event: { kind: "rebalance-recommendation" } });
-    expect(alert?.skipped.map((s) => s.deployment.name).sort()).toEqual(["agent", "batch"]);
+    expect(w.alerts.interruptions).toEqual([
+      expect.objectContaining({
+        node: nameOf(node),
+        deployments: [],
+        event: expect.objectContaining({ kind: "rebalance-recommendation" }),
+        skipped: [expect.objectContaining({ deployment: { namespace: ns.name, name: "batch" } })],
+      }),
+    ]);
   });
 
   it("writes nothing in dry run, and says what it would have done", async () => {
-    const dryRun = await startTestWatcher(testConfig(ns.name, { DRY_RUN: "true" }));
-    try {
-      const before = await read("batch");
-      await dryRun.migrator(interruptionFor(spotNodes[1]!), { log: quietLog, receivedAt: Date.now() });
-      await dryRun.migrator.idle();
-      const after = await read("batch");
-      expect(after.metadata?.resourceVersion).toBe(before.metadata?.resourceVersion);
-      expect((await eventsFor(kc, after)).map((e) => e.reason)).toEqual(["RebalanceRecommended"]);
-      expect(dryRun.alerts.interruptions).toEqual([
-        expect.objectContaining({ dryRun: true, deployments: [{ namespace: ns.name, name: "batch" }] }),
-      ]);
-    } finally {
-      await dryRun.close();
-    }
+    const dryRun = await watcher({ DRY_RUN: "true" });
+    const [node] = await spotNodes("dry");
+    const before = await createAvailable(deployment("dry", { node: nameOf(node) }));
+    await dryRun.handle(interruptionFor(node!));
+    await dryRun.idle();
+    const after = await read("dry");
+    expect(after.metadata?.resourceVersion).toBe(before.metadata?.resourceVersion);
+    expect(await eventsFor(kc, after)).toEqual([]);
+    expect(dryRun.alerts.interruptions).toEqual([
+      expect.objectContaining({ dryRun: true, deployments: [{ namespace: ns.name, name: "dry" }] }),
+    ]);
   });
 });
 
 describe("a move to Fargate that cannot finish", () => {
   it("is recorded as failed, alerted, and left on Fargate", async () => {
-    const node = nameOf(spotNodes[0]);
-    // must run next to "legacy", which stays on its spot node: no Fargate node can satisfy that
-    const stuck = deployment("stuck", {
-      node,
-      spec: {
-        affinity: {
-          podAffinity: {
-            requiredDuringSchedulingIgnoredDuringExecution: [
-              { labelSelector: { matchLabels: { app: "legacy" } }, topologyKey: "kubernetes.io/hostname" },
-            ],
+    const impatient = await watcher({ ROLLOUT_TIMEOUT: "4s" });
+    const [node] = await spotNodes("stuck");
+    // must run next to "anchor", which stays on its spot node: no Fargate node can satisfy that
+    await createAvailable(deployment("anchor", { node: nameOf(node), optedIn: false }));
+    await createAvailable(
+      deployment("stuck", {
+        node: nameOf(node),
+        spec: {
+          affinity: {
+            podAffinity: {
+              requiredDuringSchedulingIgnoredDuringExecution: [
+                { labelSelector: { matchLabels: { app: "anchor" } }, topologyKey: "kubernetes.io/hostname" },
+              ],
+            },
           },
         },
-      },
-    });
-    await createAvailable(stuck);
-    const impatient = await startTestWatcher(testConfig(ns.name, { ROLLOUT_TIMEOUT: "4s" }));
-    try {
-      await impatient.migrator(interruptionFor(spotNodes[0]!), { log: quietLog, receivedAt: Date.now() });
-      await impatient.migrator.idle();
+      }),
+    );
+    await impatient.handle(interruptionFor(node!));
+    await impatient.idle();
 
-      const after = await read("stuck");
-      expect(after.metadata?.annotations?.[Annotation.compute]).toBe("fargate");
-      expect(after.metadata?.annotations?.[Annotation.rollout]).toMatch(/^failed: /);
-      const failure = (await eventsFor(kc, after)).find((e) => e.reason === "MigrationFailed");
-      expect(failure).toMatchObject({ type: "Warning" });
-      expect(impatient.alerts.problems).toEqual([
-        expect.objectContaining({ message: expect.stringContaining(`${ns.name}/stuck to Fargate failed`) }),
-      ]);
-      expect(impatient.alerts.summaries).toEqual([expect.objectContaining({ ok: false })]);
-    } finally {
-      await impatient.close();
-    }
+    const after = await read("stuck");
+    expect(after.metadata?.annotations?.[Annotation.compute]).toBe("fargate");
+    expect(after.metadata?.annotations?.[Annotation.rollout]).toMatch(/^failed: /);
+    const failure = (await eventsFor(kc, after)).find((e) => e.reason === "MigrationFailed");
+    expect(failure).toMatchObject({ type: "Warning" });
+    expect(impatient.alerts.problems).toEqual([
+      expect.objectContaining({ message: expect.stringContaining(`${ns.name}/stuck to Fargate failed`) }),
+    ]);
+    expect(impatient.alerts.summaries).toEqual([expect.objectContaining({ ok: false })]);
   });
 });
 
 describe("a new leader", () => {
   it("resumes following a move that a previous leader left progressing", async () => {
-    const left = deployment("left-behind");
+    const [node] = await spotNodes("left");
+    const left = deployment("left-behind", { node: nameOf(node) });
     left.metadata!.annotations = {
       ...left.metadata!.annotations,
       [Annotation.compute]: "fargate",
@@ -336,16 +333,11 @@ describe("a new leader", () => {
       [Annotation.rollout]: "progressing",
     };
     await apps.createNamespacedDeployment({ namespace: ns.name, body: left });
-    const successor = await startTestWatcher(testConfig(ns.name));
-    try {
-      expect(await successor.migrator.resume()).toBe(1);
-      await successor.migrator.idle();
-      const after = await read("left-behind");
-      expect(after.metadata?.annotations?.[Annotation.rollout]).toBe("healthy");
-      expect((await eventsFor(kc, after)).map((e) => e.reason)).toEqual(["MigratedToFargate"]);
-      expect(successor.alerts.summaries).toEqual([expect.objectContaining({ ok: true })]);
-    } finally {
-      await successor.close();
-    }
+    const successor = await watcher();
+    expect(await successor.resume()).toBe(1);
+    await successor.idle();
+    const after = await read("left-behind");
+    expect(after.metadata?.annotations?.[Annotation.rollout]).toBe("healthy");
+    expect((await eventsFor(kc, after)).map((e) => e.reason)).toEqual(["MigratedToFargate"]);
   });
 });

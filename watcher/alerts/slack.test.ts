@@ -4,8 +4,10 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { pino } from "pino";
 import { createWatcherMetrics } from "../metrics.ts";
-import type { Ec2Event } from "../types.ts";
-import { createSlackAlerter, parseRetryAfter, type SlackAlerterOptions, type SlackMessage } from "./slack.ts";
+import type { Ec2Event } from "../sqs/ec2Event.ts";
+import { createAlerter, type AlerterOptions } from "./alerter.ts";
+import { parseRetryAfter } from "./slack.ts";
+import type { SlackMessage } from "./slackMessages.ts";
 
 interface Reply {
   status: number;
@@ -54,11 +56,11 @@ afterEach(async () => {
   }
 });
 
-function alerter(options: Partial<SlackAlerterOptions> & Pick<SlackAlerterOptions, "webhookUrl">) {
+function alerter(options: Partial<AlerterOptions> & Pick<AlerterOptions, "webhookUrl">) {
   const metrics = createWatcherMetrics();
   const lines: Record<string, unknown>[] = [];
   const log = pino({ level: "debug" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
-  const slack = createSlackAlerter({
+  const slack = createAlerter({
     enabled: true,
     maxPerMinute: 20,
     log,
@@ -95,7 +97,7 @@ const interruption = (dryRun = false) => ({
 
 const allText = (message: SlackMessage) => JSON.stringify(message);
 
-describe("createSlackAlerter", () => {
+describe("the Slack alerter", () => {
   it("posts one message per interruption with everything an on-call needs, without making the caller wait", async () => {
     const receiver = await startReceiver();
     const { slack, count } = alerter({ webhookUrl: receiver.url, clusterName: "prod-eu" });

@@ -2,14 +2,15 @@
 // problems. Callers never wait: messages go through a queue, are retried on 429/5xx/network errors,
 // and beyond the per-minute limit are dropped (the next message sent says how many).
 import { setTimeout as sleep } from "node:timers/promises";
+import { backoff } from "../../core/backoff.ts";
 import { toError } from "../../core/errors.ts";
 import type { Logger } from "../../core/log.ts";
 import type { WatcherMetrics } from "../metrics.ts";
-import type { Alerter, AffectedDeployment, Ec2Event, EventKind } from "../types.ts";
+import type { Alerter, InterruptionAlert, SummaryAlert } from "./alerter.ts";
+import { messageFormat, withDroppedNote, type SlackMessage } from "./slackMessages.ts";
 
 export interface SlackAlerterOptions {
   webhookUrl: string;
-  enabled: boolean;
   /** Messages per minute at most (a sliding minute); 0 means no limit. */
   maxPerMinute: number;
   log: Logger;
@@ -29,39 +30,7 @@ export interface SlackAlerterOptions {
   now?: () => number;
 }
 
-export interface SlackMessage {
-  text: string;
-  blocks?: SlackBlock[];
-}
-
-type SlackText = { type: "mrkdwn" | "plain_text"; text: string };
-type SlackBlock =
-  | { type: "header"; text: SlackText }
-  | { type: "section"; text?: SlackText; fields?: SlackText[] }
-  | { type: "context"; elements: SlackText[] };
-
-export interface SlackAlerter extends Alerter {
-  /** Waits until every queued message is sent or given up, at most `timeoutMs`; false when some are left. */
-  flush(timeoutMs: number): Promise<boolean>;
-}
-
-export function createSlackAlerter(options: SlackAlerterOptions): SlackAlerter {
-  const log = options.log.child({ component: "slack" });
-  if (!options.enabled || options.webhookUrl === "") {
-    log.info({ enabled: options.enabled }, "Slack alerts are off; alerts are only logged");
-    return loggingAlerter(log);
-  }
-  const format = messageFormat(options.clusterName);
-  const sender = new SlackSender(options, log);
-  return {
-    interruption: (alert) => sender.enqueue("interruption", format.interruption(alert)),
-    summary: (summary) => sender.enqueue("summary", format.summary(summary)),
-    problem: (message, details) => sender.enqueue("problem", format.problem(message, details)),
-    flush: (timeoutMs) => sender.flush(timeoutMs),
-  };
-}
-
-class SlackSender {
+export class SlackAlerter implements Alerter {
   private readonly queue: { kind: string; message: SlackMessage; droppedBefore: number }[] = [];
   private readonly window: SlidingMinute;
   private pumping: Promise<void> | undefined;
@@ -69,14 +38,28 @@ class SlackSender {
   private droppedSinceLastQueued = 0;
   private readonly options: SlackAlerterOptions;
   private readonly log: Logger;
+  private readonly format: ReturnType<typeof messageFormat>;
 
-  constructor(options: SlackAlerterOptions, log: Logger) {
+  constructor(options: SlackAlerterOptions) {
     this.options = options;
-    this.log = log;
+    this.log = options.log;
+    this.format = messageFormat(options.clusterName);
     this.window = new SlidingMinute(options.maxPerMinute, options.now ?? (() => performance.now()));
   }
 
-  enqueue(kind: string, message: SlackMessage): void {
+  interruption(alert: InterruptionAlert): void {
+    this.enqueue("interruption", this.format.interruption(alert));
+  }
+
+  summary(summary: SummaryAlert): void {
+    this.enqueue("summary", this.format.summary(summary));
+  }
+
+  problem(message: string, details?: Record<string, string>): void {
+    this.enqueue("problem", this.format.problem(message, details));
+  }
+
+  private enqueue(kind: string, message: SlackMessage): void {
     try {
       if (this.queue.length >= (this.options.maxQueued ?? 100) || !this.window.tryTake()) {
         this.droppedSinceLastQueued += 1;
@@ -163,7 +146,7 @@ class SlackSender {
       }
       if (attempt >= maxAttempts) return this.failed(log, message, problem, attempt);
       const delayMs = Math.min(
-        retryAfterMs ?? (this.options.retryBaseMs ?? 1_000) * 2 ** (attempt - 1),
+        retryAfterMs ?? backoff(attempt, this.options.retryBaseMs ?? 1_000, maxDelay),
         maxDelay,
       );
       log.warn({ attempt, problem, retryInMs: delayMs }, "Slack alert not delivered; retrying");
@@ -205,153 +188,4 @@ export function parseRetryAfter(value: string | null): number | undefined {
   if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;
   const at = Date.parse(value);
   return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-}
-
-function withDroppedNote(message: SlackMessage, dropped: number): SlackMessage {
-  if (dropped === 0) return message;
-  const note = `${dropped} earlier alert${dropped === 1 ? " was" : "s were"} dropped by the alerts per minute limit (ALERTS_MAX_PER_MINUTE); see the watcher's logs.`;
-  return {
-    text: `${message.text}\n(${note})`,
-    blocks: [...(message.blocks ?? []), { type: "context", elements: [mrkdwn(`:warning: ${note}`)] }],
-  };
-}
-
-function loggingAlerter(log: Logger): SlackAlerter {
-  return {
-    interruption: ({ event, node, deployments, skipped, dryRun }) =>
-      log.info(
-        {
-          alert: "interruption",
-          eventId: event.id,
-          instanceId: event.instanceId,
-          node,
-          deployments: deployments.map(qualified),
-          skipped: skipped.map((s) => `${qualified(s.deployment)}: ${s.why}`),
-          dryRun,
-        },
-        "interruption alert (Slack off)",
-      ),
-    summary: ({ title, ok, lines, eventId }) =>
-      log.info({ alert: "summary", ok, lines, eventId }, `${title} (Slack off)`),
-    problem: (message, details) => log.warn({ alert: "problem", ...details }, `${message} (Slack off)`),
-    flush: async () => true,
-  };
-}
-
-// --- message layout -----------------------------------------------------------------------------
-
-const HEADLINES: Record<EventKind, { emoji: string; title: string }> = {
-  "spot-interruption": { emoji: ":rotating_light:", title: "Spot interruption warning" },
-  "rebalance-recommendation": { emoji: ":warning:", title: "Rebalance recommendation" },
-  "instance-stopping": { emoji: ":rotating_light:", title: "Instance stopping" },
-};
-
-const MAX_LISTED = 20;
-const DRY_RUN = "[DRY RUN] ";
-
-export function messageFormat(clusterName?: string) {
-  const cluster = clusterName ? ` in *${escape(clusterName)}*` : "";
-  const clusterPlain = clusterName ? ` in ${clusterName}` : "";
-  return {
-    interruption(alert: Parameters<Alerter["interruption"]>[0]): SlackMessage {
-      const { event, node, deployments, skipped, dryRun } = alert;
-      const { emoji, title } = HEADLINES[event.kind];
-      const dry = dryRun ? DRY_RUN : "";
-      const moving = `${deployments.length} Deployment${deployments.length === 1 ? "" : "s"} ${dryRun ? "would move" : "moving"} to Fargate`;
-      const skipNote = skipped.length > 0 ? `, ${skipped.length} skipped` : "";
-      const blocks: SlackBlock[] = [
-        section(`${emoji} *${dry}${title}*${cluster}: node \`${escape(node)}\` — ${moving}${skipNote}`),
-        {
-          type: "section",
-          fields: [
-            mrkdwn(`*Node*\n\`${escape(node)}\``),
-            mrkdwn(
-              `*Instance*\n\`${escape(event.instanceId)}\`${event.region ? ` (${escape(event.region)})` : ""}`,
-            ),
-            mrkdwn(`*Deadline*\n${deadline(event)}`),
-            mrkdwn(`*Event*\n${escape(event.detailType)}\n\`${escape(event.id)}\``),
-          ],
-        },
-      ];
-      if (deployments.length > 0) {
-        blocks.push(
-          section(
-            `*${dryRun ? "Would move" : "Moving"} to Fargate*\n${bullets(deployments.map((d) => `\`${escape(qualified(d))}\``))}`,
-          ),
-        );
-      }
-      if (skipped.length > 0) {
-        blocks.push(
-          section(
-            `*Skipped*\n${bullets(skipped.map((s) => `\`${escape(qualified(s.deployment))}\`: ${escape(s.why)}`))}`,
-          ),
-        );
-      }
-      if (dryRun) blocks.push(context(":information_source: Dry run: no Deployment was changed."));
-      return {
-        text: `${emoji} ${dry}${title}${clusterPlain}: node ${node} (${event.instanceId}), ${moving}${skipNote}${event.deadline ? `; reclaimed at ${event.deadline.toISOString()}` : ""}`,
-        blocks,
-      };
-    },
-
-    summary({ title, ok, lines, eventId }: Parameters<Alerter["summary"]>[0]): SlackMessage {
-      const emoji = ok ? ":white_check_mark:" : ":x:";
-      const blocks: SlackBlock[] = [section(`${emoji} *${escape(title)}*${cluster}`)];
-      if (lines.length > 0) blocks.push(section(bullets(lines.map(escape))));
-      if (eventId) blocks.push(context(`Event \`${escape(eventId)}\``));
-      return { text: `${emoji} ${title}${clusterPlain}`, blocks };
-    },
-
-    problem(message: string, details: Record<string, string> = {}): SlackMessage {
-      const blocks: SlackBlock[] = [
-        { type: "header", text: { type: "plain_text", text: truncate(`:x: Problem${clusterPlain}`, 150) } },
-        section(`*${escape(message)}*`),
-      ];
-      const fields = Object.entries(details).map(([k, v]) =>
-        mrkdwn(truncate(`*${escape(k)}*\n${escape(v)}`, 2000)),
-      );
-      // Slack takes at most 10 fields a section.
-      for (let i = 0; i < fields.length; i += 10)
-        blocks.push({ type: "section", fields: fields.slice(i, i + 10) });
-      return { text: `:x: Problem${clusterPlain}: ${message}`, blocks };
-    },
-  };
-}
-
-function deadline(event: Ec2Event): string {
-  if (!event.deadline) return "not given";
-  const seconds = Math.floor(event.deadline.getTime() / 1000);
-  // Slack shows the date in the reader's time zone; the ISO time is the fallback.
-  return `<!date^${seconds}^{date_short_pretty} {time_secs}|${event.deadline.toISOString()}>`;
-}
-
-function qualified(deployment: AffectedDeployment): string {
-  return `${deployment.namespace}/${deployment.name}`;
-}
-
-function bullets(items: string[]): string {
-  const shown = items.slice(0, MAX_LISTED).map((item) => `• ${item}`);
-  if (items.length > MAX_LISTED) shown.push(`…and ${items.length - MAX_LISTED} more`);
-  return shown.join("\n");
-}
-
-function section(text: string): SlackBlock {
-  return { type: "section", text: mrkdwn(truncate(text, 3000)) };
-}
-
-function context(text: string): SlackBlock {
-  return { type: "context", elements: [mrkdwn(text)] };
-}
-
-function mrkdwn(text: string): SlackText {
-  return { type: "mrkdwn", text };
-}
-
-/** Slack's mrkdwn control characters. */
-function escape(text: string): string {
-  return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
-}
-
-function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }

@@ -2,15 +2,10 @@
 // without listing every node. The informer is replaced on error (with backoff) and on a periodic resync:
 // client-node informers can stall without reporting anything.
 import { makeInformer, type Informer, type ObjectCache, type V1Node } from "@kubernetes/client-node";
+import { backoff } from "../../core/backoff.ts";
+import { instanceIdOf } from "../../core/ec2.ts";
 import type { Kube } from "../../core/kube.ts";
 import type { Logger } from "../../core/log.ts";
-
-const PROVIDER_ID = /^aws:\/\/\/[^/]+\/(i-[0-9a-f]+)$/;
-
-/** The EC2 instance id in a node's `spec.providerID` (`aws:///<az>/<instance-id>`); undefined for others. */
-export function instanceIdOf(node: V1Node): string | undefined {
-  return PROVIDER_ID.exec(node.spec?.providerID ?? "")?.[1];
-}
 
 export interface NodeLookup {
   byInstanceId(instanceId: string): V1Node | undefined;
@@ -115,8 +110,8 @@ export class NodeIndex implements NodeLookup {
   private scheduleRestart(): void {
     if (this.stopped) return;
     const { initialMs, maxMs } = this.options.backoff;
-    const delay = Math.min(maxMs, initialMs * 2 ** this.failures);
     this.failures++;
+    const delay = backoff(this.failures, initialMs, maxMs);
     clearTimeout(this.restartTimer);
     this.restartTimer = setTimeout(() => void this.replaceInformer("restart"), delay);
     this.restartTimer.unref();

@@ -2,19 +2,16 @@
 // A message is deleted when its event is handled, permanently unusable, or a repeat of one already
 // handled; otherwise it is left to come back after a short, growing delay.
 import { setTimeout as sleep } from "node:timers/promises";
-import {
-  ChangeMessageVisibilityCommand,
-  DeleteMessageCommand,
-  ReceiveMessageCommand,
-  SQSClient,
-  type Message,
-} from "@aws-sdk/client-sqs";
-import type { Config } from "../../core/config.ts";
-import { PermanentError, RetryableError, toError } from "../../core/errors.ts";
+import { ReceiveMessageCommand, type Message, type SQSClient } from "@aws-sdk/client-sqs";
+import { backoff } from "../../core/backoff.ts";
+import { PermanentError, toError } from "../../core/errors.ts";
+import { settleWithin } from "../../core/settleWithin.ts";
 import type { Logger } from "../../core/log.ts";
 import type { WatcherMetrics } from "../metrics.ts";
-import type { Ec2Event, EventHandler } from "../types.ts";
-import { parseMessageBody } from "./events.ts";
+import type { Ec2Event, EventHandler } from "./ec2Event.ts";
+import { parseMessageBody } from "./parseEvent.ts";
+import { SqsQueue } from "./queue.ts";
+import { receiveCountOf, RESULTS, settle, type HandlerOutcome } from "./settle.ts";
 import { RecentIds } from "./recentIds.ts";
 import { VisibilityHeartbeat } from "./visibilityHeartbeat.ts";
 
@@ -42,30 +39,24 @@ export interface SqsConsumerOptions {
   completedIds?: { maxSize: number; ttlMs: number };
 }
 
-/** Outcome labels of `eventsReceived{result}` besides the PermanentError kinds. */
-export const RESULTS = {
-  handled: "handled",
-  duplicate: "duplicate",
-  retry: "retry",
-  error: "error",
-} as const;
-
 const UNKNOWN_TYPE = "unknown";
 
+const DEFAULTS = {
+  concurrency: 10,
+  visibilityTimeoutSeconds: 30,
+  waitTimeSeconds: 20,
+  stopTimeoutMs: 20_000,
+  retryDelaySeconds: 5,
+  maxRetryDelaySeconds: 60,
+  receiveBackoff: { initialMs: 1_000, maxMs: 30_000 },
+  completedIds: { maxSize: 10_000, ttlMs: 3_600_000 },
+};
+
 export class SqsConsumer {
-  private readonly client: SQSClient;
-  private readonly queueUrl: string;
-  private readonly concurrency: number;
-  private readonly visibilityTimeoutSeconds: number;
-  private readonly waitTimeSeconds: number;
+  private readonly options: Required<SqsConsumerOptions>;
   private readonly log: Logger;
-  private readonly metrics: SqsConsumerOptions["metrics"];
-  private readonly handler: EventHandler;
-  private readonly stopTimeoutMs: number;
-  private readonly retryDelaySeconds: number;
-  private readonly maxRetryDelaySeconds: number;
-  private readonly receiveBackoff: { initialMs: number; maxMs: number };
   private readonly completed: RecentIds;
+  private readonly queue: SqsQueue;
 
   private readonly inFlight = new Set<Promise<void>>();
   private readonly heartbeats = new Set<VisibilityHeartbeat>();
@@ -78,20 +69,15 @@ export class SqsConsumer {
   private woken: Promise<void> = Promise.resolve();
 
   constructor(options: SqsConsumerOptions) {
-    this.client = options.client;
-    this.queueUrl = options.queueUrl;
-    this.concurrency = Math.max(1, options.concurrency ?? 10);
-    this.visibilityTimeoutSeconds = options.visibilityTimeoutSeconds ?? 30;
-    this.waitTimeSeconds = options.waitTimeSeconds ?? 20;
+    this.options = {
+      ...DEFAULTS,
+      ...options,
+      concurrency: Math.max(1, options.concurrency ?? DEFAULTS.concurrency),
+    };
     this.log = options.log;
-    this.metrics = options.metrics;
-    this.handler = options.handler;
-    this.stopTimeoutMs = options.stopTimeoutMs ?? 20_000;
-    this.retryDelaySeconds = options.retryDelaySeconds ?? 5;
-    this.maxRetryDelaySeconds = options.maxRetryDelaySeconds ?? 60;
-    this.receiveBackoff = options.receiveBackoff ?? { initialMs: 1_000, maxMs: 30_000 };
-    const remember = options.completedIds ?? { maxSize: 10_000, ttlMs: 3_600_000 };
-    this.completed = new RecentIds(remember.maxSize, remember.ttlMs);
+    const { maxSize, ttlMs } = this.options.completedIds;
+    this.completed = new RecentIds(maxSize, ttlMs);
+    this.queue = new SqsQueue(options.client, options.queueUrl, options.metrics);
   }
 
   /** Receives until stop(); resolves when the receive loop has ended. Never rejects. */
@@ -103,9 +89,9 @@ export class SqsConsumer {
     this.woken = new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
     this.log.info(
       {
-        queueUrl: this.queueUrl,
-        concurrency: this.concurrency,
-        visibilityTimeoutSeconds: this.visibilityTimeoutSeconds,
+        queueUrl: this.options.queueUrl,
+        concurrency: this.options.concurrency,
+        visibilityTimeoutSeconds: this.options.visibilityTimeoutSeconds,
       },
       "receiving EC2 events from SQS",
     );
@@ -117,7 +103,7 @@ export class SqsConsumer {
    * Stops receiving and waits up to `timeoutMs` for running handlers. Returns whether they all finished;
    * the messages of any still running stop being extended and come back to the next consumer.
    */
-  async stop(timeoutMs = this.stopTimeoutMs): Promise<boolean> {
+  async stop(timeoutMs = this.options.stopTimeoutMs): Promise<boolean> {
     this.stopping = true;
     this.wake.abort();
     await this.running;
@@ -139,32 +125,36 @@ export class SqsConsumer {
   }
 
   private async receiveLoop(): Promise<void> {
-    let backoffMs = this.receiveBackoff.initialMs;
+    let failures = 0;
     while (!this.stopping) {
-      while (this.inFlight.size >= this.concurrency && !this.stopping) {
+      while (this.inFlight.size >= this.options.concurrency && !this.stopping) {
         await Promise.race([...this.inFlight, this.woken]);
       }
       if (this.stopping) break;
       let messages: Message[];
       try {
-        const output = await this.client.send(
+        const output = await this.options.client.send(
           new ReceiveMessageCommand({
-            QueueUrl: this.queueUrl,
-            MaxNumberOfMessages: Math.min(10, this.concurrency - this.inFlight.size),
-            WaitTimeSeconds: this.waitTimeSeconds,
-            VisibilityTimeout: this.visibilityTimeoutSeconds,
+            QueueUrl: this.options.queueUrl,
+            MaxNumberOfMessages: Math.min(10, this.options.concurrency - this.inFlight.size),
+            WaitTimeSeconds: this.options.waitTimeSeconds,
+            VisibilityTimeout: this.options.visibilityTimeoutSeconds,
             MessageSystemAttributeNames: ["ApproximateReceiveCount", "SentTimestamp"],
           }),
           { abortSignal: this.wake.signal },
         );
         messages = output.Messages ?? [];
-        backoffMs = this.receiveBackoff.initialMs;
+        failures = 0;
       } catch (err) {
         if (this.stopping) break;
-        this.metrics.sqsErrors.inc({ operation: "receive" });
-        this.log.error({ err, retryInMs: backoffMs }, "receiving from SQS failed");
-        await sleep(backoffMs, undefined, { signal: this.wake.signal }).catch(() => undefined);
-        backoffMs = Math.min(backoffMs * 2, this.receiveBackoff.maxMs);
+        this.options.metrics.sqsErrors.inc({ operation: "receive" });
+        const retryInMs = backoff(
+          ++failures,
+          this.options.receiveBackoff.initialMs,
+          this.options.receiveBackoff.maxMs,
+        );
+        this.log.error({ err, retryInMs }, "receiving from SQS failed");
+        await sleep(retryInMs, undefined, { signal: this.wake.signal }).catch(() => undefined);
         continue;
       }
       const receivedAt = Date.now();
@@ -183,12 +173,11 @@ export class SqsConsumer {
 
   private async handleMessage(message: Message, receivedAt: number): Promise<void> {
     const messageId = message.MessageId ?? "";
-    const receiveCount = Number(message.Attributes?.ApproximateReceiveCount) || 1;
     let log = this.log.child({ messageId });
     if (this.completed.has(`message:${messageId}`)) {
       this.count(UNKNOWN_TYPE, RESULTS.duplicate);
       log.info("message already handled; deleting it again");
-      await this.delete(message, log);
+      await this.queue.delete(message, log);
       return;
     }
 
@@ -203,19 +192,17 @@ export class SqsConsumer {
         { kind: error.kind, reason: error.message },
         "deleting a message that is not an EC2 event to act on",
       );
-      await this.delete(message, log);
+      await this.queue.delete(message, log);
       return;
     }
     log = this.log.child({ eventId: event.id, instanceId: event.instanceId, messageId });
 
     // Held from here on, also while a copy of the same event is being handled from another message.
     const heartbeat = new VisibilityHeartbeat({
-      client: this.client,
-      queueUrl: this.queueUrl,
-      receiptHandle: message.ReceiptHandle ?? "",
-      visibilityTimeoutSeconds: this.visibilityTimeoutSeconds,
+      queue: this.queue,
+      message,
+      visibilityTimeoutSeconds: this.options.visibilityTimeoutSeconds,
       log,
-      metrics: this.metrics,
     });
     this.heartbeats.add(heartbeat);
     const release = async () => {
@@ -232,10 +219,10 @@ export class SqsConsumer {
         this.count(event.kind, RESULTS.duplicate);
         this.completed.add(`message:${messageId}`);
         log.info("event already handled; deleting the repeat");
-        await this.delete(message, log);
+        await this.queue.delete(message, log);
         return;
       }
-      const handling = this.runHandler(event, message, receiveCount, receivedAt, log, release);
+      const handling = this.runHandler(event, message, receivedAt, log, release);
       this.handling.set(event.id, handling);
       try {
         await handling;
@@ -251,96 +238,27 @@ export class SqsConsumer {
   private async runHandler(
     event: Ec2Event,
     message: Message,
-    receiveCount: number,
     receivedAt: number,
     log: Logger,
     release: () => Promise<void>,
   ): Promise<void> {
-    let failure: unknown;
-    let ok = false;
+    let outcome: HandlerOutcome;
     try {
+      const receiveCount = receiveCountOf(message);
       log.info({ kind: event.kind, receiveCount, deadline: event.deadline }, "handling EC2 event");
-      await this.handler(event, { log, receivedAt });
-      ok = true;
-    } catch (err) {
-      failure = err;
-    }
-    // No extension may land after the delete or the retry delay below.
-    await release();
-
-    if (ok) {
+      await this.options.handler(event, { log, receivedAt });
+      outcome = { ok: true };
       this.completed.add(`event:${event.id}`);
       this.completed.add(`message:${message.MessageId ?? ""}`);
-      this.count(event.kind, RESULTS.handled);
-      await this.delete(message, log);
-    } else if (failure instanceof PermanentError) {
-      this.count(event.kind, failure.kind);
-      log.warn({ kind: failure.kind, reason: failure.message }, "event cannot be acted on; deleting it");
-      await this.delete(message, log);
-    } else {
-      const retryable = failure instanceof RetryableError;
-      const retryInSeconds = Math.min(this.retryDelaySeconds * receiveCount, this.maxRetryDelaySeconds);
-      this.count(event.kind, retryable ? RESULTS.retry : RESULTS.error);
-      if (retryable) log.warn({ err: failure, retryInSeconds }, "handling failed; the event will come back");
-      else {
-        log.error(
-          { err: toError(failure), retryInSeconds },
-          "handler failed unexpectedly; the event will come back",
-        );
-      }
-      await this.setVisibility(message, retryInSeconds, log);
+    } catch (failure) {
+      outcome = { ok: false, failure };
     }
+    // No extension may land after the delete or the retry delay.
+    await release();
+    await settle({ ...this.options, queue: this.queue }, message, event, outcome, log);
   }
 
   private count(type: string, result: string): void {
-    this.metrics.eventsReceived.inc({ type, result });
-  }
-
-  private async delete(message: Message, log: Logger): Promise<void> {
-    try {
-      await this.client.send(
-        new DeleteMessageCommand({ QueueUrl: this.queueUrl, ReceiptHandle: message.ReceiptHandle }),
-      );
-    } catch (err) {
-      // It comes back; the completed ids make the next delivery a plain delete.
-      this.metrics.sqsErrors.inc({ operation: "delete" });
-      log.error({ err }, "deleting the SQS message failed; it will be received again");
-    }
-  }
-
-  private async setVisibility(message: Message, seconds: number, log: Logger): Promise<void> {
-    try {
-      await this.client.send(
-        new ChangeMessageVisibilityCommand({
-          QueueUrl: this.queueUrl,
-          ReceiptHandle: message.ReceiptHandle,
-          VisibilityTimeout: seconds,
-        }),
-      );
-    } catch (err) {
-      this.metrics.sqsErrors.inc({ operation: "change-visibility" });
-      log.warn({ err }, "could not shorten the message's visibility; it comes back after the full timeout");
-    }
-  }
-}
-
-/** The SQS client of the watcher and the drill: region and endpoint from the config, credentials from the default chain. */
-export function createSqsClient(config: Pick<Config, "aws">): SQSClient {
-  return new SQSClient({
-    region: config.aws.region,
-    ...(config.aws.sqsEndpointUrl ? { endpoint: config.aws.sqsEndpointUrl } : {}),
-    // Long polls keep the socket quiet for up to 20 s; anything quieter for longer is a dead connection.
-    requestHandler: { connectionTimeout: 5_000, requestTimeout: 35_000 },
-  });
-}
-
-async function settleWithin(work: Promise<unknown>[], timeoutMs: number): Promise<boolean> {
-  const timeout = new AbortController();
-  const allDone = Promise.allSettled(work).then(() => true);
-  const timedOut = sleep(timeoutMs, false, { signal: timeout.signal }).catch(() => false);
-  try {
-    return await Promise.race([allDone, timedOut]);
-  } finally {
-    timeout.abort();
+    this.options.metrics.eventsReceived.inc({ type, result });
   }
 }

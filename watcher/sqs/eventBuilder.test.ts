@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { buildEc2Event, parseProviderId, regionOfZone, wrapInSnsNotification } from "./eventBuilder.ts";
-import { parseMessageBody } from "./events.ts";
+import { buildEc2Event, wrapInSnsNotification } from "./eventBuilder.ts";
+import { parseMessageBody } from "./parseEvent.ts";
 
 const fixture = (name: string) =>
   JSON.parse(
@@ -72,44 +72,5 @@ describe("buildEc2Event", () => {
     expect(() =>
       buildEc2Event({ kind: "spot-interruption", instanceId: "ip-10-0-1-7", region: "us-east-1" }),
     ).toThrow(/not an EC2 instance id/);
-  });
-});
-
-describe("parseProviderId", () => {
-  it.each([
-    {
-      providerId: "aws:///us-east-1b/i-0b662ef9931388ba0",
-      expected: { zone: "us-east-1b", region: "us-east-1", instanceId: "i-0b662ef9931388ba0" },
-    },
-    {
-      providerId: "aws:///eu-west-1a/i-0a1b2c3d",
-      expected: { zone: "eu-west-1a", region: "eu-west-1", instanceId: "i-0a1b2c3d" },
-    },
-    {
-      providerId: "aws:///us-west-2-lax-1a/i-0c7d8e9f0a1b2c3d4",
-      expected: { zone: "us-west-2-lax-1a", region: "us-west-2", instanceId: "i-0c7d8e9f0a1b2c3d4" },
-    },
-    {
-      providerId: "aws:///eu-west-1a/0123456789abcdef0123456789abcdef/fargate-ip-10-0-1-7",
-      expected: undefined,
-    },
-    { providerId: "kind://docker/kind/kind-worker", expected: undefined },
-    { providerId: "aws:///eu-west-1a/i-xyz", expected: undefined },
-    { providerId: "", expected: undefined },
-    { providerId: undefined, expected: undefined },
-  ])("$providerId", ({ providerId, expected }) => {
-    expect(parseProviderId(providerId)).toEqual(expected);
-  });
-});
-
-describe("regionOfZone", () => {
-  it.each([
-    ["us-east-1b", "us-east-1"],
-    ["ap-southeast-2c", "ap-southeast-2"],
-    ["us-gov-west-1a", "us-gov-west-1"],
-    ["us-east-1-wl1-bos-wlz-1", "us-east-1"],
-    ["nowhere", undefined],
-  ])("%s → %s", (zone, region) => {
-    expect(regionOfZone(zone)).toBe(region);
   });
 });

@@ -1,8 +1,9 @@
 // Builds EventBridge EC2 events shaped like the ones AWS sends (see test/fixtures/aws-events), for
 // `spot-orchestrator drill`, tests and the demo.
 import { randomUUID } from "node:crypto";
-import type { EventKind } from "../types.ts";
-import { DETAIL_TYPES, EVENT_SOURCE, isInstanceId } from "./events.ts";
+import { isInstanceId } from "../../core/ec2.ts";
+import { rfc3339 } from "../../core/time.ts";
+import { DETAIL_TYPES, EVENT_SOURCE, type EventKind } from "./ec2Event.ts";
 
 export interface EventBridgeEvent {
   version: string;
@@ -34,10 +35,10 @@ export interface BuildEventOptions {
   state?: "stopping" | "shutting-down";
 }
 
-export const PLACEHOLDER_ACCOUNT = "000000000000";
+const PLACEHOLDER_ACCOUNT = "000000000000";
 
 /** AWS gives two minutes' notice before reclaiming a spot instance. */
-export const SPOT_NOTICE_MS = 120_000;
+const SPOT_NOTICE_MS = 120_000;
 
 export function buildEc2Event(options: BuildEventOptions): EventBridgeEvent {
   if (!isInstanceId(options.instanceId)) {
@@ -48,7 +49,7 @@ export function buildEc2Event(options: BuildEventOptions): EventBridgeEvent {
   const detail: Record<string, string> = { "instance-id": options.instanceId };
   if (options.kind === "spot-interruption") {
     detail["instance-action"] = options.instanceAction ?? "terminate";
-    detail["instance-action-time"] = awsTime(options.deadline ?? new Date(time.getTime() + SPOT_NOTICE_MS));
+    detail["instance-action-time"] = rfc3339(options.deadline ?? new Date(time.getTime() + SPOT_NOTICE_MS));
   } else if (options.kind === "instance-stopping") {
     detail["state"] = options.state ?? "stopping";
   }
@@ -58,7 +59,7 @@ export function buildEc2Event(options: BuildEventOptions): EventBridgeEvent {
     "detail-type": DETAIL_TYPES[options.kind],
     source: EVENT_SOURCE,
     account,
-    time: awsTime(time),
+    time: rfc3339(time),
     region: options.region,
     resources: [
       `arn:${partition(options.region)}:ec2:${options.region}:${account}:instance/${options.instanceId}`,
@@ -82,33 +83,8 @@ export function wrapInSnsNotification(
   };
 }
 
-export interface ProviderInstance {
-  zone: string;
-  region: string;
-  instanceId: string;
-}
-
-/** `aws:///<az>/<instance-id>` (the EC2 nodes' spec.providerID) → zone, region and instance id. */
-export function parseProviderId(providerId: string | undefined): ProviderInstance | undefined {
-  const match = /^aws:\/\/\/([a-z0-9-]+)\/(i-[0-9a-f]+)$/.exec(providerId ?? "");
-  if (!match || !isInstanceId(match[2])) return undefined;
-  const zone = match[1]!;
-  const region = regionOfZone(zone);
-  return region === undefined ? undefined : { zone, region, instanceId: match[2] };
-}
-
-/** `us-east-1b` → `us-east-1`; local and wavelength zones (`us-west-2-lax-1a`) → their parent region. */
-export function regionOfZone(zone: string): string | undefined {
-  return /^([a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d+)/.exec(zone)?.[1];
-}
-
 function partition(region: string): string {
   if (region.startsWith("cn-")) return "aws-cn";
   if (region.includes("-gov-")) return "aws-us-gov";
   return "aws";
-}
-
-/** EventBridge writes times to the second: `2026-11-02T14:05:10Z`. */
-function awsTime(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, "Z");
 }

@@ -1,39 +1,31 @@
 // Keeps a received message invisible to other consumers while its handler is still running, by
 // extending its visibility timeout at half the timeout.
-import { ChangeMessageVisibilityCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import type { Message } from "@aws-sdk/client-sqs";
 import type { Logger } from "../../core/log.ts";
-import type { WatcherMetrics } from "../metrics.ts";
+import type { SqsQueue } from "./queue.ts";
 
 export interface VisibilityHeartbeatOptions {
-  client: SQSClient;
-  queueUrl: string;
-  receiptHandle: string;
+  queue: SqsQueue;
+  message: Message;
   visibilityTimeoutSeconds: number;
   log: Logger;
-  metrics: Pick<WatcherMetrics, "sqsErrors">;
 }
 
 export class VisibilityHeartbeat {
   private readonly timer: NodeJS.Timeout;
-  private inFlight: Promise<void> | undefined;
+  private inFlight: Promise<unknown> | undefined;
   private stopped = false;
 
   constructor(options: VisibilityHeartbeatOptions) {
-    const { client, queueUrl, receiptHandle, visibilityTimeoutSeconds, log, metrics } = options;
+    const { queue, message, visibilityTimeoutSeconds, log } = options;
     const extend = async () => {
-      try {
-        await client.send(
-          new ChangeMessageVisibilityCommand({
-            QueueUrl: queueUrl,
-            ReceiptHandle: receiptHandle,
-            VisibilityTimeout: visibilityTimeoutSeconds,
-          }),
-        );
-        log.debug({ visibilityTimeoutSeconds }, "extended the message's visibility");
-      } catch (err) {
-        metrics.sqsErrors.inc({ operation: "change-visibility" });
-        log.warn({ err }, "could not extend the message's visibility; another consumer may receive it");
-      }
+      const extended = await queue.changeVisibility(
+        message,
+        visibilityTimeoutSeconds,
+        log,
+        "could not extend the message's visibility; another consumer may receive it",
+      );
+      if (extended) log.debug({ visibilityTimeoutSeconds }, "extended the message's visibility");
     };
     this.timer = setInterval(
       () => {

@@ -78,7 +78,7 @@ export function annotationOf(obj: V1Deployment | undefined, key: string): string
  * The compute before this write: what the stored object asked for (absent = spot), or undefined on
  * CREATE. An invalid stored value reads as "unknown", which differs from every valid one.
  */
-export function previousCompute(write: DeploymentWrite): Compute | "unknown" | undefined {
+function previousCompute(write: DeploymentWrite): Compute | "unknown" | undefined {
   if (write.oldObject === undefined) return undefined;
   return requestedCompute(write.oldObject) ?? "unknown";
 }

@@ -2,7 +2,15 @@ import fastJsonPatch from "fast-json-patch";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Annotation, COMPUTE_LABEL } from "../../core/contract.ts";
 import { place } from "../../core/placement.ts";
-import { fixture, ORCHESTRATOR, placement, postJson, serveHttp, testApp, type Json } from "../testSupport.ts";
+import {
+  fixture,
+  ORCHESTRATOR,
+  placement,
+  postJson,
+  serveHttp,
+  testApp,
+  type Json,
+} from "../../test/webhook/support.ts";
 
 const { applyPatch } = fastJsonPatch;
 

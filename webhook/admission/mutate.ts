@@ -4,6 +4,7 @@ import type { V1Deployment } from "@kubernetes/client-node";
 import fastJsonPatch from "fast-json-patch";
 import { Annotation, COMPUTE_LABEL, isOptedIn, requestedCompute, type Compute } from "../../core/contract.ts";
 import { fargateIncompatibilities, place, readStash, type PlacementConfig } from "../../core/placement.ts";
+import { rfc3339 } from "../../core/time.ts";
 import {
   annotationOf,
   computeChanges,
@@ -69,9 +70,4 @@ function warnings(write: DeploymentWrite, compute: Compute): string[] {
     );
   }
   return found;
-}
-
-/** RFC 3339 at second precision, as Kubernetes writes times (2024-05-01T12:00:00Z). */
-export function rfc3339(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, "Z");
 }

@@ -4,9 +4,9 @@ import type { Operation } from "fast-json-patch";
 import { z } from "zod";
 
 export const SUPPORTED_VERSIONS = ["admission.k8s.io/v1", "admission.k8s.io/v1beta1"] as const;
-export type ReviewVersion = (typeof SUPPORTED_VERSIONS)[number];
+type ReviewVersion = (typeof SUPPORTED_VERSIONS)[number];
 
-export interface GroupVersionKind {
+interface GroupVersionKind {
   group: string;
   version: string;
   kind: string;
@@ -75,7 +75,7 @@ export class BadReviewError extends Error {
   override readonly name = "BadReviewError";
 }
 
-export interface Status {
+interface Status {
   code: number;
   message?: string;
   reason?: string;
@@ -90,7 +90,7 @@ export interface AdmissionResponse {
   warnings?: string[];
 }
 
-export interface AdmissionReview {
+interface AdmissionReview {
   apiVersion: ReviewVersion;
   kind: "AdmissionReview";
   request: AdmissionRequest;

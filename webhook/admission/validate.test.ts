@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
-import { fixture, ORCHESTRATOR, postJson, serveHttp, testApp, type Json } from "../testSupport.ts";
+import {
+  fixture,
+  ORCHESTRATOR,
+  postJson,
+  serveHttp,
+  testApp,
+  type Json,
+} from "../../test/webhook/support.ts";
 
 let server: Awaited<ReturnType<typeof serveHttp>>;
 beforeAll(async () => (server = await serveHttp(testApp())));
@@ -45,9 +52,9 @@ describe("validate allows", () => {
     ["a Deployment that is not opted in", "deployment-update-not-opted-in", () => {}],
     ["a DELETE", "deployment-delete", () => {}],
     [
-      "enabled=false, whatever else it carries",
-      create,
-      edits(annotate(Annotation.enabled, "false"), annotate(Annotation.compute, "gpu")),
+      "a Deployment not opted in that keeps a compute value stored before it left the contract",
+      "deployment-update-not-opted-in",
+      edits(annotate(Annotation.compute, "gpu"), annotate(Annotation.compute, "gpu", "oldObject")),
     ],
     ["every contract reason", create, annotate(Annotation.reason, "rebalance-recommendation")],
     [
@@ -93,6 +100,20 @@ describe("validate denies", () => {
       "an unknown compute",
       create,
       annotate(Annotation.compute, "gpu"),
+      422,
+      'spot-orchestrator.io/compute: "gpu" is not allowed; allowed values: spot, fargate',
+    ],
+    [
+      "an unknown compute on a Deployment not opted in (yet)",
+      "deployment-update-not-opted-in",
+      annotate(Annotation.compute, "gpu"),
+      422,
+      'spot-orchestrator.io/compute: "gpu" is not allowed; allowed values: spot, fargate',
+    ],
+    [
+      "an unknown compute with enabled=false",
+      create,
+      edits(annotate(Annotation.enabled, "false"), annotate(Annotation.compute, "gpu")),
       422,
       'spot-orchestrator.io/compute: "gpu" is not allowed; allowed values: spot, fargate',
     ],

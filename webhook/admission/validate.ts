@@ -20,7 +20,7 @@ import {
 } from "./deployment.ts";
 import { allowed, denied, type AdmissionRequest, type AdmissionResponse } from "./review.ts";
 
-export type DenialCause = "invalid-enabled" | "invalid-compute" | "invalid-reason" | "fargate-incompatible";
+type DenialCause = "invalid-enabled" | "invalid-compute" | "invalid-reason" | "fargate-incompatible";
 
 interface Problem {
   cause: DenialCause;
@@ -45,6 +45,16 @@ export function validate(
       message: notAllowed(Annotation.enabled, enabled, ENABLED_VALUES),
     });
   }
+  // A bad compute is denied whether or not the Deployment is opted in (yet), so opting in later never
+  // meets a value set earlier; a value stored before it left the contract stays editable.
+  const compute = annotationOf(write.object, Annotation.compute);
+  const changed = compute !== annotationOf(write.oldObject, Annotation.compute);
+  if (compute !== undefined && !isCompute(compute) && (changed || isOptedIn(write.object))) {
+    problems.push({
+      cause: "invalid-compute",
+      message: notAllowed(Annotation.compute, compute, COMPUTE_TYPES),
+    });
+  }
   if (isOptedIn(write.object)) checkOptedIn(write, options.orchestratorUsername, problems, warnings);
 
   if (problems.length === 0) return allowed(undefined, warnings);
@@ -63,12 +73,6 @@ function checkOptedIn(
   warnings: string[],
 ): void {
   const compute = annotationOf(write.object, Annotation.compute);
-  if (compute !== undefined && !isCompute(compute)) {
-    problems.push({
-      cause: "invalid-compute",
-      message: notAllowed(Annotation.compute, compute, COMPUTE_TYPES),
-    });
-  }
   // Only a new value is checked, so an object stored before a value left the contract can still be edited.
   const reason = annotationOf(write.object, Annotation.reason);
   if (

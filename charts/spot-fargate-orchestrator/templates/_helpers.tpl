@@ -209,17 +209,18 @@ The default topology spread: across zones when possible.
 {{- end }}
 
 {{/*
-The CEL condition that sends only opted-in Deployments to the webhooks: opted in before or after the change,
-so that opting out (or a change to the annotation) is seen as well.
+The CEL condition that sends the webhooks only Deployments carrying any spot-orchestrator.io/ annotation,
+before or after the change: opted-in ones (opting out included), and those with a bad `enabled` or
+`compute` value, which the validating webhook denies whether or not they are opted in.
 */}}
 {{- define "spot-fargate-orchestrator.matchConditions" -}}
-{{- $optedIn := "%s != null && has(%s.metadata.annotations) && 'spot-orchestrator.io/enabled' in %s.metadata.annotations && %s.metadata.annotations['spot-orchestrator.io/enabled'] == 'true'" }}
-{{- $conditions := list (printf $optedIn "object" "object" "object" "object") (printf $optedIn "oldObject" "oldObject" "oldObject" "oldObject") }}
+{{- $annotated := "%s != null && has(%s.metadata.annotations) && %s.metadata.annotations.exists(k, k.startsWith('spot-orchestrator.io/'))" }}
+{{- $conditions := list (printf $annotated "object" "object" "object") (printf $annotated "oldObject" "oldObject" "oldObject") }}
 {{- with .Values.config.kubernetes.deployment_name }}
 {{- $conditions = append $conditions (printf "object != null && object.metadata.name == %s" (squote .)) }}
 {{- $conditions = append $conditions (printf "oldObject != null && oldObject.metadata.name == %s" (squote .)) }}
 {{- end }}
-- name: opted-in
+- name: orchestrator-annotations
   expression: {{ printf "(%s)" (join ") || (" $conditions) | quote }}
 {{- end }}
 

@@ -1,0 +1,85 @@
+// Who is told when something happens: Slack when it is configured, the log otherwise. Alerts are never
+// awaited on the migration path and never throw.
+import type { Logger } from "../../core/log.ts";
+import { keyOf, type DeploymentRef } from "../deployments.ts";
+import type { WatcherMetrics } from "../metrics.ts";
+import type { Ec2Event } from "../sqs/ec2Event.ts";
+import { SlackAlerter, type SlackAlerterOptions } from "./slack.ts";
+
+export interface InterruptionAlert {
+  event: Ec2Event;
+  node: string;
+  deployments: DeploymentRef[];
+  skipped: { deployment: DeploymentRef; why: string }[];
+  dryRun: boolean;
+}
+
+export interface SummaryAlert {
+  title: string;
+  ok: boolean;
+  lines: string[];
+  eventId?: string | undefined;
+}
+
+export interface Alerter {
+  /** One message per interruption: the Deployments moving and those skipped. */
+  interruption(alert: InterruptionAlert): void;
+  /** One summary when every Deployment of an interruption is resolved (healthy) or failed. */
+  summary(summary: SummaryAlert): void;
+  /** A loud, single alert (failed move, incompatible workload, rollback). */
+  problem(message: string, details?: Record<string, string>): void;
+  /** Waits until every queued alert is sent or given up, at most `timeoutMs`; false when some are left. */
+  flush(timeoutMs: number): Promise<boolean>;
+}
+
+export interface AlerterOptions extends Omit<SlackAlerterOptions, "log" | "metrics"> {
+  enabled: boolean;
+  log: Logger;
+  metrics: Pick<WatcherMetrics, "alerts">;
+}
+
+/** Slack when alerts are enabled and a webhook URL is set; the log otherwise. */
+export function createAlerter(options: AlerterOptions): Alerter {
+  const log = options.log.child({ component: "slack" });
+  if (!options.enabled || options.webhookUrl === "") {
+    log.info({ enabled: options.enabled }, "Slack alerts are off; alerts are only logged");
+    return new LogAlerter(log);
+  }
+  return new SlackAlerter({ ...options, log });
+}
+
+/** Alerts as log lines, when Slack is off. */
+class LogAlerter implements Alerter {
+  private readonly log: Logger;
+
+  constructor(log: Logger) {
+    this.log = log;
+  }
+
+  interruption({ event, node, deployments, skipped, dryRun }: InterruptionAlert): void {
+    this.log.info(
+      {
+        alert: "interruption",
+        eventId: event.id,
+        instanceId: event.instanceId,
+        node,
+        deployments: deployments.map(keyOf),
+        skipped: skipped.map((s) => `${keyOf(s.deployment)}: ${s.why}`),
+        dryRun,
+      },
+      "interruption alert (Slack off)",
+    );
+  }
+
+  summary({ title, ok, lines, eventId }: SummaryAlert): void {
+    this.log.info({ alert: "summary", ok, lines, eventId }, `${title} (Slack off)`);
+  }
+
+  problem(message: string, details?: Record<string, string>): void {
+    this.log.warn({ alert: "problem", ...details }, `${message} (Slack off)`);
+  }
+
+  async flush(): Promise<boolean> {
+    return true;
+  }
+}

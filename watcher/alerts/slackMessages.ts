@@ -1,0 +1,137 @@
+// The layout of the Slack messages: Block Kit blocks with a plain-text fallback, Slack's limits respected.
+import { keyOf } from "../deployments.ts";
+import type { Ec2Event, EventKind } from "../sqs/ec2Event.ts";
+import type { InterruptionAlert, SummaryAlert } from "./alerter.ts";
+
+export interface SlackMessage {
+  text: string;
+  blocks?: SlackBlock[];
+}
+
+type SlackText = { type: "mrkdwn" | "plain_text"; text: string };
+type SlackBlock =
+  | { type: "header"; text: SlackText }
+  | { type: "section"; text?: SlackText; fields?: SlackText[] }
+  | { type: "context"; elements: SlackText[] };
+
+const HEADLINES: Record<EventKind, { emoji: string; title: string }> = {
+  "spot-interruption": { emoji: ":rotating_light:", title: "Spot interruption warning" },
+  "rebalance-recommendation": { emoji: ":warning:", title: "Rebalance recommendation" },
+  "instance-stopping": { emoji: ":rotating_light:", title: "Instance stopping" },
+};
+
+const MAX_LISTED = 20;
+const DRY_RUN = "[DRY RUN] ";
+
+export function messageFormat(clusterName?: string) {
+  const cluster = clusterName ? ` in *${escape(clusterName)}*` : "";
+  const clusterPlain = clusterName ? ` in ${clusterName}` : "";
+  return {
+    interruption(alert: InterruptionAlert): SlackMessage {
+      const { event, node, deployments, skipped, dryRun } = alert;
+      const { emoji, title } = HEADLINES[event.kind];
+      const dry = dryRun ? DRY_RUN : "";
+      const moving = `${deployments.length} Deployment${deployments.length === 1 ? "" : "s"} ${dryRun ? "would move" : "moving"} to Fargate`;
+      const skipNote = skipped.length > 0 ? `, ${skipped.length} skipped` : "";
+      const blocks: SlackBlock[] = [
+        section(`${emoji} *${dry}${title}*${cluster}: node \`${escape(node)}\` — ${moving}${skipNote}`),
+        {
+          type: "section",
+          fields: [
+            mrkdwn(`*Node*\n\`${escape(node)}\``),
+            mrkdwn(
+              `*Instance*\n\`${escape(event.instanceId)}\`${event.region ? ` (${escape(event.region)})` : ""}`,
+            ),
+            mrkdwn(`*Deadline*\n${deadline(event)}`),
+            mrkdwn(`*Event*\n${escape(event.detailType)}\n\`${escape(event.id)}\``),
+          ],
+        },
+      ];
+      if (deployments.length > 0) {
+        blocks.push(
+          section(
+            `*${dryRun ? "Would move" : "Moving"} to Fargate*\n${bullets(deployments.map((d) => `\`${escape(keyOf(d))}\``))}`,
+          ),
+        );
+      }
+      if (skipped.length > 0) {
+        blocks.push(
+          section(
+            `*Skipped*\n${bullets(skipped.map((s) => `\`${escape(keyOf(s.deployment))}\`: ${escape(s.why)}`))}`,
+          ),
+        );
+      }
+      if (dryRun) blocks.push(context(":information_source: Dry run: no Deployment was changed."));
+      return {
+        text: `${emoji} ${dry}${title}${clusterPlain}: node ${node} (${event.instanceId}), ${moving}${skipNote}${event.deadline ? `; reclaimed at ${event.deadline.toISOString()}` : ""}`,
+        blocks,
+      };
+    },
+
+    summary({ title, ok, lines, eventId }: SummaryAlert): SlackMessage {
+      const emoji = ok ? ":white_check_mark:" : ":x:";
+      const blocks: SlackBlock[] = [section(`${emoji} *${escape(title)}*${cluster}`)];
+      if (lines.length > 0) blocks.push(section(bullets(lines.map(escape))));
+      if (eventId) blocks.push(context(`Event \`${escape(eventId)}\``));
+      return { text: `${emoji} ${title}${clusterPlain}`, blocks };
+    },
+
+    problem(message: string, details: Record<string, string> = {}): SlackMessage {
+      const blocks: SlackBlock[] = [
+        { type: "header", text: { type: "plain_text", text: truncate(`:x: Problem${clusterPlain}`, 150) } },
+        section(`*${escape(message)}*`),
+      ];
+      const fields = Object.entries(details).map(([k, v]) =>
+        mrkdwn(truncate(`*${escape(k)}*\n${escape(v)}`, 2000)),
+      );
+      // Slack takes at most 10 fields a section.
+      for (let i = 0; i < fields.length; i += 10)
+        blocks.push({ type: "section", fields: fields.slice(i, i + 10) });
+      return { text: `:x: Problem${clusterPlain}: ${message}`, blocks };
+    },
+  };
+}
+
+function deadline(event: Ec2Event): string {
+  if (!event.deadline) return "not given";
+  const seconds = Math.floor(event.deadline.getTime() / 1000);
+  // Slack shows the date in the reader's time zone; the ISO time is the fallback.
+  return `<!date^${seconds}^{date_short_pretty} {time_secs}|${event.deadline.toISOString()}>`;
+}
+
+function bullets(items: string[]): string {
+  const shown = items.slice(0, MAX_LISTED).map((item) => `• ${item}`);
+  if (items.length > MAX_LISTED) shown.push(`…and ${items.length - MAX_LISTED} more`);
+  return shown.join("\n");
+}
+
+function section(text: string): SlackBlock {
+  return { type: "section", text: mrkdwn(truncate(text, 3000)) };
+}
+
+function context(text: string): SlackBlock {
+  return { type: "context", elements: [mrkdwn(text)] };
+}
+
+function mrkdwn(text: string): SlackText {
+  return { type: "mrkdwn", text };
+}
+
+/** Slack's mrkdwn control characters. */
+function escape(text: string): string {
+  return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** The message with a note that `dropped` earlier alerts were dropped by the rate limit. */
+export function withDroppedNote(message: SlackMessage, dropped: number): SlackMessage {
+  if (dropped === 0) return message;
+  const note = `${dropped} earlier alert${dropped === 1 ? " was" : "s were"} dropped by the alerts per minute limit (ALERTS_MAX_PER_MINUTE); see the watcher's logs.`;
+  return {
+    text: `${message.text}\n(${note})`,
+    blocks: [...(message.blocks ?? []), { type: "context", elements: [mrkdwn(`:warning: ${note}`)] }],
+  };
+}

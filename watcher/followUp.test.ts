@@ -1,0 +1,246 @@
+import type { V1Deployment } from "@kubernetes/client-node";
+import { describe, expect, it } from "vitest";
+import { statusRows } from "../cli/status.ts";
+import { Annotation, COMPUTE_LABEL } from "../core/contract.ts";
+import { loadConfig } from "../core/config.ts";
+import { createLogger } from "../core/log.ts";
+import {
+  FakeDeployments,
+  recordingAlerter,
+  recordingRecorder,
+  unavailable,
+  unreachable,
+} from "../test/watcher/fakes.ts";
+import { FollowUps } from "./followUp.ts";
+import { createWatcherMetrics } from "./metrics.ts";
+import type { FollowResult } from "./moves.ts";
+import type { FollowRollout } from "./rollout.ts";
+
+const log = createLogger({ level: "silent", format: "json" });
+const USER = "system:serviceaccount:so:so";
+const config = loadConfig({ env: { ORCHESTRATOR_USERNAME: USER } }); // cooldown 45m, backoff 15m .. 4h
+const now = new Date("2026-11-30T10:48:00Z");
+const attemptStart = "2026-11-30T10:45:00Z";
+
+function setup(follow: FollowResult | FollowRollout) {
+  const deployments = new FakeDeployments();
+  const alerter = recordingAlerter();
+  const recorder = recordingRecorder();
+  const metrics = createWatcherMetrics();
+  const term = new AbortController();
+  const followRollout: FollowRollout = typeof follow === "function" ? follow : async () => follow;
+  const followUps = new FollowUps({
+    deployments,
+    followRollout,
+    recorder,
+    alerter,
+    metrics,
+    config,
+    log,
+    signal: term.signal,
+    now: () => now,
+    writeRetryBaseMs: 1,
+  });
+  return { deployments, alerter, recorder, metrics, term, followUps };
+}
+
+function web(annotations: Record<string, string>): V1Deployment {
+  return {
+    metadata: {
+      name: "web",
+      namespace: "shop",
+      labels: { [COMPUTE_LABEL]: annotations[Annotation.compute] ?? "spot" },
+      annotations: { [Annotation.enabled]: "true", [Annotation.rollout]: "progressing", ...annotations },
+    },
+  };
+}
+
+const movingToFargate = web({
+  [Annotation.compute]: "fargate",
+  [Annotation.reason]: "spot-interruption",
+  [Annotation.changedAt]: "2026-11-30T10:00:00Z",
+});
+const recovering = web({
+  [Annotation.compute]: "spot",
+  [Annotation.reason]: "recovery",
+  [Annotation.changedAt]: attemptStart,
+  [Annotation.lastRecoveryAt]: attemptStart,
+  [Annotation.failedRecoveryAttempts]: "1",
+});
+
+const healthy: FollowResult = { ok: true, seconds: 42 };
+const unhealthy: FollowResult = { ok: false, why: "pod web-1 is not Ready" };
+
+describe("a follow-up's verdict", () => {
+  it.each([
+    {
+      what: "a move to Fargate that became healthy",
+      stored: movingToFargate,
+      result: healthy,
+      annotations: { [Annotation.rollout]: "healthy" },
+      events: ["MigratedToFargate"],
+      problems: 0,
+      summaries: 0,
+    },
+    {
+      what: "a move to Fargate that failed",
+      stored: movingToFargate,
+      result: unhealthy,
+      annotations: { [Annotation.rollout]: "failed: pod web-1 is not Ready" },
+      events: ["MigrationFailed"],
+      problems: 1,
+      summaries: 0,
+    },
+    {
+      what: "a move to Fargate whose compute changed again meanwhile",
+      stored: movingToFargate,
+      result: { ok: false, why: "compute changed to spot", superseded: true } as FollowResult,
+      annotations: { [Annotation.rollout]: "progressing" },
+      events: [],
+      problems: 0,
+      summaries: 0,
+    },
+    {
+      what: "a recovery that became healthy",
+      stored: recovering,
+      result: healthy,
+      annotations: { [Annotation.rollout]: "healthy", [Annotation.compute]: "spot" },
+      absent: [Annotation.failedRecoveryAttempts],
+      events: ["RecoveredToSpot"],
+      problems: 0,
+      summaries: 1,
+    },
+    {
+      what: "a recovery that failed: rolled back, the move's time and the label recorded by the watcher",
+      stored: recovering,
+      result: unhealthy,
+      annotations: {
+        [Annotation.compute]: "fargate",
+        [Annotation.reason]: "rollback",
+        [Annotation.rollout]: "failed: pod web-1 is not Ready",
+        [Annotation.failedRecoveryAttempts]: "2",
+        [Annotation.changedAt]: "2026-11-30T10:48:00Z",
+        [Annotation.changedBy]: USER,
+        [Annotation.lastRecoveryAt]: attemptStart,
+      },
+      label: "fargate",
+      events: ["RecoveryRolledBack"],
+      problems: 1,
+      summaries: 0,
+    },
+  ])("$what", async ({ stored, result, annotations, absent, label, events, problems, summaries }) => {
+    const { deployments, followUps, recorder, alerter } = setup(result);
+    const verdict = await followUps.follow(deployments.put(stored));
+    expect(verdict.result).toEqual(result);
+    expect(deployments.annotations("web")).toMatchObject(annotations);
+    for (const key of absent ?? []) expect(deployments.annotations("web")).not.toHaveProperty([key]);
+    if (label) expect(deployments.get("web").metadata?.labels?.[COMPUTE_LABEL]).toBe(label);
+    expect(recorder.events.map((e) => e.reason)).toEqual(events);
+    expect(alerter.problems).toHaveLength(problems);
+    expect(alerter.summaries).toHaveLength(summaries);
+  });
+
+  it("of a recovery an interruption overtook counts as failed; the interruption's reason stands", async () => {
+    const { deployments, followUps, recorder } = setup(async () => {
+      const moved = deployments.get("web");
+      Object.assign(moved.metadata!.annotations!, {
+        [Annotation.compute]: "fargate",
+        [Annotation.reason]: "spot-interruption",
+      });
+      deployments.put(moved);
+      return { ok: false, why: "compute changed to fargate", superseded: true };
+    });
+    await followUps.follow(deployments.put(recovering));
+    expect(deployments.annotations("web")).toMatchObject({
+      [Annotation.compute]: "fargate",
+      [Annotation.reason]: "spot-interruption",
+      [Annotation.failedRecoveryAttempts]: "2",
+    });
+    expect(recorder.events.map((e) => e.reason)).toEqual(["RecoveryRolledBack"]);
+  });
+
+  it("is decided again on the stored version after a conflict, and written once", async () => {
+    const { deployments, followUps } = setup(unhealthy);
+    const d = deployments.put(recovering);
+    // an interruption moves it to Fargate between the follow-up's end and its write
+    deployments.interfere("shop/web", (current) => {
+      Object.assign(current.metadata!.annotations!, {
+        [Annotation.compute]: "fargate",
+        [Annotation.reason]: "spot-interruption",
+      });
+    });
+    await followUps.follow(d);
+    expect(deployments.writes).toHaveLength(1);
+    expect(deployments.annotations("web")).toMatchObject({
+      [Annotation.compute]: "fargate",
+      [Annotation.reason]: "spot-interruption",
+      [Annotation.failedRecoveryAttempts]: "2",
+    });
+  });
+
+  it("is retried through transient failures of the apiserver", async () => {
+    const { deployments, followUps } = setup(healthy);
+    deployments.failNext("patch", unavailable()).failNext("patch", unreachable());
+    await followUps.follow(deployments.put(movingToFargate));
+    expect(deployments.annotations("web")[Annotation.rollout]).toBe("healthy");
+  });
+
+  it("that cannot be written leaves the move in progress, for whoever follows it next", async () => {
+    const { deployments, followUps, recorder } = setup(healthy);
+    for (let i = 0; i < 5; i++) deployments.failNext("patch", unreachable());
+    await followUps.follow(deployments.put(movingToFargate));
+    expect(deployments.annotations("web")[Annotation.rollout]).toBe("progressing");
+    expect(recorder.events).toEqual([]);
+
+    const picked = followUps.resume(await deployments.list());
+    expect(picked).toHaveLength(1);
+    await Promise.all(picked);
+    expect(deployments.annotations("web")[Annotation.rollout]).toBe("healthy");
+  });
+
+  it("is not written when the leader's term ends first", async () => {
+    const { deployments, followUps, term, recorder } = setup(
+      (_ref, _target, _timeout, { signal }) =>
+        new Promise((resolve) =>
+          signal?.addEventListener("abort", () => resolve({ ok: false, why: "stopped" })),
+        ),
+    );
+    const following = followUps.follow(deployments.put(movingToFargate));
+    term.abort();
+    expect((await following).result).toBeUndefined();
+    expect(deployments.writes).toEqual([]);
+    expect(recorder.events).toEqual([]);
+  });
+
+  // The backoff counts from the start of the failed attempt (last-recovery-at) and the cooldown from the
+  // rollback (changed-at): the message must say what the recovery loop and `status` will compute.
+  it("of a failed recovery tells when the next attempt really starts, as status shows it", async () => {
+    const { deployments, followUps, recorder, alerter } = setup(unhealthy);
+    await followUps.follow(deployments.put(recovering));
+    const next = "in 45m (at 2026-11-30T11:33:00Z)";
+    expect(recorder.events[0]?.note).toContain(`next attempt ${next} at the earliest`);
+    expect(alerter.problems[0]?.details?.["next attempt"]).toBe(next);
+    const [row] = statusRows([deployments.get("web")], config, now.getTime());
+    expect(row?.nextRecovery).toBe(next);
+  });
+});
+
+describe("follow-ups", () => {
+  it("follow each Deployment once, however often they are asked to", async () => {
+    let calls = 0;
+    const { deployments, followUps } = setup(async () => (calls++, healthy));
+    const d = deployments.put(movingToFargate);
+    await Promise.all([followUps.follow(d), followUps.follow(d), ...followUps.resume([d])]);
+    expect(calls).toBe(1);
+  });
+
+  it("resume only moves left in progress", async () => {
+    const { deployments, followUps } = setup(healthy);
+    const done = deployments.put({
+      ...movingToFargate,
+      metadata: { ...movingToFargate.metadata, name: "done" },
+    });
+    done.metadata!.annotations![Annotation.rollout] = "healthy";
+    expect(followUps.resume([done])).toEqual([]);
+  });
+});

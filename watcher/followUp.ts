@@ -1,0 +1,231 @@
+// Follows a move to its verdict, for migration and recovery alike: the rollout and health on the target,
+// stopped early when the Deployment's compute changes again; then one conflict-retrying write of the
+// verdict, and the metric, Event and alert that tell of it. A follow-up stopped by the end of the leader's
+// term writes nothing: the Deployment stays `rollout=progressing` and the next leader (or the next
+// recovery pass, after a failed verdict write) follows it again.
+import type { V1Deployment } from "@kubernetes/client-node";
+import { Annotation, EventReason, requestedCompute, type Compute } from "../core/contract.ts";
+import type { Config } from "../core/config.ts";
+import type { Logger } from "../core/log.ts";
+import type { Alerter } from "./alerts/alerter.ts";
+import type { DeploymentEvent, EventReasonValue, EventRecorder } from "./alerts/kubeEvents.ts";
+import { keyOf, refOf, updateMetadata, type DeploymentRef, type Deployments } from "./deployments.ts";
+import type { WatcherMetrics } from "./metrics.ts";
+import { failedRecoveries, verdictPatch, type FollowResult, type WriteContext } from "./moves.ts";
+import { nextAttempt, recoveryState } from "./recovery/policy.ts";
+import type { FollowRollout } from "./rollout.ts";
+
+export interface FollowUpDeps {
+  deployments: Deployments;
+  followRollout: FollowRollout;
+  recorder: Pick<EventRecorder, "record">;
+  alerter: Alerter;
+  metrics: WatcherMetrics;
+  config: Pick<Config, "migration" | "recovery" | "webhook">;
+  log: Logger;
+  /** The leader's term: once aborted, follow-ups stop and record nothing. */
+  signal: AbortSignal;
+  now?: () => Date;
+  /** First wait between tries of a verdict write, doubling over 5 tries; default 200 ms. */
+  writeRetryBaseMs?: number;
+}
+
+export interface Verdict {
+  ref: DeploymentRef;
+  target: Compute;
+  /** Undefined when the follow-up was stopped (end of the leader's term) before a verdict. */
+  result?: FollowResult;
+}
+
+export class FollowUps {
+  private readonly deps: FollowUpDeps;
+  private readonly running = new Map<string, Promise<Verdict>>();
+
+  constructor(deps: FollowUpDeps) {
+    this.deps = deps;
+  }
+
+  isFollowing(ref: DeploymentRef): boolean {
+    return this.running.has(keyOf(ref));
+  }
+
+  /** Follows the move the Deployment is in (to the compute it asks for); one follow-up per Deployment. */
+  follow(deployment: V1Deployment): Promise<Verdict> {
+    const ref = refOf(deployment);
+    const existing = this.running.get(keyOf(ref));
+    if (existing) return existing;
+    const target = requestedCompute(deployment) ?? "spot";
+    const following = this.run(deployment, target);
+    this.running.set(keyOf(ref), following);
+    void following.finally(() => this.running.delete(keyOf(ref)));
+    return following;
+  }
+
+  /**
+   * Follows every move in `deployments` left `rollout=progressing` that nobody follows: by a previous
+   * leader, or after a verdict could not be written. Returns the verdicts of those it picked up.
+   */
+  resume(deployments: V1Deployment[]): Promise<Verdict>[] {
+    return deployments
+      .filter(
+        (d) =>
+          d.metadata?.annotations?.[Annotation.rollout] === "progressing" &&
+          requestedCompute(d) !== undefined &&
+          !this.isFollowing(refOf(d)),
+      )
+      .map((d) => {
+        this.deps.log.info({ ...refOf(d) }, "following a move left in progress");
+        return this.follow(d);
+      });
+  }
+
+  /** Resolves once every follow-up started so far has ended. */
+  async idle(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running.values()]);
+  }
+
+  private async run(deployment: V1Deployment, target: Compute): Promise<Verdict> {
+    const { config, signal } = this.deps;
+    const ref = refOf(deployment);
+    const log = this.deps.log.child({ ...ref, target });
+    const timeout = target === "fargate" ? config.migration.rolloutTimeout : config.recovery.timeout;
+    const result = await this.deps.followRollout(ref, target, timeout, {
+      log,
+      signal,
+      abortIf: (current) => {
+        const compute = requestedCompute(current);
+        return compute === target ? undefined : `compute changed to ${compute ?? "an invalid value"}`;
+      },
+    });
+    if (signal.aborted) {
+      log.info("follow-up stopped with the leader's term; the next leader follows the move");
+      return { ref, target };
+    }
+    try {
+      await this.record(deployment, target, result, log);
+    } catch (err) {
+      log.error({ err }, "recording the verdict failed; the move is followed again by the next pass");
+    }
+    return { ref, target, result };
+  }
+
+  private async record(
+    deployment: V1Deployment,
+    target: Compute,
+    result: FollowResult,
+    log: Logger,
+  ): Promise<void> {
+    const context: WriteContext = {
+      now: this.deps.now?.() ?? new Date(),
+      username: this.deps.config.webhook.orchestratorUsername,
+    };
+    const update = await updateMetadata(
+      this.deps.deployments,
+      deployment,
+      (current) => verdictPatch(current, target, result, context),
+      { signal: this.deps.signal, retryBaseMs: this.deps.writeRetryBaseMs ?? 200 },
+    );
+    if (!update.written) {
+      log.info({ result }, "compute changed while the move was followed; verdict not recorded");
+      return;
+    }
+    this.announce(update.deployment, target, result, context.now, log);
+  }
+
+  /** The metric, Event, log line and alert of a recorded verdict. */
+  private announce(
+    stored: V1Deployment,
+    target: Compute,
+    result: FollowResult,
+    now: Date,
+    log: Logger,
+  ): void {
+    const { metrics, recorder, alerter, config } = this.deps;
+    const key = keyOf(refOf(stored));
+    metrics.rollouts.inc({ compute: target, result: result.ok ? "healthy" : "failed" });
+    if (target === "spot") metrics.recoveries.inc({ result: result.ok ? "recovered" : "rolled-back" });
+    if (result.ok) {
+      log.info(
+        { seconds: result.seconds },
+        target === "fargate" ? "healthy on Fargate" : "recovered to spot",
+      );
+      metrics.timeToHealthy.observe({ compute: target }, result.seconds);
+      const after = `after ${Math.round(result.seconds)}s`;
+      if (target === "fargate") {
+        recorder.record(
+          stored,
+          event("Normal", EventReason.migratedToFargate, `Healthy on Fargate ${after}`),
+        );
+      } else {
+        recorder.record(
+          stored,
+          event("Normal", EventReason.recoveredToSpot, `Back on spot and healthy ${after}`),
+        );
+        alerter.summary({ title: `${key} recovered to spot`, ok: true, lines: [`healthy on spot ${after}`] });
+      }
+      return;
+    }
+    if (target === "fargate") {
+      log.error({ why: result.why }, "move to Fargate failed");
+      recorder.record(
+        stored,
+        event("Warning", EventReason.migrationFailed, `Move to Fargate failed: ${result.why}`),
+      );
+      alerter.problem(`Moving ${key} to Fargate failed: ${result.why}`, {
+        deployment: key,
+        node: stored.metadata?.annotations?.[Annotation.interruptedNode] ?? "",
+      });
+      return;
+    }
+    // when the next attempt may start, as the recovery loop will compute it from what was just stored
+    const next = nextAttempt(recoveryState(stored, config.recovery), now.getTime());
+    const failures = failedRecoveries(stored);
+    log.warn({ why: result.why, failures, next }, "recovery failed; back on Fargate");
+    recorder.record(
+      stored,
+      event(
+        "Warning",
+        EventReason.recoveryRolledBack,
+        `Recovery to spot failed (${result.why}); back on Fargate, next attempt ${next} at the earliest`,
+      ),
+    );
+    alerter.problem(`Recovery of ${key} to spot failed; back on Fargate`, {
+      why: result.why,
+      "failed attempts": String(failures),
+      "next attempt": next,
+    });
+  }
+}
+
+function event(type: DeploymentEvent["type"], reason: EventReasonValue, note: string): DeploymentEvent {
+  const action =
+    reason === EventReason.migratedToFargate || reason === EventReason.migrationFailed ? "Verify" : "Recover";
+  return { type, reason, action, note };
+}
+
+/** One summary alert for the moves to Fargate of one interruption (or of those resumed together). */
+export async function summarizeMigrations(
+  alerter: Alerter,
+  verdicts: Promise<Verdict>[],
+  where: string,
+  eventId?: string,
+): Promise<void> {
+  const decided = (await Promise.all(verdicts)).filter(
+    (v): v is Required<Verdict> => v.result !== undefined && v.target === "fargate",
+  );
+  if (decided.length === 0) return;
+  const failures = decided.filter((v) => !v.result.ok).length;
+  alerter.summary({
+    title:
+      failures === 0
+        ? `Moved ${decided.length} Deployment(s) off ${where} to Fargate`
+        : `${failures} of ${decided.length} Deployment(s) failed to move off ${where} to Fargate`,
+    ok: failures === 0,
+    lines: decided.map(({ ref, result }) =>
+      result.ok
+        ? `${keyOf(ref)}: healthy on Fargate after ${Math.round(result.seconds)}s`
+        : `${keyOf(ref)}: failed: ${result.why}`,
+    ),
+    eventId,
+  });
+}

@@ -1,0 +1,158 @@
+// What the leader runs, from winning the Lease to losing or releasing it: the SQS intake, the follow-ups,
+// drift repair and recovery. Everything in a term works through clients bound to the term's signal, so
+// the moment leadership ends every write stops, also those of work still under way (controller-runtime
+// exits the process instead; here the webhook shares the pod, and a restarting container would take the
+// pod's admission endpoints down with it). A term is never restarted: each leadership gets a new one.
+import type { SQSClient } from "@aws-sdk/client-sqs";
+import type { Config } from "../core/config.ts";
+import { NodeLabel } from "../core/contract.ts";
+import { withSignal, type Kube } from "../core/kube.ts";
+import type { Logger } from "../core/log.ts";
+import { settleWithin } from "../core/settleWithin.ts";
+import type { Alerter } from "./alerts/alerter.ts";
+import { EventRecorder } from "./alerts/kubeEvents.ts";
+import { affectedDeployments, ReplicaSetOwners } from "./cluster/affectedDeployments.ts";
+import type { NodeLookup } from "./cluster/nodeIndex.ts";
+import { listPodsHoldingNodes } from "./cluster/pods.ts";
+import { KubeDeployments, scopeOf } from "./deployments.ts";
+import { DriftRepair } from "./drift.ts";
+import { FollowUps, summarizeMigrations } from "./followUp.ts";
+import type { WatcherMetrics } from "./metrics.ts";
+import { Migrator } from "./migration/migrator.ts";
+import type { InterruptionLog } from "./recovery/interruptionLog.ts";
+import { Recovery } from "./recovery/loop.ts";
+import { rolloutFollower } from "./rollout.ts";
+import { SqsConsumer } from "./sqs/consumer.ts";
+import type { Ec2Event, EventHandler } from "./sqs/ec2Event.ts";
+
+/** What lives as long as the process and every term shares. */
+export interface WatcherParts {
+  kube: Kube;
+  sqs: SQSClient;
+  nodes: NodeLookup;
+  interruptions: InterruptionLog;
+  alerter: Alerter;
+  metrics: WatcherMetrics;
+  config: Config;
+  log: Logger;
+}
+
+/** How long the end of a term waits for its work to notice; its writes are refused either way. */
+const WIND_DOWN_MS = 5_000;
+
+/** The leader's components of one term, every one working through clients bound to `signal`. */
+export function leaderWork(parts: Omit<WatcherParts, "sqs">, signal: AbortSignal) {
+  const { config, log, metrics, alerter, nodes, interruptions } = parts;
+  const kube = withSignal(parts.kube, signal);
+  const scope = scopeOf(config);
+  const deployments = new KubeDeployments(kube, scope);
+  const { identity } = config.watcher;
+  const recorder = new EventRecorder({ kube, identity, log, dryRun: config.migration.dryRun });
+  const followRollout = rolloutFollower(kube, config);
+  const common = { deployments, recorder, alerter, metrics, config, log, signal };
+  const followUps = new FollowUps({ ...common, followRollout });
+  const owners = new ReplicaSetOwners(kube);
+  const concurrency = config.migration.maxConcurrentFlips;
+  const affectedBy = (node: string) => affectedDeployments(kube, node, scope, owners, concurrency);
+  const listPods = () => listPodsHoldingNodes(kube);
+  return {
+    deployments,
+    recorder,
+    followUps,
+    migrator: new Migrator({ ...common, affectedBy, nodes, followUps }),
+    drift: new DriftRepair(common),
+    recovery: new Recovery({ ...common, listPods, nodes, interruptions, followUps }),
+  };
+}
+
+export class LeaderTerm {
+  private readonly parts: WatcherParts;
+  private readonly signal: AbortSignal;
+  private readonly work: ReturnType<typeof leaderWork>;
+  private readonly consumer: SqsConsumer;
+  private consuming: Promise<void> = Promise.resolve();
+
+  /** `signal`: aborted when the term ends. */
+  constructor(parts: WatcherParts, signal: AbortSignal) {
+    this.parts = parts;
+    this.signal = signal;
+    this.work = leaderWork(parts, signal);
+    const { config, log, metrics } = parts;
+    signal.addEventListener("abort", () => metrics.isLeader.set(0), { once: true });
+    this.consumer = new SqsConsumer({
+      client: parts.sqs,
+      queueUrl: config.aws.sqsQueueUrl,
+      log,
+      metrics,
+      handler: this.handler(),
+    });
+  }
+
+  /** Starts the leader's work once the node index has listed the nodes. */
+  async start(): Promise<void> {
+    const { nodes, config, log, metrics } = this.parts;
+    metrics.isLeader.set(1);
+    await Promise.race([nodes.synced, aborted(this.signal)]);
+    if (this.signal.aborted) return;
+    log.info("leading: consuming events, checking drift, recovering");
+    this.consuming = this.consumer.start();
+    if (!config.migration.dryRun) await this.resume();
+    if (this.signal.aborted) return;
+    this.work.drift.start();
+    if (config.recovery.enabled) this.work.recovery.start();
+  }
+
+  /** Stops taking events and lets those being handled finish; for a graceful hand-over, before `end`. */
+  async drain(): Promise<void> {
+    await this.consumer.stop();
+    await this.consuming;
+  }
+
+  /** After the signal is aborted: waits (briefly) for the term's work to stop. Nothing of it writes any more. */
+  async end(): Promise<void> {
+    const { log } = this.parts;
+    const { drift, recovery, followUps, migrator, recorder } = this.work;
+    const wound = await settleWithin(
+      [
+        this.consumer.stop(0),
+        this.consuming,
+        drift.stop(),
+        recovery.stop(),
+        followUps.idle(),
+        recovery.idle(),
+        migrator.idle(),
+        recorder.idle(),
+      ],
+      WIND_DOWN_MS,
+    );
+    if (!wound) log.warn("some of the leader's work is still winding down; none of it can write any more");
+  }
+
+  /** Every interruption also feeds the recovery's storm guard, whatever happens to the message. */
+  private handler(): EventHandler {
+    const { nodes, interruptions } = this.parts;
+    return async (event: Ec2Event, context) => {
+      const node = nodes.byInstanceId(event.instanceId);
+      if (node?.metadata?.name && event.kind !== "rebalance-recommendation") {
+        interruptions.record(node.metadata.name, node.metadata.labels?.[NodeLabel.zone]);
+      }
+      await this.work.migrator.handle(event, context);
+    };
+  }
+
+  /** Follows the moves a previous leader left in progress. */
+  private async resume(): Promise<void> {
+    const { log, alerter } = this.parts;
+    try {
+      const verdicts = this.work.followUps.resume(await this.work.deployments.list());
+      if (verdicts.length > 0) log.info({ resumed: verdicts.length }, "following moves left in progress");
+      void summarizeMigrations(alerter, verdicts, "interrupted nodes");
+    } catch (err) {
+      if (!this.signal.aborted) log.error({ err }, "listing moves left in progress failed");
+    }
+  }
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+}

@@ -1,0 +1,171 @@
+// Interruption event → flip the `compute` annotation of every affected opted-in Deployment to fargate (the
+// webhook then moves the template), and hand each move to the follow-ups without holding up the event.
+import type { V1Deployment } from "@kubernetes/client-node";
+import type { Config } from "../../core/config.ts";
+import { PermanentError, RetryableError, toError } from "../../core/errors.ts";
+import type { Logger } from "../../core/log.ts";
+import { mapLimit } from "../../core/mapLimit.ts";
+import type { Alerter } from "../alerts/alerter.ts";
+import type { EventRecorder } from "../alerts/kubeEvents.ts";
+import type { NodeLookup } from "../cluster/nodeIndex.ts";
+import { keyOf, refOf, updateMetadata, type Deployments } from "../deployments.ts";
+import { summarizeMigrations, type FollowUps } from "../followUp.ts";
+import type { WatcherMetrics } from "../metrics.ts";
+import type { Ec2Event } from "../sqs/ec2Event.ts";
+import { migrationPatch, planFor, type Plan } from "./plan.ts";
+import { reportFlips, reportRebalance, type FlipOutcome } from "./report.ts";
+
+export interface MigratorDeps {
+  /** The opted-in Deployments with pods on a node, read fresh (see cluster/affectedDeployments.ts). */
+  affectedBy: (node: string) => Promise<V1Deployment[]>;
+  deployments: Deployments;
+  nodes: NodeLookup;
+  followUps: FollowUps;
+  recorder: Pick<EventRecorder, "record">;
+  alerter: Alerter;
+  metrics: WatcherMetrics;
+  config: Config;
+  /** The leader's term: flips stop being retried once it ends. */
+  signal: AbortSignal;
+  now?: () => Date;
+}
+
+const MAX_FLIP_ATTEMPTS = 3;
+/** How long an event waits for the node index's first list before it is left for a retry. */
+const SYNC_WAIT_MS = 20_000;
+
+export class Migrator {
+  private readonly deps: MigratorDeps;
+  /** Instance id → the handling of its event now running; a repeat for the same instance queues behind. */
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly summaries = new Set<Promise<void>>();
+
+  constructor(deps: MigratorDeps) {
+    this.deps = deps;
+  }
+
+  /**
+   * Handles one event (the SQS consumer's handler). A duplicate for the same instance waits for the first;
+   * its own pass then finds every Deployment already on fargate and skips it.
+   */
+  async handle(event: Ec2Event, context: { log: Logger; receivedAt: number }): Promise<void> {
+    const previous = this.inFlight.get(event.instanceId) ?? Promise.resolve();
+    const run = previous
+      .catch(() => undefined)
+      .then(() => this.migrate(event, context.log, context.receivedAt));
+    this.inFlight.set(event.instanceId, run);
+    try {
+      await run;
+    } finally {
+      if (this.inFlight.get(event.instanceId) === run) this.inFlight.delete(event.instanceId);
+    }
+  }
+
+  /** Resolves once the summaries of the interruptions handled so far have been sent. */
+  async idle(): Promise<void> {
+    while (this.summaries.size > 0) await Promise.allSettled([...this.summaries]);
+  }
+
+  private async migrate(event: Ec2Event, parentLog: Logger, receivedAt: number): Promise<void> {
+    const { config, metrics, followUps } = this.deps;
+    await this.synced();
+    const node = this.deps.nodes.byInstanceId(event.instanceId)?.metadata?.name;
+    if (node === undefined) {
+      throw new PermanentError(
+        "foreign-instance",
+        `instance ${event.instanceId} is not a node of this cluster`,
+      );
+    }
+    const log = childWith(parentLog, { eventId: event.id, instanceId: event.instanceId, node });
+    const { maxConcurrentFlips, dryRun, rebalanceAction } = config.migration;
+    const affected = await this.deps.affectedBy(node);
+    if (affected.length === 0) {
+      log.info({ kind: event.kind }, "no opted-in Deployments on the node; nothing to do");
+      return;
+    }
+    if (event.kind === "rebalance-recommendation" && rebalanceAction === "alert") {
+      reportRebalance({ ...this.deps, dryRun }, event, node, affected, log);
+      return;
+    }
+
+    const outcomes = await mapLimit(affected, maxConcurrentFlips, (d) => this.flip(d, event, node, log));
+    const flipped = outcomes.filter((o) => o.outcome === "flipped").map((o) => o.deployment);
+    if (flipped.length > 0 && !dryRun) metrics.eventToFlip.observe((Date.now() - receivedAt) / 1000);
+    reportFlips({ ...this.deps, dryRun }, event, node, outcomes, log);
+
+    if (!dryRun) {
+      const onFargate = outcomes.flatMap((o) => (o.outcome === "skipped" ? [o.deployment] : []));
+      // a redelivered event also picks up its own moves that a previous leader left unfinished
+      const verdicts = [...flipped.map((d) => followUps.follow(d)), ...followUps.resume(onFargate)];
+      this.track(summarizeMigrations(this.deps.alerter, verdicts, node, event.id));
+    }
+    const failed = outcomes.flatMap((o) => (o.outcome === "failed" ? [o] : []));
+    if (failed.length > 0) {
+      const detail = failed.map((o) => `${keyOf(refOf(o.deployment))}: ${o.error.message}`).join("; ");
+      throw new RetryableError(`${failed.length} of ${outcomes.length} flips failed: ${detail}`);
+    }
+  }
+
+  /** Flips one Deployment, deciding again on the stored version after a conflict. */
+  private async flip(
+    listed: V1Deployment,
+    event: Ec2Event,
+    node: string,
+    eventLog: Logger,
+  ): Promise<FlipOutcome> {
+    const { deployments, config, signal } = this.deps;
+    const dryRun = config.migration.dryRun;
+    const log = eventLog.child(refOf(listed));
+    const context = { now: this.deps.now?.() ?? new Date(), username: config.webhook.orchestratorUsername };
+    let plan = { action: "flip" } as Plan;
+    try {
+      const update = await updateMetadata(
+        deployments,
+        listed,
+        (current) => {
+          plan = planFor(current);
+          return plan.action === "flip" ? migrationPatch(event, node, context) : undefined;
+        },
+        { attempts: MAX_FLIP_ATTEMPTS, dryRun, signal },
+      );
+      if (plan.action !== "flip") return { outcome: "skipped", deployment: update.deployment, plan };
+      log.info({ dryRun }, dryRun ? "dry run: would move to Fargate" : "compute flipped to fargate");
+      return { outcome: "flipped", deployment: update.deployment };
+    } catch (err) {
+      if (err instanceof PermanentError) {
+        log.warn({ err }, "compute flip is impossible; skipping the Deployment");
+        return {
+          outcome: "impossible",
+          deployment: listed,
+          why: err.kind === "not-found" ? "deleted" : err.message,
+        };
+      }
+      log.error({ err }, "compute flip failed; the event will be retried");
+      return { outcome: "failed", deployment: listed, error: toError(err) };
+    }
+  }
+
+  private async synced(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      const why = new RetryableError("the node index has not listed the nodes yet");
+      timer = setTimeout(() => reject(why), SYNC_WAIT_MS);
+    });
+    try {
+      await Promise.race([this.deps.nodes.synced, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private track(summary: Promise<void>): void {
+    this.summaries.add(summary);
+    void summary.finally(() => this.summaries.delete(summary)).catch(() => undefined);
+  }
+}
+
+/** A child logger with only the fields the parent does not already carry. */
+function childWith(log: Logger, fields: Record<string, string>): Logger {
+  const bound = log.bindings();
+  return log.child(Object.fromEntries(Object.entries(fields).filter(([k]) => !(k in bound))));
+}

@@ -1,0 +1,104 @@
+// What the watcher writes on a Deployment when it moves it and when it records how a move ended: pure
+// functions of the Deployment as stored, so every write decision is table-tested.
+import type { V1Deployment } from "@kubernetes/client-node";
+import {
+  Annotation,
+  COMPUTE_LABEL,
+  requestedCompute,
+  type Compute,
+  type Reason,
+  type RolloutState,
+} from "../core/contract.ts";
+import { rfc3339 } from "../core/time.ts";
+import type { KeyPatch, MetadataPatch } from "./deployments.ts";
+
+/** When and as whom the watcher writes. */
+export interface WriteContext {
+  now: Date;
+  /** The orchestrator's own username (what the webhook records as `changed-by` for its writes). */
+  username: string;
+}
+
+/** How following a move ended. */
+export type FollowResult =
+  | { ok: true; seconds: number }
+  | {
+      ok: false;
+      why: string;
+      /** The Deployment's compute was changed again while the move was followed (e.g. an interruption). */
+      superseded?: boolean;
+    };
+
+const MAX_WHY = 200;
+
+/**
+ * A move to `to`: the switch, the reason, and the move's time and author, with the Deployment's compute
+ * label. The webhook writes the same time, author and label when it sees the change; the watcher writes
+ * them too, so a move made while the webhook is down still starts the recovery cooldown.
+ */
+export function movePatch(
+  to: Compute,
+  reason: Reason,
+  context: WriteContext,
+  annotations: KeyPatch = {},
+): MetadataPatch {
+  return {
+    annotations: {
+      [Annotation.compute]: to,
+      [Annotation.reason]: reason,
+      [Annotation.changedAt]: rfc3339(context.now),
+      [Annotation.changedBy]: context.username,
+      ...annotations,
+    },
+    labels: { [COMPUTE_LABEL]: to },
+  };
+}
+
+function failedRollout(why: string): RolloutState {
+  return `failed: ${why.length <= MAX_WHY ? why : `${why.slice(0, MAX_WHY - 3)}...`}`;
+}
+
+export function failedRecoveries(deployment: V1Deployment): number {
+  const value = deployment.metadata?.annotations?.[Annotation.failedRecoveryAttempts] ?? "0";
+  return Number.parseInt(value, 10) || 0;
+}
+
+/**
+ * The verdict of a followed move to `target`, as a patch of the Deployment as stored now; undefined when
+ * there is nothing to record (the Deployment has moved on).
+ * - to Fargate: `rollout` says how it went, unless compute was changed again meanwhile;
+ * - to spot (recovery): success clears the failed attempts; failure counts one more and, unless something
+ *   else already moved it back (an interruption, whose reason stands), rolls back to Fargate.
+ */
+export function verdictPatch(
+  current: V1Deployment,
+  target: Compute,
+  result: FollowResult,
+  context: WriteContext,
+): MetadataPatch | undefined {
+  const onTarget = requestedCompute(current) === target;
+  if (target === "fargate") {
+    if (!onTarget || (!result.ok && result.superseded)) return undefined;
+    return { annotations: { [Annotation.rollout]: result.ok ? "healthy" : failedRollout(result.why) } };
+  }
+  if (result.ok) {
+    if (!onTarget) return undefined;
+    return {
+      annotations: { [Annotation.rollout]: "healthy", [Annotation.failedRecoveryAttempts]: null },
+    };
+  }
+  const attempts = { [Annotation.failedRecoveryAttempts]: String(failedRecoveries(current) + 1) };
+  if (!onTarget) return { annotations: attempts };
+  return movePatch("fargate", "rollback", context, {
+    ...attempts,
+    [Annotation.rollout]: failedRollout(result.why),
+  });
+}
+
+/** The move back to spot that a recovery attempt starts. */
+export function recoveryPatch(context: WriteContext): MetadataPatch {
+  return movePatch("spot", "recovery", context, {
+    [Annotation.lastRecoveryAt]: rfc3339(context.now),
+    [Annotation.rollout]: "progressing" satisfies RolloutState,
+  });
+}

@@ -1,0 +1,76 @@
+// What becomes of a message once its event has been handled: deleted when the event is done with (handled,
+// or permanently unusable), otherwise left to come back after a delay that grows with its receive count.
+import type { Message } from "@aws-sdk/client-sqs";
+import { PermanentError, RetryableError, toError } from "../../core/errors.ts";
+import type { Logger } from "../../core/log.ts";
+import type { WatcherMetrics } from "../metrics.ts";
+import type { Ec2Event } from "./ec2Event.ts";
+import type { SqsQueue } from "./queue.ts";
+
+/** Outcome labels of `eventsReceived{result}` besides the PermanentError kinds. */
+export const RESULTS = {
+  handled: "handled",
+  duplicate: "duplicate",
+  retry: "retry",
+  error: "error",
+} as const;
+
+export interface Settlement {
+  queue: SqsQueue;
+  metrics: Pick<WatcherMetrics, "eventsReceived">;
+  /** A failed message comes back after this many seconds times its receive count... */
+  retryDelaySeconds: number;
+  /** ...but never later than this. */
+  maxRetryDelaySeconds: number;
+}
+
+export type HandlerOutcome = { ok: true } | { ok: false; failure: unknown };
+
+export async function settle(
+  settlement: Settlement,
+  message: Message,
+  event: Ec2Event,
+  outcome: HandlerOutcome,
+  log: Logger,
+): Promise<void> {
+  const { queue, metrics } = settlement;
+  const count = (result: string) => metrics.eventsReceived.inc({ type: event.kind, result });
+  if (outcome.ok) {
+    count(RESULTS.handled);
+    await queue.delete(message, log);
+    return;
+  }
+  const { failure } = outcome;
+  if (failure instanceof PermanentError) {
+    count(failure.kind);
+    log.warn({ kind: failure.kind, reason: failure.message }, "event cannot be acted on; deleting it");
+    await queue.delete(message, log);
+    return;
+  }
+  const receiveCount = receiveCountOf(message);
+  const retryInSeconds = Math.min(
+    settlement.retryDelaySeconds * receiveCount,
+    settlement.maxRetryDelaySeconds,
+  );
+  if (failure instanceof RetryableError) {
+    count(RESULTS.retry);
+    log.warn({ err: failure, retryInSeconds }, "handling failed; the event will come back");
+  } else {
+    count(RESULTS.error);
+    log.error(
+      { err: toError(failure), retryInSeconds },
+      "handler failed unexpectedly; the event will come back",
+    );
+  }
+  await queue.changeVisibility(
+    message,
+    retryInSeconds,
+    log,
+    "could not shorten the message's visibility; it comes back after the full timeout",
+  );
+}
+
+/** How often SQS has handed this message out, this time included. */
+export function receiveCountOf(message: Message): number {
+  return Number(message.Attributes?.ApproximateReceiveCount) || 1;
+}
