@@ -7,7 +7,7 @@ import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clusterDir, repoRoot } from "../cluster/paths.ts";
 import { freePort, waitUntilReady, type OrchestratorProcess } from "../stack/process.ts";
-import { fixture, httpsPost } from "../../webhook/testSupport.ts";
+import { fixture, httpsPost } from "../webhook/support.ts";
 import {
   containerImage,
   imageBuildTimeoutMs,
