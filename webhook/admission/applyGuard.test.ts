@@ -23,6 +23,10 @@ describe("applierOf tells applies from imperative writes", () => {
       "deployment-apply-client-side-compute-removed",
       { how: "client-side apply", manager: "kubectl-client-side-apply" },
     ],
+    [
+      "deployment-diff-client-side-compute-spot",
+      { how: "client-side apply", manager: "kubectl-client-side-apply" },
+    ],
     ["deployment-annotate-compute-spot", undefined],
     ["deployment-update-to-fargate", undefined],
   ])("%s", (name, expected) => {

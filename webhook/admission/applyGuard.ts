@@ -12,6 +12,9 @@ export const APPLY_RULE = "apply-never-undoes-a-move";
 /** kubectl's client-side apply keeps the applied manifest here (as do Argo CD and other appliers). */
 export const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
 
+/** kubectl's field manager for `kubectl apply` and `kubectl diff` (client-side), with or without LAST_APPLIED. */
+const KUBECTL_CLIENT_SIDE_APPLY = "kubectl-client-side-apply";
+
 export interface Applier {
   how: "server-side apply" | "client-side apply";
   /** Its field manager ("kustomize-controller", "argocd-controller", "kubectl-client-side-apply", ...). */
@@ -68,7 +71,7 @@ function orchestratorHold(stored: V1Deployment | undefined): string | undefined 
 
 /**
  * Who applied this write, when it is an apply: a server-side apply leaves an `Apply` managed-fields entry
- * for the request's field manager; a client-side apply rewrites, or is the owner of, the last-applied
+ * for the request's field manager; a client-side apply is kubectl's, or rewrites or owns the last-applied
  * configuration. Imperative writes (annotate, patch, scale) are neither.
  */
 export function applierOf(request: AdmissionRequest, write: DeploymentWrite): Applier | undefined {
@@ -77,6 +80,7 @@ export function applierOf(request: AdmissionRequest, write: DeploymentWrite): Ap
   if (manager !== undefined && entries.some((e) => isApplyEntry(e, manager))) {
     return { how: "server-side apply", manager };
   }
+  if (manager === KUBECTL_CLIENT_SIDE_APPLY) return { how: "client-side apply", manager };
   const lastApplied = annotationOf(write.object, LAST_APPLIED);
   if (lastApplied === undefined) return undefined;
   const owner = entries.find((e) => ownsAnnotation(e, LAST_APPLIED))?.manager;
@@ -94,8 +98,8 @@ function declaresCompute(applier: Applier, object: V1Deployment): boolean {
       (e) => isApplyEntry(e, applier.manager) && ownsAnnotation(e, Annotation.compute),
     );
   }
-  const raw = annotationOf(object, LAST_APPLIED)!;
-  if (!raw.includes(Annotation.compute)) return false;
+  const raw = annotationOf(object, LAST_APPLIED);
+  if (raw === undefined || !raw.includes(Annotation.compute)) return false;
   try {
     const applied = JSON.parse(raw) as { metadata?: { annotations?: Record<string, unknown> } };
     return applied.metadata?.annotations?.[Annotation.compute] !== undefined;

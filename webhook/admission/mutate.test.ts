@@ -183,8 +183,8 @@ function withKind(review: Json, kind: Json): Json {
 }
 
 // Captured from a real apiserver while the Deployment was held on Fargate (compute=fargate,
-// reason=spot-interruption): a Flux-style server-side apply and a kubectl client-side apply of a manifest
-// that says compute: spot, one that dropped compute, and a person's kubectl annotate.
+// reason=spot-interruption): a Flux-style server-side apply, a kubectl client-side apply and a kubectl diff
+// of a manifest that says compute: spot, one that dropped compute, and a person's kubectl annotate.
 describe("mutate: an apply never undoes the orchestrator's move (rule apply-never-undoes-a-move)", () => {
   const held = (name: string, reason = "spot-interruption") => {
     const r = fixture(name);
@@ -201,6 +201,11 @@ describe("mutate: an apply never undoes the orchestrator's move (rule apply-neve
     [
       "a client-side apply of compute: spot",
       "deployment-apply-client-side-compute-spot",
+      'a client-side apply by "kubectl-client-side-apply"',
+    ],
+    [
+      "kubectl diff (a client-side dry run) of compute: spot on a Deployment kubectl never applied",
+      "deployment-diff-client-side-compute-spot",
       'a client-side apply by "kubectl-client-side-apply"',
     ],
     [
