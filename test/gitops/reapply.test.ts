@@ -211,7 +211,22 @@ beforeAll(async () => {
       all.push({ name, applier, computeInGit, manifest, file: writeManifest(manifestDir, manifest) });
     }
   }
+  const moved = gitManifest("moved-in-git", false);
+  all.push({
+    name: "moved-in-git",
+    applier: "flux",
+    computeInGit: false,
+    manifest: moved,
+    file: writeManifest(manifestDir, moved),
+  });
 });
+
+/** moved-in-git's manifest after a commit that narrows its placement to one instance type. */
+function movedInGit(): string {
+  const changed = structuredClone(app("moved-in-git").manifest);
+  changed.spec!.template.spec!.nodeSelector!["node.kubernetes.io/instance-type"] = "m5.large";
+  return writeManifest(mkdtempSync(join(manifestDir, "next-")), changed);
+}
 
 afterAll(async () => {
   await stack?.stop();
@@ -325,17 +340,28 @@ describe("GitOps appliers during a Fargate stint and after recovery", () => {
     }
   });
 
-  it("Argo CD's client-side diff, with the README's ignoreDifferences, finds git in the live object", async () => {
+  it("Argo CD's client-side diff finds git in the live object with the README's ignoreDifferences, not without", async () => {
     const expressions = readmeIgnoreDifferences();
+    // What applying git would add or change; removals are the apiserver's defaults and status.
+    const changes = (live: object, desired: object) =>
+      compare(live, desired).filter((op) => op.op !== "remove");
     for (const a of all) {
-      const live = await apps.readNamespacedDeployment({ namespace: ns.name, name: a.name });
-      const [desired, normalized] = await argoNormalize(
-        [a.manifest, JSON.parse(JSON.stringify(live))],
-        expressions,
+      const live = JSON.parse(
+        JSON.stringify(await apps.readNamespacedDeployment({ namespace: ns.name, name: a.name })),
       );
-      // What applying git would add or change; removals are the apiserver's defaults and status.
-      expect(compare(normalized!, desired!).filter((op) => op.op !== "remove")).toEqual([]);
+      expect(changes(live, a.manifest)).not.toEqual([]);
+      const [desired, normalized] = await argoNormalize([a.manifest, live], expressions);
+      expect(changes(normalized!, desired!)).toEqual([]);
     }
+  });
+
+  it("a placement change pushed to git during a stint waits on Fargate", async () => {
+    const before = await snapshot("moved-in-git");
+    const applied = await fluxApply([movedInGit()]);
+    expect(applied.changes).toEqual([{ subject: `Deployment/${ns.name}/moved-in-git`, action: "unchanged" }]);
+    const after = await snapshot("moved-in-git");
+    expectNoRollout(before, after);
+    expectOnFargate(after);
   });
 
   it("a person's kubectl annotate still moves it back to spot, recorded as manual", async () => {
@@ -388,5 +414,20 @@ describe("GitOps appliers during a Fargate stint and after recovery", () => {
       expectNoRollout(before, after);
       expectGitPlacement(after, a);
     }
+  });
+
+  it("after recovery, the first sync applies the placement change pushed during the stint", async () => {
+    const before = await snapshot("moved-in-git");
+    const applied = await fluxApply([movedInGit()]);
+    expect(applied.changes).toEqual([
+      { subject: `Deployment/${ns.name}/moved-in-git`, action: "configured" },
+    ]);
+    const after = await snapshot("moved-in-git");
+    expect(after.template.spec!.nodeSelector).toEqual({
+      "eks.amazonaws.com/nodegroup": pool,
+      "node.kubernetes.io/instance-type": "m5.large",
+    });
+    expect(after.generation).toBe(before.generation + 1);
+    expect(after.replicaSets).toHaveLength(before.replicaSets.length + 1);
   });
 });
