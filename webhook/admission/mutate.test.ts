@@ -189,3 +189,101 @@ function withKind(review: Json, kind: Json): Json {
   review.request.requestKind = kind;
   return review;
 }
+
+// Captured from a real apiserver while the Deployment was held on Fargate (compute=fargate,
+// reason=spot-interruption): a Flux-style server-side apply, a kubectl client-side apply and a kubectl diff
+// of a manifest that says compute: spot, one that dropped compute, and a person's kubectl annotate.
+describe("mutate: an apply never undoes the orchestrator's move (rule apply-never-undoes-a-move)", () => {
+  const held = (name: string, reason = "spot-interruption") => {
+    const r = fixture(name);
+    r.request.oldObject.metadata.annotations[Annotation.reason] = reason;
+    return r;
+  };
+
+  it.each([
+    [
+      "a server-side apply of compute: spot",
+      "deployment-apply-server-side-compute-spot",
+      'a server-side apply by "kustomize-controller"',
+    ],
+    [
+      "a client-side apply of compute: spot",
+      "deployment-apply-client-side-compute-spot",
+      'a client-side apply by "kubectl-client-side-apply"',
+    ],
+    [
+      "kubectl diff (a client-side dry run) of compute: spot on a Deployment kubectl never applied",
+      "deployment-diff-client-side-compute-spot",
+      'a client-side apply by "kubectl-client-side-apply"',
+    ],
+    [
+      "a client-side apply that drops compute",
+      "deployment-apply-client-side-compute-removed",
+      'a client-side apply by "kubectl-client-side-apply"',
+    ],
+  ])("%s keeps it on Fargate, with a warning naming the rule", async (_name, name, applier) => {
+    const r = held(name);
+    const { response, patched } = await mutateReview(r);
+    expect(response.allowed).toBe(true);
+    expect(patched.metadata.annotations[Annotation.compute]).toBe("fargate");
+    expect(patched.metadata.annotations[Annotation.reason]).toBe("spot-interruption");
+    expect(patched.metadata.annotations[Annotation.changedBy]).toBeUndefined();
+    expect(patched.spec).toEqual(place(r.request.object, "fargate", placement).spec);
+    expect(response.warnings).toEqual([
+      `spot-orchestrator.io/compute stays "fargate" (rule apply-never-undoes-a-move): the orchestrator moved ` +
+        `this Deployment to Fargate (reason spot-interruption) and ${applier} does not move it back; recovery ` +
+        `returns it to spot, or move it yourself with kubectl annotate --overwrite spot-orchestrator.io/compute=spot`,
+    ]);
+  });
+
+  it("holds after a rollback too", async () => {
+    const { patched } = await mutateReview(held("deployment-apply-server-side-compute-spot", "rollback"));
+    expect(patched.metadata.annotations[Annotation.compute]).toBe("fargate");
+  });
+
+  it("lets a person's kubectl annotate move it back to spot, recorded as manual", async () => {
+    const r = held("deployment-annotate-compute-spot");
+    const { response, patched } = await mutateReview(r);
+    expect(response.warnings).toBeUndefined();
+    expect(patched.metadata.annotations).toMatchObject({
+      [Annotation.compute]: "spot",
+      [Annotation.reason]: "manual",
+      [Annotation.changedBy]: "jane@example.com",
+    });
+  });
+
+  it("lets an apply move it back when a person put it on Fargate", async () => {
+    const r = held("deployment-apply-server-side-compute-spot", "manual");
+    const { patched } = await mutateReview(r);
+    expect(patched.metadata.annotations[Annotation.compute]).toBe("spot");
+    expect(patched.metadata.annotations[Annotation.reason]).toBe("manual");
+  });
+
+  it("lets the orchestrator's own recovery move it back", async () => {
+    const r = held("deployment-apply-server-side-compute-spot");
+    r.request.userInfo.username = ORCHESTRATOR;
+    r.request.object.metadata.annotations[Annotation.reason] = "recovery";
+    const { response, patched } = await mutateReview(r);
+    expect(response.warnings).toBeUndefined();
+    expect(patched.metadata.annotations[Annotation.compute]).toBe("spot");
+    expect(patched.metadata.annotations[Annotation.reason]).toBe("recovery");
+  });
+
+  it("warns an apply that declares compute: spot on a Deployment on spot, and changes nothing for it", async () => {
+    const r = fixture("deployment-create-server-side-compute-spot");
+    const { response, ops } = await mutateReview(r);
+    expect(ops).toEqual([{ op: "add", path: "/metadata/labels", value: { [COMPUTE_LABEL]: "spot" } }]);
+    expect(response.warnings).toEqual([
+      'spot-orchestrator.io/compute is set to "spot" by a server-side apply by "kustomize-controller" (rule ' +
+        "apply-never-undoes-a-move): leave it out of your manifests (absent means spot); an apply never moves " +
+        "a Deployment off Fargate while the orchestrator keeps it there",
+    ]);
+  });
+
+  it("says nothing to an apply that leaves compute out", async () => {
+    const r = held("deployment-apply-server-side-unchanged");
+    const { response, patched } = await mutateReview(r);
+    expect(response.warnings).toBeUndefined();
+    expect(patched.metadata.annotations[Annotation.compute]).toBe("fargate");
+  });
+});

@@ -5,6 +5,7 @@ import fastJsonPatch from "fast-json-patch";
 import { Annotation, COMPUTE_LABEL, isOptedIn, requestedCompute, type Compute } from "../../core/contract.ts";
 import { fargateIncompatibilities, place, readStash, type PlacementConfig } from "../../core/placement.ts";
 import { rfc3339 } from "../../core/time.ts";
+import { guardCompute } from "./applyGuard.ts";
 import {
   annotationOf,
   computeChanges,
@@ -28,13 +29,16 @@ export type MutateResult = Omit<AdmissionResponse, "uid"> & { compute?: Compute 
 export function mutate(request: AdmissionRequest, options: MutateOptions): MutateResult {
   const write = deploymentWrite(request);
   if (write === undefined || !isOptedIn(write.object)) return allowed();
-  const compute = requestedCompute(write.object);
-  if (compute === undefined) return allowed(); // the validating webhook denies it with the reason
+  const requested = requestedCompute(write.object);
+  if (requested === undefined) return allowed(); // the validating webhook denies it with the reason
+  const guarded = guardCompute(request, write, requested, options.orchestratorUsername);
+  const compute = guarded.compute;
 
   const original = withoutBookkeeping(write.object);
   const mutated = place(original, compute, options.placement);
   const metadata = (mutated.metadata ??= {});
   (metadata.labels ??= {})[COMPUTE_LABEL] = compute;
+  if (compute !== requested) (metadata.annotations ??= {})[Annotation.compute] = compute;
   if (computeChanges(write, compute)) {
     const annotations = (metadata.annotations ??= {});
     annotations[Annotation.changedAt] = rfc3339(options.now?.() ?? new Date());
@@ -42,7 +46,9 @@ export function mutate(request: AdmissionRequest, options: MutateOptions): Mutat
     if (!isOrchestrator(write, options.orchestratorUsername)) annotations[Annotation.reason] = "manual";
   }
   const ops = compare(original, mutated);
-  return { ...patched(ops, warnings(write, compute)), compute };
+  const found = warnings(write, compute);
+  if (guarded.warning !== undefined) found.unshift(guarded.warning);
+  return { ...patched(ops, found), compute };
 }
 
 /**
