@@ -28,6 +28,8 @@ export const REASONS = [
   "spot-interruption",
   "rebalance-recommendation",
   "instance-stopping",
+  "scheduled-change",
+  "asg-termination",
   "recovery",
   "rollback",
   "manual",

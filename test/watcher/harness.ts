@@ -27,6 +27,8 @@ import { leaderWork } from "../../watcher/leaderTerm.ts";
 import { createWatcherMetrics, type WatcherMetrics } from "../../watcher/metrics.ts";
 import { InterruptionLog } from "../../watcher/recovery/interruptionLog.ts";
 import type { Ec2Event } from "../../watcher/sqs/ec2Event.ts";
+import { buildEc2Event } from "../../watcher/sqs/eventBuilder.ts";
+import { parseMessageBody } from "../../watcher/sqs/parseEvent.ts";
 import { generateSelfSigned } from "../../webhook/selfSigned.ts";
 import { testKubeconfigPath } from "../cluster/kube.ts";
 import { instanceIdOf } from "../cluster/nodes.ts";
@@ -117,24 +119,15 @@ export async function startTestWatcher(config: Config, log: Logger = quietLog): 
   };
 }
 
-/** An EventBridge spot interruption warning for the node, as the SQS consumer hands it over. */
+/** An EventBridge event (a spot interruption warning by default) for the node, as the SQS consumer hands it over. */
 export function interruptionFor(node: V1Node, kind: Ec2Event["kind"] = "spot-interruption"): Ec2Event {
-  const now = new Date();
-  const detailType = {
-    "spot-interruption": "EC2 Spot Instance Interruption Warning",
-    "rebalance-recommendation": "EC2 Instance Rebalance Recommendation",
-    "instance-stopping": "EC2 Instance State-change Notification",
-  }[kind];
-  return {
-    id: crypto.randomUUID(),
+  const event = buildEc2Event({
     kind,
-    detailType,
     instanceId: instanceIdOf(node),
     region: "eu-west-1",
     account: "123456789012",
-    time: now,
-    deadline: new Date(now.getTime() + 120_000),
-  };
+  });
+  return parseMessageBody(JSON.stringify(event));
 }
 
 /** The username the test's kubeconfig authenticates as (the webhook's "orchestrator" in these tests). */

@@ -27,6 +27,7 @@ const event: Ec2Event = {
   region: "eu-west-1",
   account: "123456789012",
   time: new Date(),
+  deadline: new Date(Date.now() + 120_000),
 };
 
 function setup() {
