@@ -38,7 +38,7 @@ export type Reason = (typeof REASONS)[number];
 
 export type RolloutState = "progressing" | "healthy" | `failed: ${string}`;
 
-/** Kubernetes Event reasons recorded on the Deployment. */
+/** Kubernetes Event reasons recorded on the Deployment (and, for the watcher's own troubles, on its Pod). */
 export const EventReason = {
   migratingToFargate: "MigratingToFargate",
   migratedToFargate: "MigratedToFargate",
@@ -49,6 +49,13 @@ export const EventReason = {
   recoveryRolledBack: "RecoveryRolledBack",
   placementRepaired: "PlacementRepaired",
   rebalanceRecommended: "RebalanceRecommended",
+  scheduledChangeAnnounced: "ScheduledChangeAnnounced",
+  instanceTerminating: "InstanceTerminating",
+  /** On the Deployments an event would have moved and on the watcher's Pod: its last attempt failed. */
+  interruptionGivenUp: "InterruptionGivenUp",
+  /** On the watcher's Pod. */
+  queueUnreachable: "QueueUnreachable",
+  queueReachable: "QueueReachable",
 } as const;
 
 /** Taints and labels that EKS and Karpenter put on nodes. */

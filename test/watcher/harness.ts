@@ -34,7 +34,7 @@ import { testKubeconfigPath } from "../cluster/kube.ts";
 import { instanceIdOf } from "../cluster/nodes.ts";
 import { orchestratorMatchConditions } from "../cluster/match-conditions.ts";
 import { waitFor } from "../cluster/wait.ts";
-import { recordingAlerter, type RecordedAlerts } from "./fakes.ts";
+import { recordingAlerter, recordingLifecycle, type RecordedAlerts } from "./fakes.ts";
 import {
   applyMutatingWebhookConfiguration,
   deleteMutatingWebhookConfiguration,
@@ -74,7 +74,9 @@ export interface TestWatcher {
   recovery: Recovery;
   metrics: WatcherMetrics;
   alerts: RecordedAlerts;
-  /** Hands an event to the migrator, as the SQS consumer does. */
+  /** Lifecycle actions the watcher completed. */
+  lifecycle: ReturnType<typeof recordingLifecycle>;
+  /** Hands an event to the leader's handling, as the SQS consumer does. */
   handle(event: Ec2Event): Promise<void>;
   /** Follows the moves left in progress among the opted-in Deployments, as a new leader does. */
   resume(): Promise<number>;
@@ -93,8 +95,10 @@ export async function startTestWatcher(config: Config, log: Logger = quietLog): 
   nodes.start();
   await nodes.synced;
   const interruptions = new InterruptionLog(config.recovery.cooldown);
-  const parts = { kube, nodes, interruptions, alerter, metrics, config, log };
-  const { migrator, followUps, recorder, deployments, drift, recovery } = leaderWork(parts, term.signal);
+  const lifecycle = recordingLifecycle();
+  const parts = { kube, nodes, interruptions, alerter, metrics, config, log, lifecycle };
+  const work = leaderWork(parts, term.signal);
+  const { migrator, followUps, recorder, deployments, drift, recovery, handleEvent } = work;
   const idle = async () => {
     await migrator.idle();
     await followUps.idle();
@@ -108,7 +112,8 @@ export async function startTestWatcher(config: Config, log: Logger = quietLog): 
     recovery,
     metrics,
     alerts: alerter,
-    handle: (event) => migrator.handle(event, { log, receivedAt: Date.now() }),
+    lifecycle,
+    handle: (event) => handleEvent(event, { log, receivedAt: Date.now() }),
     resume: async () => followUps.resume(await deployments.list()).length,
     idle,
     async close() {
