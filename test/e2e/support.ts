@@ -1,10 +1,13 @@
 // Reads and waits used by the end-to-end suites.
+import { once } from "node:events";
+import { createServer } from "node:http";
 import { join } from "node:path";
 import { GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import {
   AppsV1Api,
   CoreV1Api,
   DiscoveryV1Api,
+  type CoreV1Event,
   type KubeConfig,
   type V1Deployment,
   type V1Node,
@@ -171,4 +174,68 @@ export function useStack(
     },
     nodes: suite.nodes,
   };
+}
+
+export interface SlackReceiver {
+  /** The incoming-webhook URL (SLACK_WEBHOOK_URL). */
+  url: string;
+  /** Every message posted, in order. */
+  messages: { text: string }[];
+  close(): Promise<void>;
+}
+
+/** A Slack incoming webhook on 127.0.0.1 that keeps what it is sent. */
+export async function startSlackReceiver(): Promise<SlackReceiver> {
+  const messages: { text: string }[] = [];
+  const server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (chunk: Buffer) => (body += chunk.toString()));
+    req.on("end", () => {
+      messages.push(JSON.parse(body) as { text: string });
+      res.end("ok");
+    });
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const address = server.address();
+  if (address === null || typeof address === "string") throw new Error("no address");
+  return {
+    url: `http://127.0.0.1:${address.port}/services/T000/B000/XXXX`,
+    messages,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** Events as `kubectl describe` finds them: core/v1, by the object's name, namespace, kind and uid. */
+export async function describedEvents(
+  kc: KubeConfig,
+  object: { kind: string; namespace: string; name: string; uid: string },
+): Promise<CoreV1Event[]> {
+  const { kind, namespace, name, uid } = object;
+  const fieldSelector = [
+    `involvedObject.kind=${kind}`,
+    `involvedObject.namespace=${namespace}`,
+    `involvedObject.name=${name}`,
+    `involvedObject.uid=${uid}`,
+  ].join(",");
+  return (await clients(kc).core.listNamespacedEvent({ namespace, fieldSelector })).items;
+}
+
+/** A Pod object standing for a watcher process's pod (its POD_NAME and POD_UID); never scheduled. */
+export async function watcherPod(
+  kc: KubeConfig,
+  namespace: string,
+  name: string,
+): Promise<{ name: string; uid: string }> {
+  const pod = await clients(kc).core.createNamespacedPod({
+    namespace,
+    body: {
+      metadata: { name },
+      spec: {
+        nodeSelector: { "kubernetes.io/hostname": "no-such-node" },
+        containers: [{ name: "watcher", image: "registry.k8s.io/pause:3.10" }],
+      },
+    },
+  });
+  return { name, uid: pod.metadata!.uid! };
 }
