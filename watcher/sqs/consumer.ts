@@ -197,12 +197,20 @@ export class SqsConsumer {
     }
   }
 
+  /**
+   * One receive. While messages are being handled, it waits a fifth of their visibility timeout at most: if
+   * this process dies, SQS keeps its last poll open and would hand it their messages once they are visible
+   * again (hiding them for another timeout); a poll that short has ended by then.
+   */
   private async receive(): Promise<Message[]> {
+    const { waitTimeSeconds, visibilityTimeoutSeconds } = this.options;
+    const busyWaitSeconds = Math.max(1, Math.floor(visibilityTimeoutSeconds / 5));
     const output = await this.options.client.send(
       new ReceiveMessageCommand({
         QueueUrl: this.options.queueUrl,
         MaxNumberOfMessages: Math.min(10, this.options.concurrency - this.inFlight.size),
-        WaitTimeSeconds: this.options.waitTimeSeconds,
+        WaitTimeSeconds:
+          this.inFlight.size > 0 ? Math.min(waitTimeSeconds, busyWaitSeconds) : waitTimeSeconds,
         VisibilityTimeout: this.options.visibilityTimeoutSeconds,
         MessageSystemAttributeNames: ["ApproximateReceiveCount", "SentTimestamp"],
       }),
