@@ -26,6 +26,13 @@ export type Compute = (typeof COMPUTE_TYPES)[number];
 /** Where a Deployment goes off spot: Fargate, or on-demand EC2 nodes as the fallback. */
 export type OffSpot = Exclude<Compute, "spot">;
 
+/** How messages name where each compute runs. */
+export const PLACE_NAME: Record<Compute, string> = {
+  spot: "spot",
+  fargate: "Fargate",
+  "on-demand": "on-demand nodes",
+};
+
 export const ENABLED_VALUES = ["true", "false"] as const;
 
 export const REASONS = [

@@ -68,6 +68,19 @@ const recovering = web({
   [Annotation.failedRecoveryAttempts]: "1",
 });
 
+const movingToOnDemand = web({
+  [Annotation.compute]: "on-demand",
+  [Annotation.reason]: "spot-interruption",
+  [Annotation.changedAt]: "2026-11-30T10:00:00Z",
+});
+const recoveringFromOnDemand = web({
+  [Annotation.compute]: "spot",
+  [Annotation.reason]: "recovery",
+  [Annotation.changedAt]: attemptStart,
+  [Annotation.lastRecoveryAt]: attemptStart,
+  [Annotation.recoveringFrom]: "on-demand",
+});
+
 const healthy: FollowResult = { ok: true, seconds: 42 };
 const unhealthy: FollowResult = { ok: false, why: "pod web-1 is not Ready" };
 
@@ -90,6 +103,65 @@ describe("a follow-up's verdict", () => {
       events: ["MigrationFailed"],
       problems: 1,
       summaries: 0,
+    },
+    {
+      what: "a move to Fargate whose pods stayed Pending: PendingOnFargate, with the scheduler's reason",
+      stored: movingToFargate,
+      result: {
+        ok: false,
+        why: "pod web-1 Pending for 1m30s: FailedScheduling (fargate-scheduler): Your AWS account has reached the limit",
+        pending: true,
+      } as FollowResult,
+      annotations: {
+        [Annotation.rollout]:
+          "failed: pod web-1 Pending for 1m30s: FailedScheduling (fargate-scheduler): Your AWS account has reached the limit",
+      },
+      events: ["PendingOnFargate"],
+      problems: 1,
+      summaries: 0,
+    },
+    {
+      what: "a move to on-demand nodes that became healthy",
+      stored: movingToOnDemand,
+      result: healthy,
+      annotations: { [Annotation.rollout]: "healthy", [Annotation.compute]: "on-demand" },
+      events: ["MigratedToOnDemand"],
+      problems: 0,
+      summaries: 0,
+    },
+    {
+      what: "a move to on-demand nodes that failed",
+      stored: movingToOnDemand,
+      result: unhealthy,
+      annotations: { [Annotation.rollout]: "failed: pod web-1 is not Ready" },
+      events: ["MigrationFailed"],
+      problems: 1,
+      summaries: 0,
+    },
+    {
+      what: "a failed recovery from on-demand nodes: rolled back to on-demand, never to Fargate",
+      stored: recoveringFromOnDemand,
+      result: unhealthy,
+      annotations: {
+        [Annotation.compute]: "on-demand",
+        [Annotation.reason]: "rollback",
+        [Annotation.failedRecoveryAttempts]: "1",
+      },
+      absent: [Annotation.recoveringFrom],
+      label: "on-demand",
+      events: ["RecoveryRolledBack"],
+      problems: 1,
+      summaries: 0,
+    },
+    {
+      what: "a recovery from on-demand nodes that became healthy",
+      stored: recoveringFromOnDemand,
+      result: healthy,
+      annotations: { [Annotation.rollout]: "healthy", [Annotation.compute]: "spot" },
+      absent: [Annotation.recoveringFrom],
+      events: ["RecoveredToSpot"],
+      problems: 0,
+      summaries: 1,
     },
     {
       what: "a move to Fargate whose compute changed again meanwhile",
