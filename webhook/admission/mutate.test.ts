@@ -127,6 +127,15 @@ describe("mutate", () => {
     expect(onSpot.metadata.labels[COMPUTE_LABEL]).toBe("spot");
   });
 
+  it("a CREATE with compute=on-demand records the change as a person's", async () => {
+    const { patched } = await mutateReview(withAnnotation(create(), Annotation.compute, "on-demand"));
+    expect(patched.metadata.annotations).toMatchObject({
+      [Annotation.reason]: "manual",
+      [Annotation.changedAt]: "2025-11-25T10:30:00Z",
+    });
+    expect(patched.metadata.labels[COMPUTE_LABEL]).toBe("on-demand");
+  });
+
   it("compute=on-demand places the template on on-demand nodes; back to spot restores it exactly", async () => {
     const r = withAnnotation(update(), Annotation.compute, "on-demand");
     const { patched: onDemand } = await mutateReview(r);
