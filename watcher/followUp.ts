@@ -67,16 +67,28 @@ export class FollowUps {
    */
   resume(deployments: V1Deployment[]): Promise<Verdict>[] {
     return deployments
-      .filter(
-        (d) =>
-          d.metadata?.annotations?.[Annotation.rollout] === "progressing" &&
-          requestedCompute(d) !== undefined &&
-          !this.isFollowing(refOf(d)),
-      )
-      .map((d) => {
-        this.deps.log.info({ ...refOf(d) }, "following a move left in progress");
-        return this.follow(d);
-      });
+      .filter((d) => inProgress(d) && !this.isFollowing(refOf(d)))
+      .map((d) => this.resumeStored(d));
+  }
+
+  /**
+   * A listed copy can predate a verdict written since it was listed (a follow-up that ended in between):
+   * the move is followed only if the stored Deployment is still in that move.
+   */
+  private async resumeStored(listed: V1Deployment): Promise<Verdict> {
+    const ref = refOf(listed);
+    const target = requestedCompute(listed) ?? "spot";
+    let stored: V1Deployment;
+    try {
+      stored = await this.deps.deployments.read(ref);
+    } catch (err) {
+      if (!this.deps.signal.aborted)
+        this.deps.log.warn({ ...ref, err }, "reading a move left in progress failed");
+      return { ref, target };
+    }
+    if (!inProgress(stored) || requestedCompute(stored) !== target) return { ref, target };
+    if (!this.isFollowing(ref)) this.deps.log.info({ ...ref }, "following a move left in progress");
+    return this.follow(stored);
   }
 
   /** Resolves once every follow-up started so far has ended. */
@@ -201,6 +213,10 @@ function event(type: DeploymentEvent["type"], reason: EventReasonValue, note: st
   const action =
     reason === EventReason.migratedToFargate || reason === EventReason.migrationFailed ? "Verify" : "Recover";
   return { type, reason, action, note };
+}
+
+function inProgress(d: V1Deployment): boolean {
+  return d.metadata?.annotations?.[Annotation.rollout] === "progressing" && requestedCompute(d) !== undefined;
 }
 
 /** One summary alert for the moves to Fargate of one interruption (or of those resumed together). */
