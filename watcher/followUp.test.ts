@@ -306,6 +306,22 @@ describe("follow-ups", () => {
     expect(calls).toBe(1);
   });
 
+  it("does not resume a move from a listing taken before its verdict was written", async () => {
+    let calls = 0;
+    const { deployments, followUps, alerter } = setup(async () => (calls++, unhealthy));
+    const listed = deployments.put(recovering);
+    await followUps.follow(listed); // rolled back: compute=fargate, failed-recovery-attempts=2
+    const stored = await deployments.read({ namespace: "shop", name: "web" });
+    expect(stored.metadata!.annotations![Annotation.failedRecoveryAttempts]).toBe("2");
+
+    const [resumed] = followUps.resume([listed]); // the stale copy still says progressing
+    expect(await resumed).toEqual({ ref: { namespace: "shop", name: "web" }, target: "spot" });
+    expect(calls).toBe(1);
+    const after = await deployments.read({ namespace: "shop", name: "web" });
+    expect(after.metadata!.annotations![Annotation.failedRecoveryAttempts]).toBe("2");
+    expect(alerter.problems).toHaveLength(1);
+  });
+
   it("resume only moves left in progress", async () => {
     const { deployments, followUps } = setup(healthy);
     const done = deployments.put({

@@ -47,6 +47,8 @@ export interface Verdict {
 export class FollowUps {
   private readonly deps: FollowUpDeps;
   private readonly running = new Map<string, Promise<Verdict>>();
+  /** Resumes still reading the stored Deployment, before their follow-up (if any) starts. */
+  private readonly resuming = new Set<Promise<Verdict>>();
 
   constructor(deps: FollowUpDeps) {
     this.deps = deps;
@@ -74,21 +76,40 @@ export class FollowUps {
    */
   resume(deployments: V1Deployment[]): Promise<Verdict>[] {
     return deployments
-      .filter(
-        (d) =>
-          d.metadata?.annotations?.[Annotation.rollout] === "progressing" &&
-          requestedCompute(d) !== undefined &&
-          !this.isFollowing(refOf(d)),
-      )
+      .filter((d) => inProgress(d) && !this.isFollowing(refOf(d)))
       .map((d) => {
-        this.deps.log.info({ ...refOf(d) }, "following a move left in progress");
-        return this.follow(d);
+        const resumed = this.resumeStored(d);
+        this.resuming.add(resumed);
+        void resumed.finally(() => this.resuming.delete(resumed));
+        return resumed;
       });
+  }
+
+  /**
+   * A listed copy can predate a verdict written since it was listed (a follow-up that ended in between):
+   * the move is followed only if the stored Deployment is still in that move.
+   */
+  private async resumeStored(listed: V1Deployment): Promise<Verdict> {
+    const ref = refOf(listed);
+    const target = requestedCompute(listed) ?? "spot";
+    let stored: V1Deployment;
+    try {
+      stored = await this.deps.deployments.read(ref);
+    } catch (err) {
+      if (!this.deps.signal.aborted)
+        this.deps.log.warn({ ...ref, err }, "reading a move left in progress failed");
+      return { ref, target };
+    }
+    if (!inProgress(stored) || requestedCompute(stored) !== target) return { ref, target };
+    if (!this.isFollowing(ref)) this.deps.log.info({ ...ref }, "following a move left in progress");
+    return this.follow(stored);
   }
 
   /** Resolves once every follow-up started so far has ended. */
   async idle(): Promise<void> {
-    while (this.running.size > 0) await Promise.allSettled([...this.running.values()]);
+    while (this.running.size + this.resuming.size > 0) {
+      await Promise.allSettled([...this.running.values(), ...this.resuming]);
+    }
   }
 
   private async run(deployment: V1Deployment, target: Compute): Promise<Verdict> {
@@ -208,6 +229,10 @@ function event(
   note: string,
 ): DeploymentEvent {
   return { type, reason, action, note };
+}
+
+function inProgress(d: V1Deployment): boolean {
+  return d.metadata?.annotations?.[Annotation.rollout] === "progressing" && requestedCompute(d) !== undefined;
 }
 
 /** One summary alert for the moves off spot of one interruption (or of those resumed together). */
