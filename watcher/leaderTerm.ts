@@ -12,6 +12,7 @@ import { settleWithin } from "../core/settleWithin.ts";
 import type { Alerter } from "./alerts/alerter.ts";
 import { EventRecorder } from "./alerts/kubeEvents.ts";
 import { affectedDeployments, ReplicaSetOwners } from "./cluster/affectedDeployments.ts";
+import { priorityClasses } from "./cluster/priorityClasses.ts";
 import type { NodeLookup } from "./cluster/nodeIndex.ts";
 import { listPodsHoldingNodes } from "./cluster/pods.ts";
 import { KubeDeployments, scopeOf } from "./deployments.ts";
@@ -72,7 +73,8 @@ export function leaderWork(parts: Omit<WatcherParts, "sqs">, signal: AbortSignal
   const concurrency = config.migration.maxConcurrentFlips;
   const affectedBy = (node: string) => affectedDeployments(kube, node, scope, owners, concurrency);
   const listPods = () => listPodsHoldingNodes(kube);
-  const migrator = new Migrator({ ...common, affectedBy, nodes, followUps });
+  const classPriority = () => priorityClasses(kube);
+  const migrator = new Migrator({ ...common, affectedBy, classPriority, nodes, followUps });
   return {
     deployments,
     recorder,

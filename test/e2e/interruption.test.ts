@@ -15,13 +15,13 @@ import { fargateProfiles } from "../fargate/profile-store.ts";
 import { metricValue, startStack, type Stack } from "../stack/stack.ts";
 import { optedInApp, serviceFor } from "./workloads.ts";
 import {
-  startSlackReceiver,
-  type SlackReceiver,
   podsOf,
   readyEndpoints,
   sampleReadyEndpoints,
+  startSlackReceiver,
   waitForAvailable,
   waitForEmptyQueue,
+  type SlackReceiver,
 } from "./support.ts";
 
 const kc = testKubeConfig();

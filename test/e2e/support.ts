@@ -141,11 +141,13 @@ export interface SuiteStack {
 /**
  * The whole product for one suite's namespace (webhook and watcher processes, SQS emulator), with an emulated
  * Fargate profile for that namespace; all of it, and the nodes the suite adds, removed after the suite.
+ * `sharedEnv`: settings both processes read (placement, fallback).
  */
 export function useStack(
   kc: KubeConfig,
   ns: { readonly name: string },
-  watcherEnv: Record<string, string>,
+  watcherEnv: Record<string, string> | (() => Record<string, string>),
+  sharedEnv: Record<string, string> = {},
 ): SuiteStack {
   const suite: { stack?: Stack; nodes: V1Node[] } = { nodes: [] };
   const profile = () => `fp-${ns.name}`;
@@ -159,7 +161,8 @@ export function useStack(
       kubeconfigPath: testKubeconfigPath(),
       namespace: ns.name,
       logDir: join(clusterDir, "logs", ns.name),
-      watcherEnv,
+      watcherEnv: typeof watcherEnv === "function" ? watcherEnv() : watcherEnv,
+      sharedEnv,
     });
   });
   afterAll(async () => {
@@ -177,21 +180,21 @@ export function useStack(
 }
 
 export interface SlackReceiver {
-  /** The incoming-webhook URL (SLACK_WEBHOOK_URL). */
+  /** An incoming-webhook URL on 127.0.0.1. */
   url: string;
   /** Every message posted, in order. */
-  messages: { text: string }[];
+  messages: { text: string; blocks?: unknown[] }[];
   close(): Promise<void>;
 }
 
-/** A Slack incoming webhook on 127.0.0.1 that keeps what it is sent. */
+/** A Slack incoming webhook on loopback that keeps what it is sent and answers "ok" as Slack does. */
 export async function startSlackReceiver(): Promise<SlackReceiver> {
-  const messages: { text: string }[] = [];
+  const messages: SlackReceiver["messages"] = [];
   const server = createServer((req, res) => {
     let body = "";
     req.on("data", (chunk: Buffer) => (body += chunk.toString()));
     req.on("end", () => {
-      messages.push(JSON.parse(body) as { text: string });
+      messages.push(JSON.parse(body) as SlackReceiver["messages"][number]);
       res.end("ok");
     });
   });
@@ -202,7 +205,33 @@ export async function startSlackReceiver(): Promise<SlackReceiver> {
   return {
     url: `http://127.0.0.1:${address.port}/services/T000/B000/XXXX`,
     messages,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** A Slack receiver for the suite: started before its tests (and its stack, when called first), closed after. */
+export function useSlackReceiver(): { readonly url: string; readonly messages: SlackReceiver["messages"] } {
+  let receiver: SlackReceiver | undefined;
+  beforeAll(async () => {
+    receiver = await startSlackReceiver();
+  });
+  afterAll(async () => {
+    await receiver?.close();
+  });
+  const started = () => {
+    if (!receiver) throw new Error("the Slack receiver starts in the suite's beforeAll");
+    return receiver;
+  };
+  return {
+    get url() {
+      return started().url;
+    },
+    get messages() {
+      return started().messages;
+    },
   };
 }
 

@@ -17,6 +17,8 @@ export interface StackOptions {
   logDir: string;
   /** Extra environment of the watcher (short intervals, Slack URL, ...). */
   watcherEnv?: Record<string, string>;
+  /** Settings both processes read, as the chart's one config.toml gives them both (placement, fallback). */
+  sharedEnv?: Record<string, string>;
   /** Start the watcher (default true). */
   watcher?: boolean;
 }
@@ -75,7 +77,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         "--health-port",
         String(healthPort),
       ],
-      { env: { ORCHESTRATOR_USERNAME: username }, logDir },
+      { env: { ...options.sharedEnv, ORCHESTRATOR_USERNAME: username }, logDir },
     );
     stops.push(() => webhook.stop());
     await waitUntilReady(webhook, `http://127.0.0.1:${healthPort}/readyz`);
@@ -102,6 +104,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       VERIFICATION_DELAY: "500ms",
       // a graceful stop lets the last long poll finish: short polls keep the suites' stops short
       SQS_RECEIVE_WAIT_TIME: "2s",
+      ...options.sharedEnv,
       ...options.watcherEnv,
     };
     const startWatcher = async (name = "watcher", env: Record<string, string> = {}) => {
