@@ -10,7 +10,10 @@ import { Annotation } from "../core/contract.ts";
 import { loadConfig } from "../core/config.ts";
 import { createKube } from "../core/kube.ts";
 import { accessList } from "../watcher/apiCalls.ts";
-import { clusterChecks, REQUIRED_ACCESS } from "./doctor.ts";
+import { queueAnnotations } from "../watcher/queueOnLease.ts";
+import { clusterChecks, leaderQueueCheck, REQUIRED_ACCESS } from "./doctor.ts";
+
+const queueUrl = "https://sqs.eu-west-1.amazonaws.com/123456789012/spot-orchestrator-1a2b3c4d";
 
 const denied = new Set(["apps/deployments/patch", "coordination.k8s.io/leases/create"]);
 let server: Server;
@@ -30,6 +33,26 @@ beforeAll(async () => {
         return json({
           kind: "SelfSubjectAccessReview",
           status: { allowed, ...(allowed ? {} : { reason: "no RBAC rule" }) },
+        });
+      }
+      if (req.url === "/apis/coordination.k8s.io/v1/namespaces/so/leases/spot-fargate-orchestrator") {
+        return json({
+          apiVersion: "coordination.k8s.io/v1",
+          kind: "Lease",
+          metadata: {
+            name: "spot-fargate-orchestrator",
+            namespace: "so",
+            annotations: queueAnnotations(queueUrl, {
+              state: "unreachable",
+              since: new Date(Date.now() - 90_000),
+              error: "AccessDenied: not authorized to perform: sqs:receivemessage (HTTP 403)",
+            }),
+          },
+          spec: {
+            holderIdentity: "so-7d9-x2",
+            renewTime: new Date().toISOString(),
+            leaseDurationSeconds: 15,
+          },
         });
       }
       if (req.url?.startsWith("/apis/apps/v1/deployments")) {
@@ -91,6 +114,29 @@ describe("doctor's cluster checks", () => {
       status: "warn",
       what: "ops/agent cannot run on Fargate",
       detail: "hostNetwork is not supported on Fargate",
+    });
+  });
+});
+
+describe("doctor's check of the leader's queue", () => {
+  it("fails when the leader reports its queue unreachable, with the AWS error", async () => {
+    const check = await leaderQueueCheck(
+      createKube({ kubeconfig }),
+      loadConfig({ env: { POD_NAMESPACE: "so" } }),
+    );
+    expect(check.status).toBe("fail");
+    expect(check.what).toBe("the leader watcher reads the queue");
+    expect(check.detail).toMatch(
+      /^https:\/\/sqs\.eu-west-1\.amazonaws\.com\/123456789012\/spot-orchestrator-1a2b3c4d UNREACHABLE since \S+ \(1m3[01]s ago\): AccessDenied: not authorized to perform: sqs:receivemessage \(HTTP 403\); interruptions are being missed \(leader so-7d9-x2\)$/,
+    );
+  });
+
+  it("warns when there is no leader Lease to ask", async () => {
+    const check = await leaderQueueCheck(createKube({ kubeconfig }), loadConfig({ env: {} }));
+    expect(check).toEqual({
+      status: "warn",
+      what: "the leader watcher reads the queue",
+      detail: "unknown: no leader Lease default/spot-fargate-orchestrator",
     });
   });
 });

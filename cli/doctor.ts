@@ -1,20 +1,27 @@
 // `spot-orchestrator doctor`: checks what the watcher and webhook need, one line per check, and exits 1
 // when anything is broken.
 import { parseArgs } from "node:util";
-import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
+import { GetQueueAttributesCommand, GetQueueUrlCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { AuthorizationV1Api, VersionApi } from "@kubernetes/client-node";
 import { CLUSTER_FLAGS } from "../core/commandLine.ts";
 import { loadConfig, ConfigError, type Config } from "../core/config.ts";
 import { toError } from "../core/errors.ts";
-import { createKube, type Kube } from "../core/kube.ts";
+import { createKube, statusOf, type Kube } from "../core/kube.ts";
 import { fargateIncompatibilities } from "../core/placement.ts";
 import { accessList } from "../watcher/apiCalls.ts";
 import { KubeDeployments, keyOf, refOf, scopeOf } from "../watcher/deployments.ts";
-import { createSqsClient } from "../watcher/sqs/queue.ts";
+import { queueReport } from "../watcher/queueOnLease.ts";
+import {
+  awsErrorText,
+  createSqsClient,
+  parseRedrivePolicy,
+  type RedrivePolicy,
+} from "../watcher/sqs/queue.ts";
 
 const HELP = `Usage: spot-orchestrator doctor [--config PATH] [--kubeconfig PATH]
 
-Checks the configuration, the permissions the watcher needs (RBAC), the queue, and the Fargate
+Checks the configuration, the permissions the watcher needs (RBAC), the queue and its dead-letter queue's
+depth, whether the leader watcher reads the queue (as it reports on its Lease), and the Fargate
 compatibility of every opted-in Deployment. Exit code 1 when a check fails.`;
 
 type Status = "ok" | "warn" | "fail";
@@ -52,7 +59,8 @@ export async function doctorCommand(argv: string[]): Promise<void> {
 
   const kube = createKube({ kubeconfig: values.kubeconfig });
   for (const check of await clusterChecks(kube, config)) report(check);
-  report(await queueCheck(config));
+  for (const check of await queueChecks(config)) report(check);
+  report(await leaderQueueCheck(kube, config));
 
   const failed = checks.filter((c) => c.status === "fail").length;
   const warned = checks.filter((c) => c.status === "warn").length;
@@ -143,29 +151,67 @@ async function accessCheck(kube: Kube, access: Access): Promise<Check> {
   }
 }
 
-export async function queueCheck(config: Config): Promise<Check> {
+/** The queue (reachable from here, with a dead-letter queue) and its dead-letter queue's depth. */
+export async function queueChecks(config: Config): Promise<Check[]> {
   const what = "SQS queue reachable";
-  if (config.aws.sqsQueueUrl === "") return { status: "fail", what, detail: "SQS_QUEUE_URL is not set" };
+  if (config.aws.sqsQueueUrl === "") return [{ status: "fail", what, detail: "SQS_QUEUE_URL is not set" }];
   const client = createSqsClient(config);
   try {
     const { Attributes = {} } = await client.send(
       new GetQueueAttributesCommand({ QueueUrl: config.aws.sqsQueueUrl, AttributeNames: ["All"] }),
     );
-    if (!Attributes["RedrivePolicy"]) {
-      return {
-        status: "warn",
-        what,
-        detail: `${Attributes["ApproximateNumberOfMessages"] ?? "?"} messages waiting; no dead-letter queue configured`,
-      };
+    const waiting = `${Attributes["ApproximateNumberOfMessages"] ?? "?"} messages waiting`;
+    const redrive = parseRedrivePolicy(Attributes["RedrivePolicy"]);
+    if (!redrive) {
+      return [{ status: "warn", what, detail: `${waiting}; no dead-letter queue configured` }];
     }
-    return {
-      status: "ok",
-      what,
-      detail: `${Attributes["ApproximateNumberOfMessages"] ?? "?"} messages waiting`,
-    };
+    return [{ status: "ok", what, detail: waiting }, await deadLetterCheck(client, redrive)];
   } catch (err) {
-    return { status: "fail", what, detail: toError(err).message };
+    return [{ status: "fail", what, detail: awsErrorText(err) }];
   } finally {
     client.destroy();
+  }
+}
+
+/** Events in the dead-letter queue are interruptions nobody acted on. */
+async function deadLetterCheck(client: SQSClient, redrive: RedrivePolicy): Promise<Check> {
+  // arn:<partition>:sqs:<region>:<account>:<name>
+  const [, , , , account, name] = redrive.deadLetterTargetArn.split(":");
+  const what = `dead-letter queue ${name ?? redrive.deadLetterTargetArn}`;
+  try {
+    const { QueueUrl } = await client.send(
+      new GetQueueUrlCommand({ QueueName: name, QueueOwnerAWSAccountId: account }),
+    );
+    const { Attributes = {} } = await client.send(
+      new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["ApproximateNumberOfMessages"] }),
+    );
+    const depth = Number(Attributes["ApproximateNumberOfMessages"] ?? 0);
+    if (depth === 0)
+      return {
+        status: "ok",
+        what,
+        detail: `empty (events go there after ${redrive.maxReceiveCount} failed receives)`,
+      };
+    return {
+      status: "warn",
+      what,
+      detail: `${depth} events nobody acted on: inspect them (aws sqs receive-message --queue-url ${QueueUrl}), check their Deployments moved, then purge it`,
+    };
+  } catch (err) {
+    return { status: "warn", what, detail: `its depth cannot be read: ${awsErrorText(err)}` };
+  }
+}
+
+/** What the leader watcher, wherever it runs, reports of its queue on its Lease. */
+export async function leaderQueueCheck(kube: Kube, config: Config): Promise<Check> {
+  const what = "the leader watcher reads the queue";
+  const { leaseNamespace: namespace, leaseName: name } = config.watcher;
+  try {
+    const lease = await kube.coordination.readNamespacedLease({ namespace, name });
+    const { status, text } = queueReport(lease, Date.now());
+    return { status, what, detail: text };
+  } catch (err) {
+    const why = statusOf(err) === 404 ? `no leader Lease ${namespace}/${name}` : toError(err).message;
+    return { status: "warn", what, detail: `unknown: ${why}` };
   }
 }

@@ -9,11 +9,11 @@ import { eventForNode, parseDrillArgs, runDrill } from "./drill.ts";
 const now = new Date("2026-11-02T14:05:10Z");
 
 describe("parseDrillArgs", () => {
-  it("defaults to a spot interruption two minutes out", () => {
+  it("defaults to a spot interruption as AWS sends it, without a deadline", () => {
     expect(parseDrillArgs(["--node", "ip-10-0-1-7.eu-west-1.compute.internal"])).toEqual({
       node: "ip-10-0-1-7.eu-west-1.compute.internal",
       kind: "spot-interruption",
-      deadlineMs: 120_000,
+      deadlineMs: undefined,
       account: undefined,
       kubeconfig: undefined,
       configFile: undefined,
@@ -44,6 +44,9 @@ describe("parseDrillArgs", () => {
       configFile: "/tmp/config.toml",
     });
     expect(parseDrillArgs(["--help"])).toBe("help");
+    for (const kind of ["scheduled-change", "asg-termination"]) {
+      expect(parseDrillArgs(["--node", "n1", "--type", kind])).toMatchObject({ kind });
+    }
   });
 
   it.each([
@@ -106,6 +109,25 @@ describe("runDrill", () => {
     await emulator.stop();
   });
 
+  it("sends what AWS sends by default: a spot warning without instance-action-time", async () => {
+    const queueUrl = await emulator.createQueue("drill-default");
+    const node = ec2NodeManifest("spot", { zone: "eu-west-1b" });
+    await runDrill(["--node", node.metadata!.name!], {
+      out: () => undefined,
+      env: { SQS_QUEUE_URL: queueUrl, AWS_ENDPOINT_URL_SQS: emulator.endpoint },
+      now: () => now,
+      readNode: async () => node,
+    });
+    const client = emulator.client();
+    const { Messages: messages = [] } = await client.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 1 }),
+    );
+    client.destroy();
+    const body = JSON.parse(messages[0]!.Body!) as { detail: Record<string, unknown> };
+    expect(Object.keys(body.detail).sort()).toEqual(["instance-action", "instance-id"]);
+    expect(parseMessageBody(messages[0]!.Body!).deadline).toEqual(new Date("2026-11-02T14:07:10Z"));
+  });
+
   it("sends the node's event to the configured queue through the endpoint override, and says what it sent", async () => {
     const queueUrl = await emulator.createQueue("drill-events");
     const node = ec2NodeManifest("spot", { zone: "eu-west-1b" });
@@ -134,7 +156,7 @@ describe("runDrill", () => {
       deadline: new Date("2026-11-02T14:06:40Z"),
     });
     const output = lines.join("\n");
-    for (const expected of [event.id, event.instanceId, node.metadata!.name!, queueUrl, "(in 1m30s)"]) {
+    for (const expected of [event.id, event.instanceId, node.metadata!.name!, queueUrl, "in 1m30s"]) {
       expect(output).toContain(expected);
     }
   });

@@ -7,11 +7,11 @@ import { loadConfig } from "../core/config.ts";
 import { formatDuration, parseDuration } from "../core/duration.ts";
 import { createKube } from "../core/kube.ts";
 import { createSqsClient } from "../watcher/sqs/queue.ts";
-import { parseProviderId } from "../core/ec2.ts";
+import { instanceIdOf as instanceIdOfNode, parseProviderId } from "../core/ec2.ts";
 import { buildEc2Event, type EventBridgeEvent } from "../watcher/sqs/eventBuilder.ts";
-import type { EventKind } from "../watcher/sqs/ec2Event.ts";
+import { EVENT_KINDS, type EventKind } from "../watcher/sqs/ec2Event.ts";
 
-const KINDS: readonly EventKind[] = ["spot-interruption", "rebalance-recommendation", "instance-stopping"];
+const KINDS: readonly EventKind[] = EVENT_KINDS;
 
 const USAGE = `Usage: spot-orchestrator drill --node <name> [flags]
 
@@ -19,8 +19,12 @@ Sends an EC2 event for the node's instance to the watcher's queue, shaped like t
 
 Flags:
   --node <name>         the Node to "interrupt" (required)
-  --type <type>         ${KINDS.join(" | ")} (default spot-interruption)
-  --deadline <duration> time until the instance is reclaimed, for spot-interruption (default 2m)
+  --type <type>         ${KINDS.join(" | ")} (default spot-interruption);
+                        asg-termination names a lifecycle action Auto Scaling never started, so
+                        completing it fails (logged by the watcher as no longer pending)
+  --deadline <duration> spot-interruption: writes instance-action-time, which real warnings leave out
+                        (the watcher then counts 2 minutes from the event's time); scheduled-change:
+                        when the change starts (default 14 days)
   --account <id>        AWS account id written into the event (default 000000000000)
   --kubeconfig <path>   kubeconfig to read the Node with (default: KUBECONFIG, ~/.kube/config, in-cluster)
   --config <path>       config.toml (default: CONFIG_FILE or ./config.toml); the queue is aws.sqs_queue_url
@@ -29,7 +33,7 @@ Flags:
 export interface DrillOptions {
   node: string;
   kind: EventKind;
-  deadlineMs: number;
+  deadlineMs: number | undefined;
   account: string | undefined;
   kubeconfig: string | undefined;
   configFile: string | undefined;
@@ -61,10 +65,11 @@ export async function runDrill(argv: string[], io: DrillIo): Promise<void> {
 
   const node = await (io.readNode ?? readNodeFromCluster)(options.node, options.kubeconfig);
   const now = io.now();
+  const { deadlineMs } = options;
   const event = eventForNode(node, {
     kind: options.kind,
     time: now,
-    deadline: new Date(now.getTime() + options.deadlineMs),
+    ...(deadlineMs === undefined ? {} : { deadline: new Date(now.getTime() + deadlineMs) }),
     account: options.account,
   });
 
@@ -75,12 +80,8 @@ export async function runDrill(argv: string[], io: DrillIo): Promise<void> {
     );
     io.out(`sent ${event["detail-type"]} for node ${options.node}`);
     io.out(`  event id:   ${event.id}`);
-    io.out(`  instance:   ${event.detail["instance-id"]} (${event.region})`);
-    if (event.detail["instance-action-time"]) {
-      io.out(
-        `  deadline:   ${event.detail["instance-action-time"]} (in ${formatDuration(options.deadlineMs)})`,
-      );
-    }
+    io.out(`  instance:   ${instanceIdOfNode(node)} (${event.region})`);
+    if (deadlineMs !== undefined) io.out(`  deadline:   in ${formatDuration(deadlineMs)}`);
     io.out(`  queue:      ${queueUrl}`);
     io.out(`  message id: ${sent.MessageId ?? "(none)"}`);
     io.out(`Follow it with: kubectl get deployments -A -L spot-orchestrator.io/compute -w`);
@@ -99,7 +100,7 @@ export function parseDrillArgs(argv: string[]): DrillOptions | "help" {
       options: {
         node: { type: "string" },
         type: { type: "string", default: "spot-interruption" },
-        deadline: { type: "string", default: "2m" },
+        deadline: { type: "string" },
         account: { type: "string" },
         kubeconfig: { type: "string" },
         config: { type: "string" },
@@ -116,9 +117,9 @@ export function parseDrillArgs(argv: string[]): DrillOptions | "help" {
   if (!KINDS.includes(values.type as EventKind)) {
     throw new Error(`--type "${values.type}" is not allowed; allowed values: ${KINDS.join(", ")}`);
   }
-  let deadlineMs: number;
+  let deadlineMs: number | undefined;
   try {
-    deadlineMs = parseDuration(values.deadline);
+    deadlineMs = values.deadline === undefined ? undefined : parseDuration(values.deadline);
   } catch (err) {
     throw new Error(`--deadline: ${(err as Error).message}`, { cause: err });
   }
@@ -138,7 +139,7 @@ export function parseDrillArgs(argv: string[]): DrillOptions | "help" {
 /** The event AWS would send for this Node's instance; an error naming the Node when it is not an EC2 one. */
 export function eventForNode(
   node: V1Node,
-  options: { kind: EventKind; time: Date; deadline: Date; account?: string | undefined },
+  options: { kind: EventKind; time: Date; deadline?: Date; account?: string | undefined },
 ): EventBridgeEvent {
   const name = node.metadata?.name ?? "(unnamed)";
   const providerId = node.spec?.providerID;
@@ -154,7 +155,7 @@ export function eventForNode(
     instanceId: instance.instanceId,
     region: instance.region,
     time: options.time,
-    deadline: options.deadline,
+    ...(options.deadline ? { deadline: options.deadline } : {}),
     ...(options.account ? { account: options.account } : {}),
   });
 }

@@ -1,7 +1,7 @@
 // `spot-orchestrator status`: a table of opted-in Deployments and where each stands. The next recovery is
 // computed as the running watcher computes it, from the settings its leader keeps on the Lease.
 import { parseArgs } from "node:util";
-import type { V1Deployment } from "@kubernetes/client-node";
+import type { V1Deployment, V1Lease } from "@kubernetes/client-node";
 import { CLUSTER_FLAGS } from "../core/commandLine.ts";
 import { Annotation, isOffSpot, requestedCompute } from "../core/contract.ts";
 import { ConfigError, loadConfig, type Config, type LoadOptions } from "../core/config.ts";
@@ -10,12 +10,14 @@ import { createKube, statusOf, type Kube } from "../core/kube.ts";
 import { parseTime } from "../core/time.ts";
 import { KubeDeployments, scopeOf } from "../watcher/deployments.ts";
 import { nextAttempt, recoveryState } from "../watcher/recovery/policy.ts";
+import { queueReport } from "../watcher/queueOnLease.ts";
 import { settingsOnLease } from "../watcher/settingsOnLease.ts";
 
 const HELP = `Usage: spot-orchestrator status [--namespace NS] [--kubeconfig PATH] [--config PATH] [--output table|json]
 
 The next recovery uses the recovery settings the leader watcher keeps on its Lease (watcher.lease_name in
-watcher.lease_namespace, POD_NAMESPACE); without a leader, this machine's configuration.`;
+watcher.lease_namespace, POD_NAMESPACE); without a leader, this machine's configuration. The queue line says
+whether the leader can read its SQS queue, as it reports on the same Lease.`;
 
 export async function statusCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -29,33 +31,43 @@ export async function statusCommand(argv: string[]): Promise<void> {
   if (values.help) return void console.log(HELP);
   const load = (flags: LoadOptions["flags"] = {}) => loadConfig({ file: values.config, flags });
   const kube = createKube({ kubeconfig: values.kubeconfig });
-  const { config, source } = await effectiveSettings(kube, load);
+  const { config, source, lease } = await effectiveSettings(kube, load);
   const scope = scopeOf(config);
   if (values.namespace) scope.namespaces = [values.namespace];
-  const rows = statusRows(await new KubeDeployments(kube, scope).list(), config, Date.now());
-  if (values.output === "json") console.log(JSON.stringify(rows, null, 2));
-  else console.log(`${formatTable(rows)}\n\nNext recovery: ${source}.`);
+  const now = Date.now();
+  const rows = statusRows(await new KubeDeployments(kube, scope).list(), config, now);
+  const queue = queueReport(lease, now);
+  if (values.output === "json") console.log(JSON.stringify({ deployments: rows, queue }, null, 2));
+  else console.log(`${formatTable(rows)}\n\nNext recovery: ${source}.\nQueue: ${queue.text}.`);
 }
 
-/** The configuration (`load`ed with the leader's recovery settings as flags), and where those came from. */
+/**
+ * The configuration (`load`ed with the leader's recovery settings as flags), where those came from, and the
+ * leader's Lease when it could be read.
+ */
 export async function effectiveSettings(
   kube: Kube,
   load: (flags?: LoadOptions["flags"]) => Config,
-): Promise<{ config: Config; source: string }> {
+): Promise<{ config: Config; source: string; lease?: V1Lease }> {
   const local = load();
   const { leaseNamespace: namespace, leaseName: name } = local.watcher;
   try {
     const lease = await kube.coordination.readNamespacedLease({ namespace, name });
     const flags = settingsOnLease(lease);
-    if (flags !== undefined) {
-      const holder = lease.spec?.holderIdentity || "no current holder";
-      const lent = `Lease ${namespace}/${name}, ${holder}`;
-      try {
-        return { config: load(flags), source: `settings of the leader watcher (${lent})` };
-      } catch (err) {
-        if (!(err instanceof ConfigError)) throw err;
-        return { config: local, source: `this machine's settings (the ${lent} has unreadable ones)` };
-      }
+    if (flags === undefined) {
+      return {
+        config: local,
+        source: `this machine's settings (the Lease ${namespace}/${name} has none)`,
+        lease,
+      };
+    }
+    const holder = lease.spec?.holderIdentity || "no current holder";
+    const lent = `Lease ${namespace}/${name}, ${holder}`;
+    try {
+      return { config: load(flags), source: `settings of the leader watcher (${lent})`, lease };
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      return { config: local, source: `this machine's settings (the ${lent} has unreadable ones)`, lease };
     }
   } catch (err) {
     if (statusOf(err) !== 404) {

@@ -121,12 +121,22 @@ format = "json"
 
   it("checks each setting's own bounds, naming the variable that set it", () => {
     const problems = problemsOf(() =>
-      loadConfig({ env: { KUBE_API_QPS: "0", CHECK_INTERVAL: "0", MIGRATION_CONCURRENCY: "0" } }),
+      loadConfig({
+        env: {
+          KUBE_API_QPS: "0",
+          CHECK_INTERVAL: "0",
+          MIGRATION_CONCURRENCY: "0",
+          SQS_RECEIVE_WAIT_TIME: "30s",
+          QUEUE_UNREACHABLE_AFTER: "0s",
+        },
+      }),
     );
     expect(problems).toEqual([
       "KUBE_API_QPS (kubernetes.qps): must be at least 1",
       "CHECK_INTERVAL (monitoring.check_interval): must be more than 0",
       "MIGRATION_CONCURRENCY (migration.max_concurrent_flips): must be at least 1",
+      "SQS_RECEIVE_WAIT_TIME (aws.receive_wait_time): must be at least 1s and at most 20s",
+      "QUEUE_UNREACHABLE_AFTER (aws.queue_unreachable_after): must be more than 0",
     ]);
   });
 
@@ -148,6 +158,44 @@ format = "json"
     expect(() => loadConfig({ env: {}, process: "webhook" })).not.toThrow();
     expect(problemsOf(() => loadConfig({ env: {}, process: "watcher" }))).toEqual([
       "aws.sqs_queue_url (SQS_QUEUE_URL): is required",
+    ]);
+  });
+
+  it.each([
+    ["https://sqs.eu-west-1.amazonaws.com/123456789012/spot", "eu-west-1"],
+    ["https://ap-southeast-2.queue.amazonaws.com/123456789012/spot", "ap-southeast-2"],
+    ["https://sqs.cn-north-1.amazonaws.com.cn/123456789012/spot", "cn-north-1"],
+    [
+      "https://vpce-0a1b2c3d-e4f5g6h7.sqs.us-gov-west-1.vpce.amazonaws.com/123456789012/spot",
+      "us-gov-west-1",
+    ],
+    ["http://sqs.us-east-1.localhost:9324/000000000000/spot", "us-east-1"],
+    ["http://127.0.0.1:9324/000000000000/spot", ""],
+  ])("takes the region from the queue URL %s when none is set", (url, region) => {
+    expect(loadConfig({ env: { SQS_QUEUE_URL: url } }).aws.region).toBe(region);
+  });
+
+  it("keeps a region that matches the queue URL, or that the URL cannot contradict", () => {
+    const url = "https://sqs.eu-west-1.amazonaws.com/123456789012/spot";
+    expect(loadConfig({ env: { SQS_QUEUE_URL: url, AWS_REGION: "eu-west-1" } }).aws.region).toBe("eu-west-1");
+    const local = "http://127.0.0.1:9324/000000000000/spot";
+    expect(loadConfig({ env: { SQS_QUEUE_URL: local, AWS_REGION: "eu-west-1" } }).aws.region).toBe(
+      "eu-west-1",
+    );
+  });
+
+  it("refuses a region other than the queue URL's, in one line", () => {
+    const problems = problemsOf(() =>
+      loadConfig({
+        env: {
+          SQS_QUEUE_URL: "https://sqs.eu-west-1.amazonaws.com/123456789012/spot",
+          AWS_REGION: "us-east-1",
+        },
+        process: "watcher",
+      }),
+    );
+    expect(problems).toEqual([
+      "aws.region (AWS_REGION): is us-east-1 but the queue https://sqs.eu-west-1.amazonaws.com/123456789012/spot is in eu-west-1: a queue is read in its own region; set eu-west-1 or leave it empty",
     ]);
   });
 

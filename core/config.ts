@@ -3,6 +3,7 @@
 // and its building are derived from the settings table: a setting is declared once, there.
 import { readFileSync } from "node:fs";
 import { parse as parseToml } from "smol-toml";
+import { regionOfQueueUrl } from "./ec2.ts";
 import type { Kind } from "./settingKinds.ts";
 import { SETTINGS, type Process, type Setting, type SettingKey } from "./settings.ts";
 
@@ -96,6 +97,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const typed = config as Config;
   problems.push(...crossCheck(typed));
   if (problems.length > 0) throw new ConfigError(problems);
+  typed.aws.region ||= regionOfQueueUrl(typed.aws.sqsQueueUrl) ?? "";
   return typed;
 }
 
@@ -137,7 +139,7 @@ function flatten(table: Record<string, unknown>, prefix = ""): Record<string, un
 
 /** Rules between settings, each problem naming the setting to change. */
 function crossCheck(config: Config): string[] {
-  const { recovery, compute, kubernetes } = config;
+  const { recovery, compute, kubernetes, aws } = config;
   const problems: string[] = [];
   const problem = (key: SettingKey, message: string) => problems.push(`${settingLabel(key)}: ${message}`);
   if (recovery.enabled) {
@@ -167,6 +169,13 @@ function crossCheck(config: Config): string[] {
   }
   if (kubernetes.mode === "single" && kubernetes.deploymentName === "") {
     problem("kubernetes.deployment_name", "is required when kubernetes.mode is single");
+  }
+  const queueRegion = regionOfQueueUrl(aws.sqsQueueUrl);
+  if (aws.region !== "" && queueRegion !== undefined && aws.region !== queueRegion) {
+    problem(
+      "aws.region",
+      `is ${aws.region} but the queue ${aws.sqsQueueUrl} is in ${queueRegion}: a queue is read in its own region; set ${queueRegion} or leave it empty`,
+    );
   }
   return problems;
 }

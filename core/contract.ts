@@ -39,6 +39,8 @@ export const REASONS = [
   "spot-interruption",
   "rebalance-recommendation",
   "instance-stopping",
+  "scheduled-change",
+  "asg-termination",
   "recovery",
   "rollback",
   "manual",
@@ -47,7 +49,7 @@ export type Reason = (typeof REASONS)[number];
 
 export type RolloutState = "progressing" | "healthy" | `failed: ${string}`;
 
-/** Kubernetes Event reasons recorded on the Deployment. */
+/** Kubernetes Event reasons recorded on the Deployment (and, for the watcher's own troubles, on its Pod). */
 export const EventReason = {
   migratingToFargate: "MigratingToFargate",
   migratedToFargate: "MigratedToFargate",
@@ -58,6 +60,13 @@ export const EventReason = {
   recoveryRolledBack: "RecoveryRolledBack",
   placementRepaired: "PlacementRepaired",
   rebalanceRecommended: "RebalanceRecommended",
+  scheduledChangeAnnounced: "ScheduledChangeAnnounced",
+  instanceTerminating: "InstanceTerminating",
+  /** On the Deployments an event would have moved and on the watcher's Pod: its last attempt failed. */
+  interruptionGivenUp: "InterruptionGivenUp",
+  /** On the watcher's Pod. */
+  queueUnreachable: "QueueUnreachable",
+  queueReachable: "QueueReachable",
   migratingToOnDemand: "MigratingToOnDemand",
   migratedToOnDemand: "MigratedToOnDemand",
   fargateBudgetExceeded: "FargateBudgetExceeded",

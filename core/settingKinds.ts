@@ -2,7 +2,7 @@
 // value) becomes a typed one, as zod schemas, so the configuration's type is derived from the settings table.
 import type { V1Toleration } from "@kubernetes/client-node";
 import { z } from "zod";
-import { parseDuration } from "./duration.ts";
+import { formatDuration, parseDuration } from "./duration.ts";
 
 export interface Kind<T> {
   /** How the README's settings table names it. */
@@ -85,11 +85,19 @@ function int(min = 0): Kind<number> {
   });
 }
 
-/** Milliseconds from a Go-style duration; `positive` refuses 0. */
-function duration(options: { positive?: boolean } = {}): Kind<number> {
+/** Milliseconds from a Go-style duration; `positive` refuses 0; `min` and `max` bound it. */
+function duration(options: { positive?: boolean; min?: number; max?: number } = {}): Kind<number> {
   return converted("duration", (raw) => {
     const ms = parseDuration(String(raw));
     if (options.positive && ms <= 0) throw new Error("must be more than 0");
+    const { min, max } = options;
+    if ((min !== undefined && ms < min) || (max !== undefined && ms > max)) {
+      const bounds = [
+        min === undefined ? "" : `at least ${formatDuration(min)}`,
+        max === undefined ? "" : `at most ${formatDuration(max)}`,
+      ];
+      throw new Error(`must be ${bounds.filter(Boolean).join(" and ")}`);
+    }
     return ms;
   });
 }

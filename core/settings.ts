@@ -123,6 +123,22 @@ export const SETTINGS = [
     description: "What an EC2 Instance Rebalance Recommendation does",
   },
   {
+    key: "migration.scheduled_change_action",
+    env: "SCHEDULED_CHANGE_ACTION",
+    kind: kinds.oneOf(["migrate", "alert"]),
+    default: "migrate",
+    description:
+      "What an AWS Health scheduled retirement, stop, reboot or maintenance of an instance does (other scheduled changes only alert)",
+  },
+  {
+    key: "migration.asg_termination_action",
+    env: "ASG_TERMINATION_ACTION",
+    kind: kinds.oneOf(["migrate", "alert"]),
+    default: "migrate",
+    description:
+      "What an Auto Scaling termination lifecycle action does; `migrate` completes it (CONTINUE) once the moves are done",
+  },
+  {
     key: "migration.max_concurrent_flips",
     env: "MIGRATION_CONCURRENCY",
     kind: kinds.int(1),
@@ -234,8 +250,9 @@ export const SETTINGS = [
     key: "aws.region",
     env: "AWS_REGION",
     kind: kinds.string,
-    default: "us-east-1",
-    description: "Region of the SQS queue",
+    default: "",
+    description:
+      "Region of the SQS queue; empty: the region its URL names. Set to another region than the URL's, the watcher refuses to start",
   },
   {
     key: "aws.sqs_queue_url",
@@ -251,6 +268,30 @@ export const SETTINGS = [
     kind: kinds.url,
     default: "",
     description: "SQS endpoint override (emulators, VPC endpoints)",
+  },
+  {
+    key: "aws.autoscaling_endpoint_url",
+    env: "AWS_ENDPOINT_URL_AUTO_SCALING",
+    kind: kinds.url,
+    default: "",
+    description:
+      "Auto Scaling endpoint override (emulators, VPC endpoints), for completing lifecycle actions",
+  },
+  {
+    key: "aws.receive_wait_time",
+    env: "SQS_RECEIVE_WAIT_TIME",
+    kind: kinds.duration({ min: 1_000, max: 20_000 }),
+    default: "20s",
+    description:
+      "Long-poll wait of each receive (1s-20s); a graceful stop lets the last poll finish, so it also bounds how long stopping takes",
+  },
+  {
+    key: "aws.queue_unreachable_after",
+    env: "QUEUE_UNREACHABLE_AFTER",
+    kind: kinds.duration({ positive: true }),
+    default: "60s",
+    description:
+      "How long receives from the queue may fail before the leader reports it unreachable (Warning Event on its Pod, metric, alert, `status`)",
   },
   // [alerts]
   {
@@ -361,6 +402,14 @@ export const SETTINGS = [
     kind: orHostName(kinds.string),
     default: "",
     description: "Holder identity in the Lease; empty means the host name",
+  },
+  {
+    key: "watcher.pod_uid",
+    env: "POD_UID",
+    kind: kinds.string,
+    default: "",
+    description:
+      "UID of the watcher's Pod (the chart passes it), named by the Events it records on its Pod so `kubectl describe pod` lists them",
   },
   // [fargate] budget and fallback, and where on-demand capacity is
   {

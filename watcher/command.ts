@@ -12,6 +12,8 @@ import { NodeIndex } from "./cluster/nodeIndex.ts";
 import { LeaderElector } from "./leaderElection.ts";
 import { LeaderTerm, type WatcherParts } from "./leaderTerm.ts";
 import { createWatcherMetrics } from "./metrics.ts";
+import { AutoScalingLifecycle, createAutoScalingClient } from "./lifecycleActions.ts";
+import { queueAnnotations } from "./queueOnLease.ts";
 import { InterruptionLog } from "./recovery/interruptionLog.ts";
 import { settingsAnnotations } from "./settingsOnLease.ts";
 import { createSqsClient } from "./sqs/queue.ts";
@@ -69,9 +71,17 @@ export async function startWatcher(options: {
   nodes.start();
   const { alerts } = config;
   const alerter = createAlerter({ ...alerts, webhookUrl: alerts.slackWebhookUrl, log, metrics });
+  const autoScaling = createAutoScalingClient(config);
+  const lifecycle = new AutoScalingLifecycle({
+    client: autoScaling,
+    alerter,
+    metrics,
+    dryRun: config.migration.dryRun,
+  });
   const parts: WatcherParts = {
     kube,
     sqs: createSqsClient(config),
+    lifecycle,
     nodes,
     interruptions: new InterruptionLog(config.recovery.cooldown),
     alerter,
@@ -97,7 +107,10 @@ export async function startWatcher(options: {
         namespace: leaseNamespace,
         name: leaseName,
         identity,
-        annotations: settingsAnnotations(config),
+        annotations: () => ({
+          ...settingsAnnotations(config),
+          ...queueAnnotations(config.aws.sqsQueueUrl, term?.queueState ?? { state: "unknown" }),
+        }),
         onStartedLeading: lead,
         onStoppedLeading: stopLeading,
         log,
@@ -120,7 +133,8 @@ export async function startWatcher(options: {
     log,
     healthPort: health.port,
     async stop() {
-      // a graceful hand-over: events being handled finish (their flips stored) before the Lease is freed
+      // a graceful hand-over: the last poll ends and what it got is released, and events being handled
+      // finish (their flips stored), before the Lease is freed
       await term?.drain();
       if (elector) await elector.release();
       else {
@@ -131,6 +145,7 @@ export async function startWatcher(options: {
       await nodes.stop();
       await health.close();
       parts.sqs.destroy();
+      autoScaling.destroy();
       log.info("stopped");
     },
   };

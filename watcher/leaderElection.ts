@@ -24,8 +24,8 @@ export interface LeaderElectorOptions {
   onStartedLeading: (signal: AbortSignal) => void | Promise<void>;
   /** Called once leadership has ended and `signal` is aborted; wait for the leader's work to wind down here. */
   onStoppedLeading: () => void | Promise<void>;
-  /** Annotations the leader keeps on the Lease (e.g. its effective settings, for `status`). */
-  annotations?: Record<string, string>;
+  /** Annotations the leader keeps on the Lease, written with every renewal (its settings, its queue's state). */
+  annotations?: () => Record<string, string>;
   log: Logger;
   leaseDurationMs?: number;
   renewDeadlineMs?: number;
@@ -90,7 +90,7 @@ export class LeaderElector {
       leaseDurationMs: LEASE_DURATION_MS,
       renewDeadlineMs: RENEW_DEADLINE_MS,
       retryPeriodMs: RETRY_PERIOD_MS,
-      annotations: {},
+      annotations: () => ({}),
       ...options,
     };
   }
@@ -200,7 +200,7 @@ export class LeaderElector {
         await coordination.createNamespacedLease({
           namespace,
           body: {
-            metadata: { name, namespace, annotations: this.options.annotations },
+            metadata: { name, namespace, annotations: this.options.annotations() },
             spec: claimedSpec(undefined, identity, now, leaseDurationMs),
           },
         });
@@ -208,7 +208,7 @@ export class LeaderElector {
       }
       if (!canAcquire(lease, identity, now)) return "held-by-other";
       // the read resourceVersion stays in the body: a concurrent writer makes this a 409
-      const annotations = { ...lease.metadata?.annotations, ...this.options.annotations };
+      const annotations = { ...lease.metadata?.annotations, ...this.options.annotations() };
       await coordination.replaceNamespacedLease({
         namespace,
         name,

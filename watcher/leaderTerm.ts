@@ -4,8 +4,8 @@
 // exits the process instead; here the webhook shares the pod, and a restarting container would take the
 // pod's admission endpoints down with it). A term is never restarted: each leadership gets a new one.
 import type { SQSClient } from "@aws-sdk/client-sqs";
+import type { V1ObjectReference } from "@kubernetes/client-node";
 import type { Config } from "../core/config.ts";
-import { NodeLabel } from "../core/contract.ts";
 import { withSignal, type Kube } from "../core/kube.ts";
 import type { Logger } from "../core/log.ts";
 import { settleWithin } from "../core/settleWithin.ts";
@@ -17,19 +17,24 @@ import type { NodeLookup } from "./cluster/nodeIndex.ts";
 import { listPodsHoldingNodes } from "./cluster/pods.ts";
 import { KubeDeployments, scopeOf } from "./deployments.ts";
 import { DriftRepair } from "./drift.ts";
+import { eventHandling } from "./eventHandling.ts";
 import { FollowUps, summarizeMigrations } from "./followUp.ts";
+import { reportGivenUp } from "./givenUp.ts";
+import type { LifecycleActions } from "./lifecycleActions.ts";
 import type { WatcherMetrics } from "./metrics.ts";
 import { Migrator } from "./migration/migrator.ts";
+import { queueAlarm } from "./queueAlarm.ts";
 import type { InterruptionLog } from "./recovery/interruptionLog.ts";
 import { Recovery } from "./recovery/loop.ts";
 import { rolloutFollower } from "./rollout.ts";
 import { SqsConsumer } from "./sqs/consumer.ts";
-import type { Ec2Event, EventHandler } from "./sqs/ec2Event.ts";
+import { QueueReachability, type QueueState } from "./sqs/reachability.ts";
 
 /** What lives as long as the process and every term shares. */
 export interface WatcherParts {
   kube: Kube;
   sqs: SQSClient;
+  lifecycle: LifecycleActions;
   nodes: NodeLookup;
   interruptions: InterruptionLog;
   alerter: Alerter;
@@ -41,9 +46,21 @@ export interface WatcherParts {
 /** How long the end of a term waits for its work to notice; its writes are refused either way. */
 const WIND_DOWN_MS = 5_000;
 
+/** The watcher's own Pod (POD_NAME, POD_NAMESPACE, POD_UID), where Events about the watcher itself go. */
+export function ownPod(config: Pick<Config, "watcher">): V1ObjectReference {
+  const { leaseNamespace, identity, podUid } = config.watcher;
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    namespace: leaseNamespace,
+    name: identity,
+    ...(podUid ? { uid: podUid } : {}),
+  };
+}
+
 /** The leader's components of one term, every one working through clients bound to `signal`. */
 export function leaderWork(parts: Omit<WatcherParts, "sqs">, signal: AbortSignal) {
-  const { config, log, metrics, alerter, nodes, interruptions } = parts;
+  const { config, log, metrics, alerter, nodes, interruptions, lifecycle } = parts;
   const kube = withSignal(parts.kube, signal);
   const scope = scopeOf(config);
   const deployments = new KubeDeployments(kube, scope);
@@ -56,17 +73,14 @@ export function leaderWork(parts: Omit<WatcherParts, "sqs">, signal: AbortSignal
   const concurrency = config.migration.maxConcurrentFlips;
   const affectedBy = (node: string) => affectedDeployments(kube, node, scope, owners, concurrency);
   const listPods = () => listPodsHoldingNodes(kube);
+  const classPriority = () => priorityClasses(kube);
+  const migrator = new Migrator({ ...common, affectedBy, classPriority, nodes, followUps });
   return {
     deployments,
     recorder,
     followUps,
-    migrator: new Migrator({
-      ...common,
-      affectedBy,
-      classPriority: () => priorityClasses(kube),
-      nodes,
-      followUps,
-    }),
+    migrator,
+    handleEvent: eventHandling({ nodes, interruptions, migrator, lifecycle, alerter, config, signal }),
     drift: new DriftRepair(common),
     recovery: new Recovery({ ...common, listPods, nodes, interruptions, followUps }),
   };
@@ -76,6 +90,7 @@ export class LeaderTerm {
   private readonly parts: WatcherParts;
   private readonly signal: AbortSignal;
   private readonly work: ReturnType<typeof leaderWork>;
+  private readonly reachability: QueueReachability;
   private readonly consumer: SqsConsumer;
   private consuming: Promise<void> = Promise.resolve();
 
@@ -84,15 +99,38 @@ export class LeaderTerm {
     this.parts = parts;
     this.signal = signal;
     this.work = leaderWork(parts, signal);
-    const { config, log, metrics } = parts;
-    signal.addEventListener("abort", () => metrics.isLeader.set(0), { once: true });
+    const { config, log, metrics, alerter, nodes } = parts;
+    signal.addEventListener(
+      "abort",
+      () => {
+        metrics.isLeader.set(0);
+        metrics.queueUnreachable.set(0);
+      },
+      { once: true },
+    );
+    const pod = ownPod(config);
+    const queueUrl = config.aws.sqsQueueUrl;
+    const { recorder } = this.work;
+    this.reachability = new QueueReachability(
+      config.aws.queueUnreachableAfter,
+      queueAlarm({ queueUrl, pod, recorder, alerter, metrics, log }),
+    );
     this.consumer = new SqsConsumer({
       client: parts.sqs,
-      queueUrl: config.aws.sqsQueueUrl,
+      queueUrl,
+      waitTimeSeconds: Math.round(config.aws.receiveWaitTime / 1000),
       log,
       metrics,
-      handler: this.handler(),
+      handler: this.work.handleEvent,
+      onGivenUp: (event, failure, context) =>
+        reportGivenUp({ nodes, pod, recorder, alerter }, event, failure, context),
+      reachability: this.reachability,
     });
+  }
+
+  /** Whether the queue can be read, for the Lease. */
+  get queueState(): QueueState {
+    return this.reachability.state;
   }
 
   /** Starts the leader's work once the node index has listed the nodes. */
@@ -109,7 +147,10 @@ export class LeaderTerm {
     if (config.recovery.enabled) this.work.recovery.start();
   }
 
-  /** Stops taking events and lets those being handled finish; for a graceful hand-over, before `end`. */
+  /**
+   * For a graceful hand-over, before `end`: stops taking events (the last poll ends, and what it got is
+   * released for the next leader) and lets those being handled finish.
+   */
   async drain(): Promise<void> {
     await this.consumer.stop();
     await this.consuming;
@@ -121,7 +162,7 @@ export class LeaderTerm {
     const { drift, recovery, followUps, migrator, recorder } = this.work;
     const wound = await settleWithin(
       [
-        this.consumer.stop(0),
+        this.consumer.abort(),
         this.consuming,
         drift.stop(),
         recovery.stop(),
@@ -133,18 +174,6 @@ export class LeaderTerm {
       WIND_DOWN_MS,
     );
     if (!wound) log.warn("some of the leader's work is still winding down; none of it can write any more");
-  }
-
-  /** Every interruption also feeds the recovery's storm guard, whatever happens to the message. */
-  private handler(): EventHandler {
-    const { nodes, interruptions } = this.parts;
-    return async (event: Ec2Event, context) => {
-      const node = nodes.byInstanceId(event.instanceId);
-      if (node?.metadata?.name && event.kind !== "rebalance-recommendation") {
-        interruptions.record(node.metadata.name, node.metadata.labels?.[NodeLabel.zone]);
-      }
-      await this.work.migrator.handle(event, context);
-    };
   }
 
   /** Follows the moves a previous leader left in progress. */

@@ -68,6 +68,16 @@ export function createWatcherMetrics() {
       help: "1 while this replica leads: holds the leader Lease, or runs without leader election",
       registers,
     }),
+    queueUnreachable: new Gauge({
+      name: "spot_orchestrator_queue_unreachable",
+      help: "1 while the leader cannot read its SQS queue (receives failing for longer than aws.queue_unreachable_after)",
+      registers,
+    }),
+    lifecycleActions: counter(
+      "lifecycle_actions_total",
+      "Auto Scaling termination lifecycle actions by outcome (completed, expired, failed)",
+      ["result"],
+    ),
   };
 }
 

@@ -1,9 +1,21 @@
-// A spot interruption through the whole AWS side: the stack deployed in moto with CloudFormation, the warning
-// put through EventBridge as AWS sends it (no instance-action-time), delivered by the stack's rule into its
-// queue, and consumed by the watcher pointed at the stack's queue URL, which moves the opted-in Deployment off
-// the node. The webhook and the watcher run as CLI processes against the real apiserver.
+// Events through the whole AWS side: the stack deployed in moto with CloudFormation, a spot interruption
+// warning as AWS sends it (no instance-action-time), an AWS Health scheduled retirement and an Auto Scaling
+// termination lifecycle action put through EventBridge, delivered by the stack's rules into its queue, and
+// consumed by the watcher pointed at the stack's queue URL (its region taken from the URL), which moves the
+// opted-in Deployment off the node. The webhook and the watcher run as CLI processes against the real apiserver.
+//
+// moto 5.2.5 keeps Auto Scaling groups and lifecycle hooks but answers CompleteLifecycleAction with HTTP 500
+// (not implemented; the test checks that it still does): the watcher's Auto Scaling endpoint is a recording
+// stand-in that answers that one call as AWS documents it, and the test asserts what the watcher sent.
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
+import {
+  AutoScalingClient,
+  CompleteLifecycleActionCommand,
+  CreateAutoScalingGroupCommand,
+  CreateLaunchConfigurationCommand,
+  PutLifecycleHookCommand,
+} from "@aws-sdk/client-auto-scaling";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { AppsV1Api, type V1Node } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,11 +24,13 @@ import { testKubeConfig, testKubeconfigPath } from "../cluster/kube.ts";
 import { useNamespace } from "../cluster/namespace.ts";
 import { addSpotNodes, instanceIdOf, terminateNode } from "../cluster/nodes.ts";
 import { clusterDir } from "../cluster/paths.ts";
+import { waitFor } from "../cluster/wait.ts";
 import { healthyOn, waitForAnnotations, waitForAvailable, waitForEmptyQueue } from "../e2e/support.ts";
 import { optedInApp } from "../e2e/workloads.ts";
 import { fargateProfiles } from "../fargate/profile-store.ts";
 import { metricValue, startStack, type Stack } from "../stack/stack.ts";
 import { awsEventFixture, drainQueue, putEvents } from "./eventBridge.ts";
+import { startLifecycleStandIn, type LifecycleStandIn } from "./lifecycleStandIn.ts";
 import { startMoto, type Moto } from "./moto.ts";
 import { deployStack, type DeployedStack } from "./stack.ts";
 
@@ -33,6 +47,7 @@ let aws: DeployedStack;
 let stack: Stack;
 let watcherHealthPort: number;
 let nodes: V1Node[] = [];
+let autoScaling: LifecycleStandIn;
 
 beforeAll(async () => {
   moto = await startMoto({ logDir: logDir(), region: "eu-west-1" });
@@ -46,7 +61,8 @@ beforeAll(async () => {
     name: `fp-${ns.name}`,
     selectors: [{ namespace: ns.name, labels: { "compute-type": "fargate" } }],
   });
-  nodes = await addSpotNodes(kc, 1, { nodegroup: pool, zone });
+  nodes = await addSpotNodes(kc, 3, { nodegroup: pool, zone });
+  autoScaling = await startLifecycleStandIn();
   stack = await startStack({
     kc,
     kubeconfigPath: testKubeconfigPath(),
@@ -55,17 +71,19 @@ beforeAll(async () => {
     watcher: false,
     watcherEnv: { RECOVERY_ENABLED: "false" },
   });
-  // The region is given: the watcher does not take it from the queue URL.
+  // No region given: the watcher takes it from the queue URL (https://sqs.eu-west-1.amazonaws.com/...).
   const watcher = await stack.startWatcher("watcher", {
     SQS_QUEUE_URL: aws.outputs["QueueUrl"]!,
     AWS_ENDPOINT_URL_SQS: moto.endpoint,
-    AWS_REGION: moto.region,
+    AWS_ENDPOINT_URL_AUTO_SCALING: autoScaling.endpoint,
+    AWS_REGION: "",
   });
   watcherHealthPort = watcher.healthPort;
 });
 
 afterAll(async () => {
   await stack?.stop();
+  await autoScaling?.close();
   sqs?.destroy();
   await moto?.stop();
   await fargateProfiles(kc).remove(`fp-${ns.name}`);
@@ -110,5 +128,127 @@ describe("a spot interruption warning through EventBridge and the stack's queue"
     ).toBe(1);
     await waitForEmptyQueue(sqs, aws.outputs["QueueUrl"]!);
     expect(await drainQueue(sqs, aws.outputs["DeadLetterQueueUrl"]!)).toEqual([]);
+  });
+});
+
+describe("an AWS Health scheduled retirement through EventBridge and the stack's queue", () => {
+  it("moves the opted-in Deployment on the instance to Fargate with reason scheduled-change", async () => {
+    const node = nodes[1]!;
+    const instanceId = instanceIdOf(node);
+    const app = optedInApp("retiring", 1, { "kubernetes.io/hostname": node.metadata!.name! });
+    await apps.createNamespacedDeployment({ namespace: ns.name, body: app });
+    await waitForAvailable(kc, ns.name, "retiring", 1);
+
+    const retirement = awsEventFixture("health-ec2-instance-retirement-scheduled");
+    retirement.resources = [instanceId];
+    retirement.detail["affectedEntities"] = [{ entityValue: instanceId }];
+    delete retirement.time;
+    await putEvents(moto, [retirement]);
+
+    const moved = await waitForAnnotations(
+      kc,
+      ns.name,
+      "retiring",
+      "healthy on Fargate",
+      healthyOn("fargate"),
+    );
+    expect(moved.metadata!.annotations).toMatchObject({
+      [Annotation.reason]: "scheduled-change",
+      [Annotation.interruptedNode]: `${node.metadata!.name} (${instanceId})`,
+    });
+    await waitForEmptyQueue(sqs, aws.outputs["QueueUrl"]!);
+  });
+});
+
+describe("an Auto Scaling termination lifecycle action through EventBridge and the stack's queue", () => {
+  it("moves the Deployment, then completes the group's lifecycle action with CONTINUE", async () => {
+    const node = nodes[2]!;
+    const instanceId = instanceIdOf(node);
+    const group = `eks-spot-${ns.name}`;
+    const hook = "Terminate-LC-Hook";
+    const asg = moto.client(AutoScalingClient);
+    try {
+      await asg.send(
+        new CreateLaunchConfigurationCommand({
+          LaunchConfigurationName: group,
+          ImageId: "ami-12c6146b",
+          InstanceType: "m5.large",
+        }),
+      );
+      await asg.send(
+        new CreateAutoScalingGroupCommand({
+          AutoScalingGroupName: group,
+          LaunchConfigurationName: group,
+          MinSize: 0,
+          MaxSize: 1,
+          AvailabilityZones: [zone],
+          Tags: [{ Key: "eks:cluster-name", Value: ns.name, PropagateAtLaunch: false }],
+        }),
+      );
+      await asg.send(
+        new PutLifecycleHookCommand({
+          AutoScalingGroupName: group,
+          LifecycleHookName: hook,
+          LifecycleTransition: "autoscaling:EC2_INSTANCE_TERMINATING",
+          HeartbeatTimeout: 600,
+        }),
+      );
+      // what moto cannot do yet, and why the stand-in answers instead
+      const unimplemented = await asg
+        .send(
+          new CompleteLifecycleActionCommand({
+            AutoScalingGroupName: group,
+            LifecycleHookName: hook,
+            LifecycleActionToken: "t",
+            InstanceId: instanceId,
+            LifecycleActionResult: "CONTINUE",
+          }),
+        )
+        .catch((err: { $metadata?: { httpStatusCode?: number } }) => err.$metadata?.httpStatusCode);
+      expect(unimplemented).toBe(500);
+    } finally {
+      asg.destroy();
+    }
+    const app = optedInApp("scaled-in", 1, { "kubernetes.io/hostname": node.metadata!.name! });
+    await apps.createNamespacedDeployment({ namespace: ns.name, body: app });
+    await waitForAvailable(kc, ns.name, "scaled-in", 1);
+
+    const termination = awsEventFixture("autoscaling-instance-terminate-lifecycle-action");
+    Object.assign(termination.detail, {
+      EC2InstanceId: instanceId,
+      AutoScalingGroupName: group,
+      LifecycleHookName: hook,
+    });
+    termination.resources = [
+      `arn:aws:autoscaling:${moto.region}:123456789012:autoScalingGroup:0:autoScalingGroupName/${group}`,
+    ];
+    delete termination.time;
+    await putEvents(moto, [termination]);
+
+    const moved = await waitForAnnotations(
+      kc,
+      ns.name,
+      "scaled-in",
+      "healthy on Fargate",
+      healthyOn("fargate"),
+    );
+    expect(moved.metadata!.annotations).toMatchObject({ [Annotation.reason]: "asg-termination" });
+    const [completed] = await waitFor("the lifecycle action to be completed", () =>
+      autoScaling.completed.length > 0 ? autoScaling.completed : undefined,
+    );
+    expect(completed).toEqual({
+      Action: "CompleteLifecycleAction",
+      Version: "2011-01-01",
+      AutoScalingGroupName: group,
+      LifecycleHookName: hook,
+      LifecycleActionToken: termination.detail["LifecycleActionToken"],
+      InstanceId: instanceId,
+      LifecycleActionResult: "CONTINUE",
+    });
+    const metrics = await stack.watcherMetrics(watcherHealthPort);
+    expect(metricValue(metrics, "spot_orchestrator_lifecycle_actions_total", { result: "completed" })).toBe(
+      1,
+    );
+    await waitForEmptyQueue(sqs, aws.outputs["QueueUrl"]!);
   });
 });

@@ -101,7 +101,7 @@ describe("the stack in moto", () => {
     const attributes = await queueAttributes(stack.outputs["QueueUrl"]!);
     expect(attributes).toMatchObject({
       MessageRetentionPeriod: "300",
-      VisibilityTimeout: "30",
+      VisibilityTimeout: "10",
       ReceiveMessageWaitTimeSeconds: "20",
       SqsManagedSseEnabled: "true",
     });
@@ -132,12 +132,31 @@ describe("the stack in moto", () => {
     expect(other.outputs["QueueUrl"]).not.toBe(stack.outputs["QueueUrl"]);
   });
 
-  it("lets the role consume the queue and read the dead-letter queue's depth, and send only with AllowDrill", async () => {
+  it("lets the role consume the queue, read the dead-letter queue's depth, complete the termination hooks of its cluster's groups, and send only with AllowDrill", async () => {
     const plain = await deployStack(moto, "consume", { ClusterName: "consume", ...irsa });
     const drill = await deployStack(moto, "drill", { ClusterName: "drill", ...irsa, AllowDrill: "true" });
 
     const { policies } = await roleOf(plain.outputs["RoleArn"]!);
-    expect(Object.keys(policies)).toEqual(["spot-orchestrator-queue"]);
+    expect(Object.keys(policies).sort()).toEqual(["spot-orchestrator-lifecycle", "spot-orchestrator-queue"]);
+    const groups = `arn:aws:autoscaling:${region}:${motoAccount}:autoScalingGroup:*:autoScalingGroupName/*`;
+    expect(policies["spot-orchestrator-lifecycle"]!.Statement).toEqual([
+      {
+        Sid: "CompleteLifecycleActionsOfManagedNodeGroups",
+        Effect: "Allow",
+        Action: "autoscaling:CompleteLifecycleAction",
+        Resource: groups,
+        Condition: { StringEquals: { "autoscaling:ResourceTag/eks:cluster-name": "consume" } },
+      },
+      {
+        Sid: "CompleteLifecycleActionsOfSelfManagedGroups",
+        Effect: "Allow",
+        Action: "autoscaling:CompleteLifecycleAction",
+        Resource: groups,
+        Condition: {
+          StringEquals: { "autoscaling:ResourceTag/kubernetes.io/cluster/consume": ["owned", "shared"] },
+        },
+      },
+    ]);
     expect(policies["spot-orchestrator-queue"]!.Statement).toEqual([
       {
         Sid: "ConsumeInterruptionEvents",
@@ -161,6 +180,7 @@ describe("the stack in moto", () => {
     const withDrill = await roleOf(drill.outputs["RoleArn"]!);
     expect(Object.keys(withDrill.policies).sort()).toEqual([
       "spot-orchestrator-drill",
+      "spot-orchestrator-lifecycle",
       "spot-orchestrator-queue",
     ]);
     expect(withDrill.policies["spot-orchestrator-drill"]!.Statement).toEqual([

@@ -208,7 +208,7 @@ describe("deploy/aws/spot-orchestrator.yaml", () => {
   it("creates the Pod Identity association only when asked, once the role has its permissions", () => {
     const resource = resources.PodIdentityAssociation!;
     expect(resource.Condition).toBe("CreatePodIdentityAssociation");
-    expect(resource.DependsOn).toBe("ConsumerPolicy");
+    expect(resource.DependsOn).toEqual(["ConsumerPolicy", "LifecyclePolicy"]);
     expect(resource.Properties).toEqual({
       ClusterName: { Ref: "ClusterName" },
       Namespace: { Ref: "ServiceAccountNamespace" },

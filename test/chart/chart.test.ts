@@ -522,6 +522,7 @@ describe("chart", () => {
       "webhook.orchestrator_username": "ORCHESTRATOR_USERNAME",
       "watcher.lease_namespace": "POD_NAMESPACE",
       "watcher.identity": "POD_NAME",
+      "watcher.pod_uid": "POD_UID",
       "alerts.slack_webhook_url": "SLACK_WEBHOOK_URL from a Secret",
     };
 

@@ -140,7 +140,12 @@ beforeAll(async () => {
       kubernetes: { namespace: [workloadNs] },
       monitoring: { check_interval: "1s" },
       migration: { verification_delay: "1s" },
-      aws: { region: "us-east-1", sqs_queue_url: queueUrl, sqs_endpoint_url: sqs.endpoint },
+      aws: {
+        region: "us-east-1",
+        sqs_queue_url: queueUrl,
+        sqs_endpoint_url: sqs.endpoint,
+        receive_wait_time: "2s",
+      },
     },
   };
   await installRelease(release, values, scratch);

@@ -7,6 +7,7 @@ import {
   AppsV1Api,
   CoreV1Api,
   DiscoveryV1Api,
+  type CoreV1Event,
   type KubeConfig,
   type V1Deployment,
   type V1Node,
@@ -232,4 +233,38 @@ export function useSlackReceiver(): { readonly url: string; readonly messages: S
       return started().messages;
     },
   };
+}
+
+/** Events as `kubectl describe` finds them: core/v1, by the object's name, namespace, kind and uid. */
+export async function describedEvents(
+  kc: KubeConfig,
+  object: { kind: string; namespace: string; name: string; uid: string },
+): Promise<CoreV1Event[]> {
+  const { kind, namespace, name, uid } = object;
+  const fieldSelector = [
+    `involvedObject.kind=${kind}`,
+    `involvedObject.namespace=${namespace}`,
+    `involvedObject.name=${name}`,
+    `involvedObject.uid=${uid}`,
+  ].join(",");
+  return (await clients(kc).core.listNamespacedEvent({ namespace, fieldSelector })).items;
+}
+
+/** A Pod object standing for a watcher process's pod (its POD_NAME and POD_UID); never scheduled. */
+export async function watcherPod(
+  kc: KubeConfig,
+  namespace: string,
+  name: string,
+): Promise<{ name: string; uid: string }> {
+  const pod = await clients(kc).core.createNamespacedPod({
+    namespace,
+    body: {
+      metadata: { name },
+      spec: {
+        nodeSelector: { "kubernetes.io/hostname": "no-such-node" },
+        containers: [{ name: "watcher", image: "registry.k8s.io/pause:3.10" }],
+      },
+    },
+  });
+  return { name, uid: pod.metadata!.uid! };
 }

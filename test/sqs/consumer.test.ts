@@ -74,7 +74,8 @@ describe("SqsConsumer with the SQS emulator", () => {
       instanceId: "i-0b662ef9931388ba0",
       region: "us-east-1",
       account: "123456789012",
-      deadline: new Date(built.detail["instance-action-time"]!),
+      // as AWS sends it, without instance-action-time: two minutes after the event
+      deadline: new Date(Date.parse(built.time) + 120_000),
     });
     expect(seen[0]!.receivedAt).toBeGreaterThan(0);
     expect(t.lines.find((l) => l.msg === "cluster side acting")).toMatchObject({
@@ -109,10 +110,12 @@ describe("SqsConsumer with the SQS emulator", () => {
     const t = await setup(handler);
     const bodies = {
       unparseable: "this is not JSON",
-      "foreign-source": fixture("foreign-source-autoscaling"),
+      "foreign-source": JSON.stringify({ ...spotEvent(), source: "com.example.chaos" }),
       "unknown-type": fixture("unknown-detail-type"),
       invalid: fixture("invalid-instance-id"),
       "ignored-state": fixture("instance-state-change-running"),
+      // routine (AWS Health updates every change it announces): debug only
+      "ignored-health-event": fixture("health-ec2-operational-issue"),
     };
     for (const body of Object.values(bodies)) await send(t.sender, t.queueUrl, body);
 
@@ -121,12 +124,19 @@ describe("SqsConsumer with the SQS emulator", () => {
       expect(await counterValue(t.metrics.eventsReceived, { type: "unknown", result: kind }), kind).toBe(1);
     }
     expect(events).toEqual([]);
-    const warnings = t.lines.filter((l) => l.level === 40 && typeof l["kind"] === "string");
-    expect(warnings.map((l) => l["kind"]).sort()).toEqual(Object.keys(bodies).sort());
+    const atLevel = (level: number) =>
+      t.lines.filter((l) => l.level === level && typeof l["kind"] === "string");
+    const warnings = atLevel(40);
+    expect(warnings.map((l) => l["kind"]).sort()).toEqual(
+      Object.keys(bodies)
+        .filter((k) => k !== "ignored-health-event")
+        .sort(),
+    );
     expect(warnings.every((l) => typeof l["reason"] === "string" && l["reason"] !== "")).toBe(true);
+    expect(atLevel(20).map((l) => l["kind"])).toEqual(["ignored-health-event"]);
   });
 
-  it("deletes and counts an event the handler finds permanently impossible", async () => {
+  it("deletes an event of an instance of another cluster, counted and logged at debug only", async () => {
     const t = await setup(async () => {
       throw new PermanentError(
         "foreign-instance",
@@ -145,6 +155,8 @@ describe("SqsConsumer with the SQS emulator", () => {
       waitOptions,
     );
     await emptied(t, t.queueUrl);
+    const said = t.lines.filter((l) => l["kind"] === "foreign-instance");
+    expect(said.map((l) => [l.level, l.msg])).toEqual([[20, "event cannot be acted on; deleting it"]]);
   });
 
   it("leaves an event whose handling failed retryably; it comes back and is handled exactly once", async () => {
@@ -287,11 +299,14 @@ describe("SqsConsumer with the SQS emulator", () => {
     const hold = gate();
     let started = 0;
     let finished = 0;
-    const t = await setup(async () => {
-      started += 1;
-      await hold.promise;
-      finished += 1;
-    });
+    const t = await setup(
+      async () => {
+        started += 1;
+        await hold.promise;
+        finished += 1;
+      },
+      { waitTimeSeconds: 1 },
+    );
     await send(t.sender, t.queueUrl, spotEvent());
     await waitFor("the handler to start", () => started === 1, waitOptions);
 
@@ -315,7 +330,7 @@ describe("SqsConsumer with the SQS emulator", () => {
 
   it("stop() gives up on a handler that outlasts its timeout and says so, even with every slot busy", async () => {
     const never = gate();
-    const t = await setup(async () => never.promise, { concurrency: 1 });
+    const t = await setup(async () => never.promise, { concurrency: 1, waitTimeSeconds: 1 });
     cleanups.push(async () => never.open());
     await send(t.sender, t.queueUrl, spotEvent());
     await waitFor("the handler to start", () => t.consumer.busy === 1, waitOptions);
@@ -351,7 +366,9 @@ describe("SqsConsumer when the queue is unreachable", () => {
       async () => (await counterValue(t.metrics.sqsErrors, { operation: "receive" })) >= 3,
       waitOptions,
     );
-    expect(t.lines.some((l) => l.msg === "receiving from SQS failed" && l.level === 50)).toBe(true);
+    const failed = t.lines.filter((l) => l.msg === "receiving from SQS failed; retrying");
+    expect(failed[0]!.level).toBe(40); // the first of a run; the others at debug
+    expect(failed.slice(1).every((l) => l.level === 20)).toBe(true);
 
     outage = await startSqsEmulator({ port });
     expect(await outage.createQueue(queueName)).toBe(queueUrl);

@@ -33,9 +33,10 @@ describe("spot-orchestrator drill", () => {
     const consumer = startTestConsumer(emulator, queueUrl, async (event) => void received.push(event));
     const lines: string[] = [];
     try {
-      await runDrill(["--node", name, "--kubeconfig", testKubeconfigPath(), "--deadline", "2m"], {
+      // the region of the queue is the one its URL names; the event's, the node's
+      await runDrill(["--node", name, "--kubeconfig", testKubeconfigPath()], {
         out: (line) => lines.push(line),
-        env: { SQS_QUEUE_URL: queueUrl, AWS_ENDPOINT_URL_SQS: emulator.endpoint, AWS_REGION: "eu-west-1" },
+        env: { SQS_QUEUE_URL: queueUrl, AWS_ENDPOINT_URL_SQS: emulator.endpoint },
         now: () => new Date(),
       });
       await waitFor("the drill event to reach the consumer", () => received.length === 1, {

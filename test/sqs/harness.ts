@@ -32,7 +32,7 @@ export interface TestConsumer {
   client: SQSClient;
   metrics: WatcherMetrics;
   lines: LogLine[];
-  /** Stops the consumer (if still running) and closes its client. */
+  /** Stops the consumer at once (if still running) and closes its client. */
   close(): Promise<void>;
 }
 
@@ -45,7 +45,7 @@ export function startTestConsumer(
 ): TestConsumer {
   useDummyAwsCredentials();
   const client = createSqsClient({
-    aws: { region: emulatorRegion, sqsQueueUrl: queueUrl, sqsEndpointUrl: emulator.endpoint },
+    aws: { region: emulatorRegion, sqsEndpointUrl: emulator.endpoint },
   });
   const metrics = createWatcherMetrics();
   const { log, lines } = capturingLogger();
@@ -58,7 +58,7 @@ export function startTestConsumer(
     metrics,
     lines,
     async close() {
-      await consumer.stop(5_000);
+      await consumer.abort();
       client.destroy();
     },
   };

@@ -1,5 +1,6 @@
-// Runs a `spot-orchestrator` subcommand as a real child process (its public interface), logging to a file.
-import { spawn, type ChildProcess } from "node:child_process";
+// Runs a `spot-orchestrator` subcommand as a real child process (its public interface), logging to a file, or
+// to its end for its output.
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
@@ -93,4 +94,23 @@ export async function freePort(): Promise<number> {
   server.close();
   if (address === null || typeof address === "string") throw new Error("no TCP address");
   return address.port;
+}
+
+/** Runs `spot-orchestrator <args>` to its end with exactly `env` (and PATH); its exit code and output. */
+export function runCli(
+  args: string[],
+  env: Record<string, string | undefined>,
+  timeoutMs = 60_000,
+): Promise<{ code: number; output: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [cliPath, ...args],
+      { cwd: repoRoot, env: { PATH: process.env["PATH"], ...env }, timeout: timeoutMs },
+      (err, stdout, stderr) => {
+        if (err && typeof err.code !== "number") reject(err);
+        else resolve({ code: typeof err?.code === "number" ? err.code : 0, output: `${stdout}${stderr}` });
+      },
+    );
+  });
 }

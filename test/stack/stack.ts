@@ -102,6 +102,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       ORCHESTRATOR_USERNAME: username,
       CHECK_INTERVAL: "500ms",
       VERIFICATION_DELAY: "500ms",
+      // a graceful stop lets the last long poll finish: short polls keep the suites' stops short
+      SQS_RECEIVE_WAIT_TIME: "2s",
       ...options.sharedEnv,
       ...options.watcherEnv,
     };

@@ -1,10 +1,12 @@
 // In-memory stand-ins for the watcher's narrow interfaces, for fast table tests of its write paths:
 // Deployments with resourceVersions (so conflicts are real) and failures to order, and recorders that keep
 // what they were told.
-import type { V1Deployment } from "@kubernetes/client-node";
+import type { V1Deployment, V1ObjectReference } from "@kubernetes/client-node";
 import { PermanentError, RetryableError } from "../../core/errors.ts";
 import type { Alerter } from "../../watcher/alerts/alerter.ts";
 import type { DeploymentEvent } from "../../watcher/alerts/kubeEvents.ts";
+import type { LifecycleActions } from "../../watcher/lifecycleActions.ts";
+import type { AsgTermination } from "../../watcher/sqs/ec2Event.ts";
 import {
   keyOf,
   refOf,
@@ -152,13 +154,24 @@ export function recordingAlerter(): RecordedAlerts {
   return alerts;
 }
 
-/** Records Events as the EventRecorder would write them. */
+/** Records Events as the EventRecorder would write them; `deployment` is the `namespace/name` of the object. */
 export function recordingRecorder() {
-  const events: (DeploymentEvent & { deployment: string })[] = [];
+  const events: (DeploymentEvent & { deployment: string; kind: string; uid?: string | undefined })[] = [];
   return {
     events,
     record(deployment: V1Deployment, event: DeploymentEvent) {
-      events.push({ ...event, deployment: keyOf(refOf(deployment)) });
+      const { uid } = deployment.metadata ?? {};
+      events.push({ ...event, deployment: keyOf(refOf(deployment)), kind: "Deployment", uid });
+    },
+    recordOn(regarding: V1ObjectReference, event: DeploymentEvent) {
+      const { namespace = "", name = "", kind = "", uid } = regarding;
+      events.push({ ...event, deployment: `${namespace}/${name}`, kind, uid });
     },
   };
+}
+
+/** Lifecycle actions completed, instead of Auto Scaling calls. */
+export function recordingLifecycle(): LifecycleActions & { completed: AsgTermination[] } {
+  const completed: AsgTermination[] = [];
+  return { completed, complete: async (event) => void completed.push(event) };
 }

@@ -27,12 +27,14 @@ import { leaderWork } from "../../watcher/leaderTerm.ts";
 import { createWatcherMetrics, type WatcherMetrics } from "../../watcher/metrics.ts";
 import { InterruptionLog } from "../../watcher/recovery/interruptionLog.ts";
 import type { Ec2Event } from "../../watcher/sqs/ec2Event.ts";
+import { buildEc2Event } from "../../watcher/sqs/eventBuilder.ts";
+import { parseMessageBody } from "../../watcher/sqs/parseEvent.ts";
 import { generateSelfSigned } from "../../webhook/selfSigned.ts";
 import { testKubeconfigPath } from "../cluster/kube.ts";
 import { instanceIdOf } from "../cluster/nodes.ts";
 import { orchestratorMatchConditions } from "../cluster/match-conditions.ts";
 import { waitFor } from "../cluster/wait.ts";
-import { recordingAlerter, type RecordedAlerts } from "./fakes.ts";
+import { recordingAlerter, recordingLifecycle, type RecordedAlerts } from "./fakes.ts";
 import {
   applyMutatingWebhookConfiguration,
   deleteMutatingWebhookConfiguration,
@@ -72,7 +74,9 @@ export interface TestWatcher {
   recovery: Recovery;
   metrics: WatcherMetrics;
   alerts: RecordedAlerts;
-  /** Hands an event to the migrator, as the SQS consumer does. */
+  /** Lifecycle actions the watcher completed. */
+  lifecycle: ReturnType<typeof recordingLifecycle>;
+  /** Hands an event to the leader's handling, as the SQS consumer does. */
   handle(event: Ec2Event): Promise<void>;
   /** Follows the moves left in progress among the opted-in Deployments, as a new leader does. */
   resume(): Promise<number>;
@@ -91,8 +95,10 @@ export async function startTestWatcher(config: Config, log: Logger = quietLog): 
   nodes.start();
   await nodes.synced;
   const interruptions = new InterruptionLog(config.recovery.cooldown);
-  const parts = { kube, nodes, interruptions, alerter, metrics, config, log };
-  const { migrator, followUps, recorder, deployments, drift, recovery } = leaderWork(parts, term.signal);
+  const lifecycle = recordingLifecycle();
+  const parts = { kube, nodes, interruptions, alerter, metrics, config, log, lifecycle };
+  const work = leaderWork(parts, term.signal);
+  const { migrator, followUps, recorder, deployments, drift, recovery, handleEvent } = work;
   const idle = async () => {
     await migrator.idle();
     await followUps.idle();
@@ -106,7 +112,8 @@ export async function startTestWatcher(config: Config, log: Logger = quietLog): 
     recovery,
     metrics,
     alerts: alerter,
-    handle: (event) => migrator.handle(event, { log, receivedAt: Date.now() }),
+    lifecycle,
+    handle: (event) => handleEvent(event, { log, receivedAt: Date.now() }),
     resume: async () => followUps.resume(await deployments.list()).length,
     idle,
     async close() {
@@ -117,24 +124,15 @@ export async function startTestWatcher(config: Config, log: Logger = quietLog): 
   };
 }
 
-/** An EventBridge spot interruption warning for the node, as the SQS consumer hands it over. */
+/** An EventBridge event (a spot interruption warning by default) for the node, as the SQS consumer hands it over. */
 export function interruptionFor(node: V1Node, kind: Ec2Event["kind"] = "spot-interruption"): Ec2Event {
-  const now = new Date();
-  const detailType = {
-    "spot-interruption": "EC2 Spot Instance Interruption Warning",
-    "rebalance-recommendation": "EC2 Instance Rebalance Recommendation",
-    "instance-stopping": "EC2 Instance State-change Notification",
-  }[kind];
-  return {
-    id: crypto.randomUUID(),
+  const event = buildEc2Event({
     kind,
-    detailType,
     instanceId: instanceIdOf(node),
     region: "eu-west-1",
     account: "123456789012",
-    time: now,
-    deadline: new Date(now.getTime() + 120_000),
-  };
+  });
+  return parseMessageBody(JSON.stringify(event));
 }
 
 /** The username the test's kubeconfig authenticates as (the webhook's "orchestrator" in these tests). */

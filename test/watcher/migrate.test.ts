@@ -199,6 +199,65 @@ describe("a spot interruption of a node running three Deployments", () => {
   });
 });
 
+describe("AWS Health scheduled changes and Auto Scaling terminations", () => {
+  it("a scheduled retirement moves the opted-in Deployments of every instance it names in the cluster", async () => {
+    const w = await watcher();
+    const group = await spotNodes("retire", 2);
+    await Promise.all(group.map((n, i) => createAvailable(deployment(`retire-${i}`, { node: nameOf(n) }))));
+    const first = interruptionFor(group[0]!, "scheduled-change");
+    const second = interruptionFor(group[1]!);
+    if (first.kind !== "scheduled-change") throw new Error("not a scheduled change");
+    // one Health event naming both instances and one of another account's
+    await w.handle({ ...first, instanceIds: [first.instanceId, "i-0000000000000dead", second.instanceId] });
+
+    for (const [i, node] of group.entries()) {
+      const stored = await read(`retire-${i}`);
+      expect(stored.metadata?.annotations).toMatchObject({
+        [Annotation.compute]: "fargate",
+        [Annotation.reason]: "scheduled-change",
+        [Annotation.interruptedNode]: `${nameOf(node)} (${i === 0 ? first.instanceId : second.instanceId})`,
+      });
+      const notes = (await eventsFor(kc, stored)).map((e) => e.note);
+      expect(notes).toContainEqual(
+        expect.stringMatching(/^AWS Health scheduled change AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED for node /),
+      );
+    }
+    const flipped = await w.metrics.deploymentsFlipped.get();
+    expect(flipped.values.find((v) => v.labels.reason === "scheduled-change")?.value).toBe(2);
+  });
+
+  it("a scheduled change that does not take the instance down only alerts", async () => {
+    const w = await watcher();
+    const [node] = await spotNodes("notice");
+    const before = await createAvailable(deployment("notice", { node: nameOf(node) }));
+    const event = interruptionFor(node!, "scheduled-change");
+    if (event.kind !== "scheduled-change") throw new Error("not a scheduled change");
+    await w.handle({ ...event, eventTypeCode: "AWS_EC2_OPERATIONAL_NOTIFICATION" });
+    await w.idle();
+    const after = await read("notice");
+    expect(after.metadata?.resourceVersion).toBe(before.metadata?.resourceVersion);
+    const notice = (await eventsFor(kc, after)).find((e) => e.reason === "ScheduledChangeAnnounced");
+    expect(notice?.note).toMatch(/does not take the instance down: alert only\)$/);
+  });
+
+  it("an Auto Scaling termination moves them, then completes the lifecycle action once they are healthy on Fargate", async () => {
+    const w = await watcher();
+    const [node] = await spotNodes("scale-in");
+    await createAvailable(deployment("scale-in", { node: nameOf(node) }));
+    const event = interruptionFor(node!, "asg-termination");
+    await w.handle(event);
+
+    const stored = await read("scale-in");
+    // the handling ends with the verdict: the hook is released only then
+    expect(stored.metadata?.annotations).toMatchObject({
+      [Annotation.compute]: "fargate",
+      [Annotation.reason]: "asg-termination",
+      [Annotation.rollout]: "healthy",
+    });
+    expect(w.lifecycle.completed).toEqual([event]);
+  });
+});
+
 describe("events the watcher does not move anything for", () => {
   it("rejects an instance that is not a node of this cluster as permanent", async () => {
     const w = await watcher();

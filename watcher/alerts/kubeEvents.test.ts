@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { eventBody, REPORTING_CONTROLLER, truncateUtf8 } from "./kubeEvents.ts";
+import { eventBody, referenceTo, REPORTING_CONTROLLER, truncateUtf8 } from "./kubeEvents.ts";
 
 describe("eventBody", () => {
   it("describes an events.k8s.io/v1 Event regarding the Deployment", () => {
     const deployment = { metadata: { namespace: "shop", name: "web", uid: "u1", resourceVersion: "42" } };
     const body = eventBody(
-      deployment,
+      referenceTo(deployment),
       { type: "Warning", reason: "FargateIncompatible", action: "Migrate", note: "x".repeat(2000) },
       "watcher-0",
     );

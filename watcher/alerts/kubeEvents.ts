@@ -1,7 +1,13 @@
-// Kubernetes Events (events.k8s.io/v1) on a Deployment, so `kubectl describe deployment` tells the story.
-// Recording never throws: an Event is worth less than the work it describes.
+// Kubernetes Events (events.k8s.io/v1) on a Deployment, so `kubectl describe deployment` tells the story, and
+// on the watcher's own Pod for what concerns the watcher itself (its queue). Recording never throws: an Event
+// is worth less than the work it describes.
 import { randomBytes } from "node:crypto";
-import { V1MicroTime, type EventsV1Event, type V1Deployment } from "@kubernetes/client-node";
+import {
+  V1MicroTime,
+  type EventsV1Event,
+  type V1Deployment,
+  type V1ObjectReference,
+} from "@kubernetes/client-node";
 import type { EventReason } from "../../core/contract.ts";
 import type { Kube } from "../../core/kube.ts";
 import type { Logger } from "../../core/log.ts";
@@ -35,9 +41,14 @@ export class EventRecorder {
     this.options = options;
   }
 
-  /** Records the Event in the background; never throws (a failure is logged). */
+  /** Records the Event on the Deployment in the background; never throws (a failure is logged). */
   record(deployment: V1Deployment, event: DeploymentEvent): void {
-    const write = this.write(deployment, event);
+    this.recordOn(referenceTo(deployment), event);
+  }
+
+  /** Records the Event on any object (the watcher's Pod) in the background; never throws. */
+  recordOn(regarding: V1ObjectReference, event: DeploymentEvent): void {
+    const write = this.write(regarding, event);
     this.pending.add(write);
     void write.finally(() => this.pending.delete(write));
   }
@@ -47,25 +58,39 @@ export class EventRecorder {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 
-  private async write(deployment: V1Deployment, event: DeploymentEvent): Promise<void> {
+  private async write(regarding: V1ObjectReference, event: DeploymentEvent): Promise<void> {
     const { kube, identity, log, dryRun = false } = this.options;
-    const namespace = deployment.metadata?.namespace ?? "";
-    const name = deployment.metadata?.name ?? "";
-    const eventLog = log.child({ namespace, name, reason: event.reason });
+    const { namespace = "", name = "", kind } = regarding;
+    const eventLog = log.child({
+      namespace,
+      name,
+      ...(kind === "Deployment" ? {} : { kind }),
+      reason: event.reason,
+    });
     if (dryRun) {
       eventLog.info({ type: event.type, note: event.note }, "dry run: would record event");
       return;
     }
     try {
-      await kube.events.createNamespacedEvent({ namespace, body: eventBody(deployment, event, identity) });
+      await kube.events.createNamespacedEvent({ namespace, body: eventBody(regarding, event, identity) });
     } catch (err) {
       eventLog.warn({ err }, "recording event failed");
     }
   }
 }
 
-export function eventBody(deployment: V1Deployment, event: DeploymentEvent, identity: string): EventsV1Event {
+/** The reference an Event on the Deployment carries. */
+export function referenceTo(deployment: V1Deployment): V1ObjectReference {
   const { namespace, name, uid, resourceVersion } = deployment.metadata ?? {};
+  return { apiVersion: "apps/v1", kind: "Deployment", namespace, name, uid, resourceVersion };
+}
+
+export function eventBody(
+  regarding: V1ObjectReference,
+  event: DeploymentEvent,
+  identity: string,
+): EventsV1Event {
+  const { namespace, name } = regarding;
   return {
     apiVersion: "events.k8s.io/v1",
     kind: "Event",
@@ -77,7 +102,7 @@ export function eventBody(deployment: V1Deployment, event: DeploymentEvent, iden
     reason: event.reason,
     type: event.type,
     note: truncateUtf8(event.note, MAX_NOTE_BYTES),
-    regarding: { apiVersion: "apps/v1", kind: "Deployment", namespace, name, uid, resourceVersion },
+    regarding,
   };
 }
 

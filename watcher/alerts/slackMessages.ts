@@ -1,6 +1,6 @@
 // The layout of the Slack messages: Block Kit blocks with a plain-text fallback, Slack's limits respected.
 import { keyOf, type DeploymentRef } from "../deployments.ts";
-import type { Ec2Event, EventKind } from "../sqs/ec2Event.ts";
+import { describeEvent, type Ec2Event, type EventKind } from "../sqs/ec2Event.ts";
 import type { InterruptionAlert, SummaryAlert } from "./alerter.ts";
 
 export interface SlackMessage {
@@ -18,6 +18,8 @@ const HEADLINES: Record<EventKind, { emoji: string; title: string }> = {
   "spot-interruption": { emoji: ":rotating_light:", title: "Spot interruption warning" },
   "rebalance-recommendation": { emoji: ":warning:", title: "Rebalance recommendation" },
   "instance-stopping": { emoji: ":rotating_light:", title: "Instance stopping" },
+  "scheduled-change": { emoji: ":calendar:", title: "Scheduled change" },
+  "asg-termination": { emoji: ":rotating_light:", title: "Auto Scaling termination" },
 };
 
 const MAX_LISTED = 20;
@@ -46,7 +48,7 @@ export function messageFormat(clusterName?: string) {
               `*Instance*\n\`${escape(event.instanceId)}\`${event.region ? ` (${escape(event.region)})` : ""}`,
             ),
             mrkdwn(`*Deadline*\n${deadline(event)}`),
-            mrkdwn(`*Event*\n${escape(event.detailType)}\n\`${escape(event.id)}\``),
+            mrkdwn(`*Event*\n${escape(describeEvent(event))}\n\`${escape(event.id)}\``),
           ],
         },
       ];

@@ -14,7 +14,7 @@ import type { NodeLookup } from "../cluster/nodeIndex.ts";
 import { FollowUps } from "../followUp.ts";
 import { createWatcherMetrics } from "../metrics.ts";
 import type { Ec2Event } from "../sqs/ec2Event.ts";
-import { Migrator } from "./migrator.ts";
+import { FlipsFailed, Migrator } from "./migrator.ts";
 
 const log = createLogger({ level: "silent", format: "json" });
 const config = loadConfig({ env: {} });
@@ -27,6 +27,7 @@ const event: Ec2Event = {
   region: "eu-west-1",
   account: "123456789012",
   time: new Date(),
+  deadline: new Date(Date.now() + 120_000),
 };
 
 function setup(
@@ -110,7 +111,7 @@ describe("a flip", () => {
     const { deployments, handle, alerter } = setup();
     deployments.put(web);
     deployments.failNext("patch", new PermanentError("not-found", "HTTP 404", { status: 404 }));
-    await expect(handle()).resolves.toBeUndefined();
+    await expect(handle()).resolves.toEqual([]); // no move to follow
     expect(alerter.interruptions[0]?.skipped).toEqual([
       { deployment: { namespace: "shop", name: "web" }, why: "deleted" },
     ]);
@@ -120,7 +121,11 @@ describe("a flip", () => {
     const { deployments, handle } = setup();
     deployments.put(web);
     for (let i = 0; i < 3; i++) deployments.failNext("patch", unreachable());
-    await expect(handle()).rejects.toBeInstanceOf(RetryableError);
+    const failure = await handle().catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(FlipsFailed);
+    expect(failure).toBeInstanceOf(RetryableError);
+    // the Deployments it would have moved, for the report if the event is given up
+    expect((failure as FlipsFailed).deployments.map((d) => d.metadata?.name)).toEqual(["web"]);
     expect(deployments.annotations("web")[Annotation.compute]).toBeUndefined();
     // the event comes back, and this time the flip is stored
     await handle();

@@ -11,7 +11,7 @@ import type { EventRecorder } from "../alerts/kubeEvents.ts";
 import type { NodeLookup } from "../cluster/nodeIndex.ts";
 import type { ClassPriority } from "../cluster/priorityClasses.ts";
 import { keyOf, refOf, updateMetadata, type Deployments } from "../deployments.ts";
-import { summarizeMigrations, type FollowUps } from "../followUp.ts";
+import { summarizeMigrations, type FollowUps, type Verdict } from "../followUp.ts";
 import type { WatcherMetrics } from "../metrics.ts";
 import type { Ec2Event } from "../sqs/ec2Event.ts";
 import {
@@ -24,7 +24,8 @@ import {
   setUseGauges,
 } from "./budget.ts";
 import { migrationPatch, planFor, type Plan } from "./plan.ts";
-import { reportFlips, reportRebalance, type FlipOutcome } from "./report.ts";
+import { eventAction } from "./eventAction.ts";
+import { reportAlertOnly, reportFlips, type FlipOutcome } from "./report.ts";
 
 export interface MigratorDeps {
   /** The opted-in Deployments with pods on a node, read fresh (see cluster/affectedDeployments.ts). */
@@ -43,6 +44,15 @@ export interface MigratorDeps {
   now?: () => Date;
 }
 
+/** Flips that failed but may work on a retry; carries the Deployments they would have moved. */
+export class FlipsFailed extends RetryableError {
+  readonly deployments: V1Deployment[];
+  constructor(message: string, deployments: V1Deployment[]) {
+    super(message);
+    this.deployments = deployments;
+  }
+}
+
 const MAX_FLIP_ATTEMPTS = 3;
 /** How long an event waits for the node index's first list before it is left for a retry. */
 const SYNC_WAIT_MS = 20_000;
@@ -50,7 +60,7 @@ const SYNC_WAIT_MS = 20_000;
 export class Migrator {
   private readonly deps: MigratorDeps;
   /** Instance id → the handling of its event now running; a repeat for the same instance queues behind. */
-  private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly inFlight = new Map<string, Promise<unknown>>();
   private readonly summaries = new Set<Promise<void>>();
   /** Under a Fargate budget, one interruption at a time decides and stores its moves. */
   private budgetTurn: Promise<unknown> = Promise.resolve();
@@ -61,17 +71,17 @@ export class Migrator {
   }
 
   /**
-   * Handles one event (the SQS consumer's handler). A duplicate for the same instance waits for the first;
-   * its own pass then finds every Deployment already on fargate and skips it.
+   * Handles one event of one instance. A duplicate for the same instance waits for the first; its own pass
+   * then finds every Deployment already on fargate and skips it. Returns the verdicts of the moves.
    */
-  async handle(event: Ec2Event, context: { log: Logger; receivedAt: number }): Promise<void> {
+  async handle(event: Ec2Event, context: { log: Logger; receivedAt: number }): Promise<Promise<Verdict>[]> {
     const previous = this.inFlight.get(event.instanceId) ?? Promise.resolve();
     const run = previous
       .catch(() => undefined)
       .then(() => this.migrate(event, context.log, context.receivedAt));
     this.inFlight.set(event.instanceId, run);
     try {
-      await run;
+      return await run;
     } finally {
       if (this.inFlight.get(event.instanceId) === run) this.inFlight.delete(event.instanceId);
     }
@@ -82,7 +92,8 @@ export class Migrator {
     while (this.summaries.size > 0) await Promise.allSettled([...this.summaries]);
   }
 
-  private async migrate(event: Ec2Event, parentLog: Logger, receivedAt: number): Promise<void> {
+  /** The flips to Fargate, and the verdicts of the moves they started (or found under way). */
+  private async migrate(event: Ec2Event, parentLog: Logger, receivedAt: number): Promise<Promise<Verdict>[]> {
     const { config, metrics, followUps } = this.deps;
     await this.synced();
     const node = this.deps.nodes.byInstanceId(event.instanceId)?.metadata?.name;
@@ -93,15 +104,16 @@ export class Migrator {
       );
     }
     const log = childWith(parentLog, { eventId: event.id, instanceId: event.instanceId, node });
-    const { dryRun, rebalanceAction } = config.migration;
+    const { dryRun } = config.migration;
     const affected = await this.deps.affectedBy(node);
     if (affected.length === 0) {
       log.info({ kind: event.kind }, "no opted-in Deployments on the node; nothing to do");
-      return;
+      return [];
     }
-    if (event.kind === "rebalance-recommendation" && rebalanceAction === "alert") {
-      reportRebalance({ ...this.deps, dryRun }, event, node, affected, log);
-      return;
+    const action = eventAction(event, config.migration);
+    if (action.action === "alert") {
+      reportAlertOnly({ ...this.deps, dryRun }, event, node, affected, action.why, log);
+      return [];
     }
 
     const outcomes = isLimited(budgetOf(config))
@@ -110,17 +122,22 @@ export class Migrator {
     const flipped = outcomes.filter((o) => o.outcome === "flipped").map((o) => o.deployment);
     if (flipped.length > 0 && !dryRun) metrics.eventToFlip.observe((Date.now() - receivedAt) / 1000);
 
+    let verdicts: Promise<Verdict>[] = [];
     if (!dryRun) {
       const moved = outcomes.flatMap((o) => (o.outcome === "skipped" ? [o.deployment] : []));
       // a redelivered event also picks up its own moves that a previous leader left unfinished
-      const verdicts = [...flipped.map((d) => followUps.follow(d)), ...followUps.resume(moved)];
+      verdicts = [...flipped.map((d) => followUps.follow(d)), ...followUps.resume(moved)];
       this.track(summarizeMigrations(this.deps.alerter, verdicts, node, event.id));
     }
     const failed = outcomes.flatMap((o) => (o.outcome === "failed" ? [o] : []));
     if (failed.length > 0) {
       const detail = failed.map((o) => `${keyOf(refOf(o.deployment))}: ${o.error.message}`).join("; ");
-      throw new RetryableError(`${failed.length} of ${outcomes.length} flips failed: ${detail}`);
+      throw new FlipsFailed(
+        `${failed.length} of ${outcomes.length} flips failed: ${detail}`,
+        failed.map((o) => o.deployment),
+      );
     }
+    return verdicts;
   }
 
   /** Decides where each affected Deployment goes (the budget's share first), moves them and reports it. */

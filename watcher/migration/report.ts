@@ -4,10 +4,10 @@ import type { V1Deployment } from "@kubernetes/client-node";
 import { EventReason } from "../../core/contract.ts";
 import type { Logger } from "../../core/log.ts";
 import type { Alerter } from "../alerts/alerter.ts";
-import type { EventRecorder } from "../alerts/kubeEvents.ts";
+import type { EventReasonValue, EventRecorder } from "../alerts/kubeEvents.ts";
 import { keyOf, refOf, type DeploymentRef } from "../deployments.ts";
 import type { WatcherMetrics } from "../metrics.ts";
-import type { Ec2Event } from "../sqs/ec2Event.ts";
+import { describeEvent, type Ec2Event } from "../sqs/ec2Event.ts";
 import { describeNotFargate, interruptedNodeValue, type NotFargate, type Plan } from "./plan.ts";
 
 export type FlipOutcome =
@@ -41,7 +41,7 @@ export function reportFlips(
 ): void {
   const { metrics, recorder, alerter, dryRun } = deps;
   const told: Told = { deployments: [], onDemand: [], skipped: [] };
-  const cause = `${event.detailType} for node ${interruptedNodeValue(node, event.instanceId)}`;
+  const cause = `${describeEvent(event)} for node ${interruptedNodeValue(node, event.instanceId)}`;
   for (const o of outcomes) {
     const ref = refOf(o.deployment);
     if (o.outcome === "flipped") {
@@ -107,24 +107,33 @@ function notFargate(
   });
 }
 
-/** A rebalance recommendation with `REBALANCE_ACTION=alert`: Events and one alert, nothing moved. */
-export function reportRebalance(
+/** The Event reason and skip label of each kind that may only alert (see eventAction.ts). */
+const ALERT_ONLY: Partial<Record<Ec2Event["kind"], { reason: EventReasonValue; skipped: string }>> = {
+  "rebalance-recommendation": { reason: EventReason.rebalanceRecommended, skipped: "rebalance-alert" },
+  "scheduled-change": { reason: EventReason.scheduledChangeAnnounced, skipped: "scheduled-change-alert" },
+  "asg-termination": { reason: EventReason.instanceTerminating, skipped: "asg-termination-alert" },
+};
+const OTHER_ALERT = { reason: EventReason.instanceTerminating, skipped: "alert" };
+
+/** An event that only alerts (`why`, e.g. REBALANCE_ACTION=alert): Events and one alert, nothing moved. */
+export function reportAlertOnly(
   deps: ReportDeps,
   event: Ec2Event,
   node: string,
   deployments: V1Deployment[],
+  why: string,
   log: Logger,
 ): void {
   const { metrics, recorder, alerter, dryRun } = deps;
-  const why = "rebalance recommendation: alert only (REBALANCE_ACTION=alert)";
-  log.info({ deployments: deployments.map((d) => keyOf(refOf(d))) }, "rebalance recommended; alerting only");
-  metrics.deploymentsSkipped.inc({ why: "rebalance-alert" }, deployments.length);
+  log.info({ deployments: deployments.map((d) => keyOf(refOf(d))), why }, "alerting only; nothing moved");
+  const { reason, skipped } = ALERT_ONLY[event.kind] ?? OTHER_ALERT;
+  metrics.deploymentsSkipped.inc({ why: skipped }, deployments.length);
   for (const d of deployments) {
     recorder.record(d, {
       type: "Normal",
-      reason: EventReason.rebalanceRecommended,
+      reason,
       action: "Alert",
-      note: `EC2 recommends rebalancing node ${interruptedNodeValue(node, event.instanceId)}; not moved (REBALANCE_ACTION=alert)`,
+      note: `${describeEvent(event)} for node ${interruptedNodeValue(node, event.instanceId)}; not moved (${why})`,
     });
   }
   alerter.interruption({

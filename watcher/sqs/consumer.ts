@@ -1,71 +1,76 @@
 // Long-polls the interruption queue and hands each EC2 event to the handler, a few at a time.
 // A message is deleted when its event is handled, permanently unusable, or a repeat of one already
-// handled; otherwise it is left to come back after a short, growing delay.
+// handled; otherwise it is left to come back after a short, growing delay. A received message stays
+// invisible for a few seconds only, extended while its handler runs, so a crash costs little.
 import { setTimeout as sleep } from "node:timers/promises";
 import { ReceiveMessageCommand, type Message, type SQSClient } from "@aws-sdk/client-sqs";
 import { backoff } from "../../core/backoff.ts";
-import { PermanentError, toError } from "../../core/errors.ts";
 import { settleWithin } from "../../core/settleWithin.ts";
 import type { Logger } from "../../core/log.ts";
 import type { WatcherMetrics } from "../metrics.ts";
-import type { Ec2Event, EventHandler } from "./ec2Event.ts";
-import { parseMessageBody } from "./parseEvent.ts";
-import { SqsQueue } from "./queue.ts";
-import { receiveCountOf, RESULTS, settle, type HandlerOutcome } from "./settle.ts";
-import { RecentIds } from "./recentIds.ts";
-import { VisibilityHeartbeat } from "./visibilityHeartbeat.ts";
+import type { EventHandler } from "./ec2Event.ts";
+import { MessageHandler, type GivenUpHandler } from "./messageHandler.ts";
+import { awsErrorText, SqsQueue } from "./queue.ts";
+import type { QueueReachability } from "./reachability.ts";
 
 export interface SqsConsumerOptions {
   client: SQSClient;
   queueUrl: string;
   /** Messages handled at once; default 10. */
   concurrency?: number;
-  /** How long a received message stays invisible, extended while its handler runs; default 30. */
+  /** How long a received message stays invisible, extended while its handler runs; default 10. */
   visibilityTimeoutSeconds?: number;
   /** Long-polling wait; default 20 (the SQS maximum). */
   waitTimeSeconds?: number;
   log: Logger;
   metrics: Pick<WatcherMetrics, "eventsReceived" | "sqsErrors">;
   handler: EventHandler;
+  /** Told of events given up (their last attempt failed). */
+  onGivenUp?: GivenUpHandler;
+  /** Told of every receive's success or failure. */
+  reachability?: Pick<QueueReachability, "succeeded" | "failed" | "stop">;
   /** How long stop() waits for running handlers; default 20 s. */
   stopTimeoutMs?: number;
   /** A failed message comes back after this many seconds times its receive count; default 5. */
   retryDelaySeconds?: number;
   /** ...but never later than this; default 60. */
   maxRetryDelaySeconds?: number;
-  /** Wait after a failed receive, doubling up to `maxMs`; default 1 s to 30 s. */
+  /** Wait after a failed receive, doubling up to `maxMs`; default 500 ms to 5 s (the notice is 2 minutes). */
   receiveBackoff?: { initialMs: number; maxMs: number };
   /** Completed event and message ids remembered to recognise repeats; default 10 000 for an hour. */
   completedIds?: { maxSize: number; ttlMs: number };
 }
 
-const UNKNOWN_TYPE = "unknown";
+/** How long past its wait time a last poll may take before it is taken for a dead connection. */
+const LAST_POLL_SLACK_MS = 5_000;
 
 const DEFAULTS = {
   concurrency: 10,
-  visibilityTimeoutSeconds: 30,
+  visibilityTimeoutSeconds: 10,
   waitTimeSeconds: 20,
   stopTimeoutMs: 20_000,
   retryDelaySeconds: 5,
   maxRetryDelaySeconds: 60,
-  receiveBackoff: { initialMs: 1_000, maxMs: 30_000 },
+  receiveBackoff: { initialMs: 500, maxMs: 5_000 },
   completedIds: { maxSize: 10_000, ttlMs: 3_600_000 },
 };
 
-export class SqsConsumer {
-  private readonly options: Required<SqsConsumerOptions>;
-  private readonly log: Logger;
-  private readonly completed: RecentIds;
-  private readonly queue: SqsQueue;
+type Options = Required<Omit<SqsConsumerOptions, "onGivenUp" | "reachability">> &
+  Pick<SqsConsumerOptions, "onGivenUp" | "reachability">;
 
+export class SqsConsumer {
+  private readonly options: Options;
+  private readonly log: Logger;
+  private readonly queue: SqsQueue;
+  private readonly messages: MessageHandler;
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly heartbeats = new Set<VisibilityHeartbeat>();
-  /** Event id → the handling of that event now running, so a concurrent repeat waits for it. */
-  private readonly handling = new Map<string, Promise<void>>();
   private running: Promise<void> | undefined;
   private stopping = false;
+  /** Wakes the loop from its waits (for a free slot, after a failed receive) when it is to stop. */
   private wake = new AbortController();
-  /** Settles when stop() is called. */
+  /** Cancels the receive under way; only abort() does (see stop()). */
+  private cancel = new AbortController();
+  /** Settles when the loop is woken. */
   private woken: Promise<void> = Promise.resolve();
 
   constructor(options: SqsConsumerOptions) {
@@ -75,16 +80,16 @@ export class SqsConsumer {
       concurrency: Math.max(1, options.concurrency ?? DEFAULTS.concurrency),
     };
     this.log = options.log;
-    const { maxSize, ttlMs } = this.options.completedIds;
-    this.completed = new RecentIds(maxSize, ttlMs);
     this.queue = new SqsQueue(options.client, options.queueUrl, options.metrics);
+    this.messages = new MessageHandler({ ...this.options, queue: this.queue });
   }
 
-  /** Receives until stop(); resolves when the receive loop has ended. Never rejects. */
+  /** Receives until stop() or abort(); resolves when the receive loop has ended. Never rejects. */
   start(): Promise<void> {
     if (this.running) return this.running;
     this.stopping = false;
     this.wake = new AbortController();
+    this.cancel = new AbortController();
     const signal = this.wake.signal;
     this.woken = new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
     this.log.info(
@@ -95,28 +100,51 @@ export class SqsConsumer {
       },
       "receiving EC2 events from SQS",
     );
-    this.running = this.receiveLoop().finally(() => (this.running = undefined));
+    void this.logRedrivePolicy();
+    this.running = this.receiveLoop().finally(() => {
+      this.running = undefined;
+      this.options.reachability?.stop();
+    });
     return this.running;
   }
 
   /**
-   * Stops receiving and waits up to `timeoutMs` for running handlers. Returns whether they all finished;
-   * the messages of any still running stop being extended and come back to the next consumer.
+   * Stops receiving for a hand-over. The receive under way is let finish: SQS keeps an aborted long poll
+   * open on its side and hands it the next message, which would then stay invisible to the next consumer
+   * for its visibility timeout. What it returns is released at once. Then waits up to `timeoutMs` for
+   * running handlers; returns whether they all finished (the messages of any still running come back).
    */
   async stop(timeoutMs = this.options.stopTimeoutMs): Promise<boolean> {
     this.stopping = true;
     this.wake.abort();
-    await this.running;
-    const drained = await settleWithin([...this.inFlight], timeoutMs);
+    const [, drained] = await Promise.all([this.lastPoll(), settleWithin([...this.inFlight], timeoutMs)]);
     if (!drained) {
       this.log.warn(
         { running: this.inFlight.size, timeoutMs },
         "handlers still running after stop; their messages will come back",
       );
-      await Promise.all([...this.heartbeats].map((heartbeat) => heartbeat.stop()));
+      await this.messages.stopHeartbeats();
     }
     this.log.info("stopped receiving EC2 events");
     return drained;
+  }
+
+  /** The end of the receive loop; a poll that outlasts its wait (a dead connection) is cancelled. */
+  private async lastPoll(): Promise<void> {
+    const running = this.running;
+    if (!running) return;
+    const waitMs = this.options.waitTimeSeconds * 1000 + LAST_POLL_SLACK_MS;
+    if (!(await settleWithin([running], waitMs))) this.cancel.abort();
+    await running;
+  }
+
+  /** Stops at once (leadership lost): the receive under way is cancelled, running handlers' messages come back. */
+  async abort(): Promise<void> {
+    this.stopping = true;
+    this.wake.abort();
+    this.cancel.abort();
+    await this.running;
+    await this.messages.stopHeartbeats();
   }
 
   /** Messages being handled now. */
@@ -133,33 +161,31 @@ export class SqsConsumer {
       if (this.stopping) break;
       let messages: Message[];
       try {
-        const output = await this.options.client.send(
-          new ReceiveMessageCommand({
-            QueueUrl: this.options.queueUrl,
-            MaxNumberOfMessages: Math.min(10, this.options.concurrency - this.inFlight.size),
-            WaitTimeSeconds: this.options.waitTimeSeconds,
-            VisibilityTimeout: this.options.visibilityTimeoutSeconds,
-            MessageSystemAttributeNames: ["ApproximateReceiveCount", "SentTimestamp"],
-          }),
-          { abortSignal: this.wake.signal },
-        );
-        messages = output.Messages ?? [];
+        messages = await this.receive();
         failures = 0;
+        this.options.reachability?.succeeded();
       } catch (err) {
-        if (this.stopping) break;
+        if (this.cancel.signal.aborted) break;
+        failures++;
         this.options.metrics.sqsErrors.inc({ operation: "receive" });
-        const retryInMs = backoff(
-          ++failures,
-          this.options.receiveBackoff.initialMs,
-          this.options.receiveBackoff.maxMs,
+        this.options.reachability?.failed(err);
+        const { initialMs, maxMs } = this.options.receiveBackoff;
+        const retryInMs = backoff(failures, initialMs, maxMs);
+        // the first failure of a run is worth a line; the reachability tells when it lasts
+        this.log[failures === 1 ? "warn" : "debug"](
+          { err, error: awsErrorText(err), failures, retryInMs },
+          "receiving from SQS failed; retrying",
         );
-        this.log.error({ err, retryInMs }, "receiving from SQS failed");
         await sleep(retryInMs, undefined, { signal: this.wake.signal }).catch(() => undefined);
         continue;
       }
+      if (this.stopping) {
+        await this.queue.release(messages, this.log);
+        break;
+      }
       const receivedAt = Date.now();
       for (const message of messages) {
-        const work = this.handleMessage(message, receivedAt).catch((err: unknown) => {
+        const work = this.messages.handle(message, receivedAt).catch((err: unknown) => {
           this.log.error(
             { err, messageId: message.MessageId },
             "handling an SQS message failed unexpectedly",
@@ -171,94 +197,40 @@ export class SqsConsumer {
     }
   }
 
-  private async handleMessage(message: Message, receivedAt: number): Promise<void> {
-    const messageId = message.MessageId ?? "";
-    let log = this.log.child({ messageId });
-    if (this.completed.has(`message:${messageId}`)) {
-      this.count(UNKNOWN_TYPE, RESULTS.duplicate);
-      log.info("message already handled; deleting it again");
-      await this.queue.delete(message, log);
-      return;
-    }
+  /**
+   * One receive. While messages are being handled, it waits a fifth of their visibility timeout at most: if
+   * this process dies, SQS keeps its last poll open and would hand it their messages once they are visible
+   * again (hiding them for another timeout); a poll that short has ended by then.
+   */
+  private async receive(): Promise<Message[]> {
+    const { waitTimeSeconds, visibilityTimeoutSeconds } = this.options;
+    const busyWaitSeconds = Math.max(1, Math.floor(visibilityTimeoutSeconds / 5));
+    const output = await this.options.client.send(
+      new ReceiveMessageCommand({
+        QueueUrl: this.options.queueUrl,
+        MaxNumberOfMessages: Math.min(10, this.options.concurrency - this.inFlight.size),
+        WaitTimeSeconds:
+          this.inFlight.size > 0 ? Math.min(waitTimeSeconds, busyWaitSeconds) : waitTimeSeconds,
+        VisibilityTimeout: this.options.visibilityTimeoutSeconds,
+        MessageSystemAttributeNames: ["ApproximateReceiveCount", "SentTimestamp"],
+      }),
+      { abortSignal: this.cancel.signal },
+    );
+    return output.Messages ?? [];
+  }
 
-    let event: Ec2Event;
+  private async logRedrivePolicy(): Promise<void> {
     try {
-      event = parseMessageBody(message.Body ?? "");
+      const policy = await this.queue.redrivePolicy();
+      if (policy)
+        this.log.info(policy, "an event that fails this many receives goes to the dead-letter queue");
+      else
+        this.log.warn(
+          "the queue has no dead-letter queue: an event that keeps failing is retried until it expires",
+        );
     } catch (err) {
-      const error =
-        err instanceof PermanentError ? err : new PermanentError("unparseable", toError(err).message);
-      this.count(UNKNOWN_TYPE, error.kind);
-      log.warn(
-        { kind: error.kind, reason: error.message },
-        "deleting a message that is not an EC2 event to act on",
-      );
-      await this.queue.delete(message, log);
-      return;
+      // the queue may be unreachable: the receives say so
+      this.log.debug({ error: awsErrorText(err) }, "could not read the queue's redrive policy yet");
     }
-    log = this.log.child({ eventId: event.id, instanceId: event.instanceId, messageId });
-
-    // Held from here on, also while a copy of the same event is being handled from another message.
-    const heartbeat = new VisibilityHeartbeat({
-      queue: this.queue,
-      message,
-      visibilityTimeoutSeconds: this.options.visibilityTimeoutSeconds,
-      log,
-    });
-    this.heartbeats.add(heartbeat);
-    const release = async () => {
-      await heartbeat.stop();
-      this.heartbeats.delete(heartbeat);
-    };
-    try {
-      for (let running = this.handling.get(event.id); running; running = this.handling.get(event.id)) {
-        log.debug("the same event is being handled from another message; waiting for it");
-        await running;
-      }
-      if (this.completed.has(`event:${event.id}`)) {
-        await release();
-        this.count(event.kind, RESULTS.duplicate);
-        this.completed.add(`message:${messageId}`);
-        log.info("event already handled; deleting the repeat");
-        await this.queue.delete(message, log);
-        return;
-      }
-      const handling = this.runHandler(event, message, receivedAt, log, release);
-      this.handling.set(event.id, handling);
-      try {
-        await handling;
-      } finally {
-        this.handling.delete(event.id);
-      }
-    } finally {
-      await release();
-    }
-  }
-
-  /** Runs the handler and settles the message by the outcome. `release` stops the visibility extensions. */
-  private async runHandler(
-    event: Ec2Event,
-    message: Message,
-    receivedAt: number,
-    log: Logger,
-    release: () => Promise<void>,
-  ): Promise<void> {
-    let outcome: HandlerOutcome;
-    try {
-      const receiveCount = receiveCountOf(message);
-      log.info({ kind: event.kind, receiveCount, deadline: event.deadline }, "handling EC2 event");
-      await this.options.handler(event, { log, receivedAt });
-      outcome = { ok: true };
-      this.completed.add(`event:${event.id}`);
-      this.completed.add(`message:${message.MessageId ?? ""}`);
-    } catch (failure) {
-      outcome = { ok: false, failure };
-    }
-    // No extension may land after the delete or the retry delay.
-    await release();
-    await settle({ ...this.options, queue: this.queue }, message, event, outcome, log);
-  }
-
-  private count(type: string, result: string): void {
-    this.options.metrics.eventsReceived.inc({ type, result });
   }
 }

@@ -1,33 +1,96 @@
-// The EC2 events the watcher acts on, as the SQS side hands them to the cluster side.
+// The events the watcher acts on, as the SQS side hands them to the cluster side: one type per kind, a union
+// keyed on `kind`. EC2 itself, AWS Health and Auto Scaling each announce that an instance goes away.
 import type { Logger } from "../../core/log.ts";
 
-export type EventKind = "spot-interruption" | "rebalance-recommendation" | "instance-stopping";
+export type EventKind = Ec2Event["kind"];
 
-export const EVENT_SOURCE = "aws.ec2";
+/** The EventBridge `source` and `detail-type` of each kind. */
+export const EVENT_TYPES = {
+  "spot-interruption": { source: "aws.ec2", detailType: "EC2 Spot Instance Interruption Warning" },
+  "rebalance-recommendation": { source: "aws.ec2", detailType: "EC2 Instance Rebalance Recommendation" },
+  "instance-stopping": { source: "aws.ec2", detailType: "EC2 Instance State-change Notification" },
+  "scheduled-change": { source: "aws.health", detailType: "AWS Health Event" },
+  "asg-termination": { source: "aws.autoscaling", detailType: "EC2 Instance-terminate Lifecycle Action" },
+} as const satisfies Record<EventKind, { source: string; detailType: string }>;
 
-/** The EventBridge `detail-type` of each kind. */
-export const DETAIL_TYPES = {
-  "spot-interruption": "EC2 Spot Instance Interruption Warning",
-  "rebalance-recommendation": "EC2 Instance Rebalance Recommendation",
-  "instance-stopping": "EC2 Instance State-change Notification",
-} as const satisfies Record<EventKind, string>;
+export const EVENT_KINDS = Object.keys(EVENT_TYPES) as EventKind[];
 
-/** One EC2 event from EventBridge, parsed from the SQS body (direct, or wrapped in an SNS notification). */
-export interface Ec2Event {
+/** AWS gives two minutes' notice before reclaiming a spot instance. */
+export const SPOT_NOTICE_MS = 120_000;
+
+interface EventBase {
   /** EventBridge event id. */
   id: string;
-  kind: EventKind;
   /** EventBridge `detail-type` as received. */
   detailType: string;
+  /** The instance the event is about (for AWS Health, which may name several, the first of `instanceIds`). */
   instanceId: string;
   region: string;
   account: string;
   /** When AWS emitted the event. */
   time: Date;
-  /** When the instance will be reclaimed (spot interruption: `instance-action-time`), if known. */
+  /** When the instance goes away, when the event says. */
   deadline?: Date | undefined;
-  /** Instance state for state-change notifications (`stopping`, `shutting-down`). */
-  state?: string | undefined;
+}
+
+export interface SpotInterruption extends EventBase {
+  kind: "spot-interruption";
+  /** `instance-action-time`, which real warnings mostly leave out: then the event's time plus two minutes. */
+  deadline: Date;
+}
+
+export interface RebalanceRecommendation extends EventBase {
+  kind: "rebalance-recommendation";
+}
+
+export interface InstanceStopping extends EventBase {
+  kind: "instance-stopping";
+  state: "stopping" | "shutting-down";
+}
+
+/** An AWS Health scheduled change of EC2 instances (retirement, stop, reboot, maintenance), days ahead. */
+export interface ScheduledChange extends EventBase {
+  kind: "scheduled-change";
+  /** Every affected instance (`detail.affectedEntities`, else `resources`), `instanceId` first. */
+  instanceIds: string[];
+  /** e.g. `AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED`. */
+  eventTypeCode: string;
+  /** `upcoming` or `open`; a `closed` change is not an event to act on. */
+  statusCode: string;
+}
+
+/** An Auto Scaling group terminating an instance, held by a lifecycle hook until it is completed. */
+export interface AsgTermination extends EventBase {
+  kind: "asg-termination";
+  lifecycle: LifecycleAction;
+}
+
+export interface LifecycleAction {
+  autoScalingGroupName: string;
+  lifecycleHookName: string;
+  lifecycleActionToken: string;
+}
+
+export type Ec2Event =
+  SpotInterruption | RebalanceRecommendation | InstanceStopping | ScheduledChange | AsgTermination;
+
+/** The instances an event names. */
+export function instancesOf(event: Ec2Event): string[] {
+  return event.kind === "scheduled-change" ? event.instanceIds : [event.instanceId];
+}
+
+/** How logs, Events and alerts name the event: its detail-type, with what tells it apart. */
+export function describeEvent(event: Ec2Event): string {
+  switch (event.kind) {
+    case "scheduled-change":
+      return `AWS Health scheduled change ${event.eventTypeCode}`;
+    case "asg-termination":
+      return `Auto Scaling termination by group ${event.lifecycle.autoScalingGroupName}`;
+    case "instance-stopping":
+      return `${event.detailType} (${event.state})`;
+    default:
+      return event.detailType;
+  }
 }
 
 /** Handles one event; throws RetryableError to leave the message, PermanentError to delete and count it. */

@@ -11,7 +11,7 @@ const fixture = (name: string) =>
 const time = new Date("2026-11-02T14:05:10.250Z");
 
 describe("buildEc2Event", () => {
-  it("builds a spot interruption shaped like the captured one", () => {
+  it("builds a spot interruption shaped like the captured one: no instance-action-time unless asked", () => {
     const event = buildEc2Event({
       kind: "spot-interruption",
       instanceId: "i-0b662ef9931388ba0",
@@ -22,26 +22,46 @@ describe("buildEc2Event", () => {
     });
     const captured = fixture("spot-interruption-warning");
     expect(Object.keys(event).sort()).toEqual(Object.keys(captured).sort());
-    expect(event).toMatchObject({ ...captured, resources: expect.any(Array), detail: expect.any(Object) });
+    expect(event).toMatchObject({ ...captured, resources: expect.any(Array) });
     expect(event.resources).toEqual(["arn:aws:ec2:us-east-1:123456789012:instance/i-0b662ef9931388ba0"]);
-    expect(event.detail).toEqual({
-      "instance-id": "i-0b662ef9931388ba0",
+    const deadline = new Date("2026-11-02T14:06:00Z");
+    expect(
+      buildEc2Event({ kind: "spot-interruption", instanceId: "i-0a1b2c3d", region: "eu-west-1", deadline })
+        .detail,
+    ).toEqual({
+      "instance-id": "i-0a1b2c3d",
       "instance-action": "terminate",
-      "instance-action-time": "2026-11-02T14:07:10Z",
+      "instance-action-time": "2026-11-02T14:06:00Z",
     });
   });
+
+  it.each(["health-ec2-instance-retirement-scheduled", "autoscaling-instance-terminate-lifecycle-action"])(
+    "builds events with the keys of %s",
+    (name) => {
+      const captured = fixture(name) as { source: string; detail: Record<string, unknown> };
+      const kind = captured.source === "aws.health" ? "scheduled-change" : "asg-termination";
+      const event = buildEc2Event({ kind, instanceId: "i-0b662ef9931388ba0", region: "us-east-1", time });
+      expect(Object.keys(event).sort()).toEqual(Object.keys(captured).sort());
+      // the Health detail's communicationId is AWS's own bookkeeping
+      const keys = Object.keys(captured.detail).filter((k) => k !== "communicationId");
+      expect(Object.keys(event.detail).sort()).toEqual(keys.sort());
+    },
+  );
 
   it.each([
     { kind: "spot-interruption", detail: { "instance-action": "terminate" } },
     { kind: "rebalance-recommendation", detail: {} },
     { kind: "instance-stopping", detail: { state: "stopping" } },
+    { kind: "scheduled-change", detail: { eventTypeCode: "AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED" } },
+    { kind: "asg-termination", detail: { LifecycleHookName: "spot-orchestrator" } },
   ] as const)("builds a $kind that the parser reads back", ({ kind, detail }) => {
     const deadline = new Date("2026-11-02T14:06:00Z");
     const built = buildEc2Event({ kind, instanceId: "i-0a1b2c3d", region: "eu-west-1", time, deadline });
     expect(built.detail).toMatchObject(detail);
     expect(built.id).toMatch(/^[0-9a-f-]{36}$/);
     for (const body of [JSON.stringify(built), JSON.stringify(wrapInSnsNotification(built))]) {
-      expect(parseMessageBody(body)).toEqual({
+      const parsed = parseMessageBody(body);
+      expect(parsed).toMatchObject({
         id: built.id,
         kind,
         detailType: built["detail-type"],
@@ -49,9 +69,9 @@ describe("buildEc2Event", () => {
         region: "eu-west-1",
         account: "000000000000",
         time: new Date("2026-11-02T14:05:10Z"),
-        deadline: kind === "spot-interruption" ? deadline : undefined,
-        state: kind === "instance-stopping" ? "stopping" : undefined,
       });
+      if (kind === "spot-interruption" || kind === "scheduled-change")
+        expect(parsed.deadline).toEqual(deadline);
     }
   });
 

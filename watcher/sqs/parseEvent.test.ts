@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { PermanentError } from "../../core/errors.ts";
+import { EVENT_TYPES } from "./ec2Event.ts";
 import { parseMessageBody } from "./parseEvent.ts";
 
 const fixture = (name: string) =>
@@ -18,95 +19,119 @@ function permanentKind(body: string): string {
 }
 
 describe("parseMessageBody over the captured AWS events", () => {
+  const common = (id: string, instanceId: string, region: string, time: string) => ({
+    id,
+    detailType: expect.any(String),
+    instanceId,
+    region,
+    account: expect.stringMatching(/^\d{12}$/),
+    time: new Date(time),
+  });
+  const spot = "i-0b662ef9931388ba0";
+
   it.each([
     {
       file: "spot-interruption-warning",
-      kind: "spot-interruption",
-      id: "1e5527d7-bb36-4607-3370-4164db56a40e",
-      instanceId: "i-0b662ef9931388ba0",
-      region: "us-east-1",
-      time: "2026-11-02T14:05:10.000Z",
-      deadline: undefined,
-      state: undefined,
+      // as AWS sends it, without instance-action-time: the event's time plus two minutes
+      event: {
+        ...common("1e5527d7-bb36-4607-3370-4164db56a40e", spot, "us-east-1", "2026-11-02T14:05:10Z"),
+        kind: "spot-interruption",
+        deadline: new Date("2026-11-02T14:07:10Z"),
+      },
     },
     {
       file: "sns-wrapped-spot-interruption-warning",
-      kind: "spot-interruption",
-      id: "1e5527d7-bb36-4607-3370-4164db56a40e",
-      instanceId: "i-0b662ef9931388ba0",
-      region: "us-east-1",
-      time: "2026-11-02T14:05:10.000Z",
-      deadline: undefined,
-      state: undefined,
+      event: {
+        ...common("1e5527d7-bb36-4607-3370-4164db56a40e", spot, "us-east-1", "2026-11-02T14:05:10Z"),
+        kind: "spot-interruption",
+        deadline: new Date("2026-11-02T14:07:10Z"),
+      },
     },
     {
       file: "spot-interruption-warning-with-action-time",
-      kind: "spot-interruption",
-      id: "a3f1c9e2-5b7d-4e61-9f0a-2c8d4b6e1f37",
-      instanceId: "i-0a1b2c3d",
-      region: "eu-west-1",
-      time: "2026-11-03T08:15:42.000Z",
-      deadline: "2026-11-03T08:17:42.000Z",
-      state: undefined,
+      event: {
+        ...common("a3f1c9e2-5b7d-4e61-9f0a-2c8d4b6e1f37", "i-0a1b2c3d", "eu-west-1", "2026-11-03T08:15:42Z"),
+        kind: "spot-interruption",
+        deadline: new Date("2026-11-03T08:17:42Z"),
+      },
     },
     {
       file: "rebalance-recommendation",
-      kind: "rebalance-recommendation",
-      id: "5d5b6c3e-0f6e-1c5b-3b7e-2d1f0d8c9a11",
-      instanceId: "i-0b662ef9931388ba0",
-      region: "us-east-1",
-      time: "2026-11-02T13:51:02.000Z",
-      deadline: undefined,
-      state: undefined,
+      event: {
+        ...common("5d5b6c3e-0f6e-1c5b-3b7e-2d1f0d8c9a11", spot, "us-east-1", "2026-11-02T13:51:02Z"),
+        kind: "rebalance-recommendation",
+      },
     },
     {
       file: "sns-wrapped-rebalance-recommendation",
-      kind: "rebalance-recommendation",
-      id: "e1d2c3b4-a5f6-4789-8abc-def012345678",
-      instanceId: "i-0c7d8e9f0a1b2c3d4",
-      region: "ap-southeast-2",
-      time: "2026-11-04T22:01:09.000Z",
-      deadline: undefined,
-      state: undefined,
+      event: {
+        ...common(
+          "e1d2c3b4-a5f6-4789-8abc-def012345678",
+          "i-0c7d8e9f0a1b2c3d4",
+          "ap-southeast-2",
+          "2026-11-04T22:01:09Z",
+        ),
+        kind: "rebalance-recommendation",
+      },
     },
     {
       file: "instance-state-change-stopping",
-      kind: "instance-stopping",
-      id: "7bf73129-1428-4cd3-a780-95db273d1602",
-      instanceId: "i-0b662ef9931388ba0",
-      region: "us-east-1",
-      time: "2026-11-02T14:06:58.000Z",
-      deadline: undefined,
-      state: "stopping",
+      event: {
+        ...common("7bf73129-1428-4cd3-a780-95db273d1602", spot, "us-east-1", "2026-11-02T14:06:58Z"),
+        kind: "instance-stopping",
+        state: "stopping",
+      },
     },
     {
       file: "instance-state-change-shutting-down",
-      kind: "instance-stopping",
-      id: "c4e0b1a7-8d2f-4f3e-b6a9-71d05e2c8b44",
-      instanceId: "i-0b662ef9931388ba0",
-      region: "us-gov-west-1",
-      time: "2026-11-02T14:07:13.000Z",
-      deadline: undefined,
-      state: "shutting-down",
+      event: {
+        ...common("c4e0b1a7-8d2f-4f3e-b6a9-71d05e2c8b44", spot, "us-gov-west-1", "2026-11-02T14:07:13Z"),
+        kind: "instance-stopping",
+        state: "shutting-down",
+      },
     },
-  ])("$file → $kind", ({ file, kind, id, instanceId, region, time, deadline, state }) => {
-    const event = parseMessageBody(fixture(file));
-    expect(event).toEqual({
-      id,
-      kind,
-      detailType: expect.any(String),
-      instanceId,
-      region,
-      account: expect.stringMatching(/^\d{12}$/),
-      time: new Date(time),
-      deadline: deadline === undefined ? undefined : new Date(deadline),
-      state,
-    });
+    {
+      file: "health-ec2-instance-retirement-scheduled",
+      event: {
+        ...common("2e8f7c31-6a4b-4d0e-9b1f-5c3a7d9e0f12", spot, "us-east-1", "2026-11-02T09:00:00Z"),
+        kind: "scheduled-change",
+        instanceIds: [spot],
+        eventTypeCode: "AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED",
+        statusCode: "upcoming",
+        deadline: new Date("2026-11-16T09:00:00Z"),
+      },
+    },
+    {
+      file: "autoscaling-instance-terminate-lifecycle-action",
+      event: {
+        ...common("468fcd0c-9a1b-4e2c-8d3f-7a6b5c4d3e2f", spot, "us-east-1", "2026-11-02T14:10:02Z"),
+        kind: "asg-termination",
+        lifecycle: {
+          autoScalingGroupName: "eks-spot-workers-a4c6e8f0-1b3d-5f7a-9c1e-3b5d7f9a1c3e",
+          lifecycleHookName: "Terminate-LC-Hook",
+          lifecycleActionToken: "b2a9c6e1-4d3f-4a8b-9e7c-1f0d2e3c4b5a",
+        },
+      },
+    },
+    {
+      file: "autoscaling-instance-terminate-lifecycle-action-self-managed",
+      event: {
+        ...common("6f2e9d1c-3b4a-4e5f-8a7b-9c0d1e2f3a4b", spot, "us-east-1", "2026-11-02T14:05:30Z"),
+        kind: "asg-termination",
+        lifecycle: {
+          autoScalingGroupName: "spot-workers",
+          lifecycleHookName: "drain",
+          lifecycleActionToken: "87654321-4321-4321-4321-210987654321",
+        },
+      },
+    },
+  ])("$file → $event.kind", ({ file, event }) => {
+    expect(parseMessageBody(fixture(file))).toEqual(event);
   });
 
   it.each([
     { file: "instance-state-change-running", kind: "ignored-state" },
-    { file: "foreign-source-autoscaling", kind: "foreign-source" },
+    { file: "health-ec2-operational-issue", kind: "ignored-health-event" },
     { file: "unknown-detail-type", kind: "unknown-type" },
     { file: "invalid-instance-id", kind: "invalid" },
   ])("$file → PermanentError $kind", ({ file, kind }) => {
@@ -143,7 +168,8 @@ describe("parseMessageBody on broken bodies", () => {
     expect(permanentKind(body)).toBe(kind);
   });
 
-  it("keeps a spot interruption whose time is missing or broken, with no deadline from a broken one", () => {
+  it("keeps a spot interruption whose time or deadline is broken: two minutes from its arrival", () => {
+    const before = Date.now();
     const event = parseMessageBody(
       JSON.stringify({
         ...spot(),
@@ -152,9 +178,8 @@ describe("parseMessageBody on broken bodies", () => {
       }),
     );
     expect(event.kind).toBe("spot-interruption");
-    expect(event.time).toBeInstanceOf(Date);
-    expect(Number.isNaN(event.time.getTime())).toBe(false);
-    expect(event.deadline).toBeUndefined();
+    expect(event.time.getTime()).toBeGreaterThanOrEqual(before);
+    expect(event.deadline!.getTime() - event.time.getTime()).toBe(120_000);
   });
 
   it("reads the fields it needs whatever else the envelope carries", () => {
@@ -169,6 +194,84 @@ describe("parseMessageBody on broken bodies", () => {
       }),
     );
     expect(event).toMatchObject({ instanceId: "i-0b662ef9931388ba0", region: "me-central-1" });
+  });
+});
+
+describe("parseMessageBody on AWS Health and Auto Scaling events it does not act on", () => {
+  type Envelope = Record<string, unknown> & { detail: Record<string, unknown> };
+  type Change = (detail: Record<string, unknown>, event: Envelope) => void;
+  const changed = (name: string, change: Change) => {
+    const event = JSON.parse(fixture(name)) as Envelope;
+    change(event.detail, event);
+    return JSON.stringify(event);
+  };
+  const withHealth = (change: Change) => changed("health-ec2-instance-retirement-scheduled", change);
+  const withLifecycle = (change: Change) =>
+    changed("autoscaling-instance-terminate-lifecycle-action", change);
+
+  it.each([
+    {
+      what: "another service",
+      body: withHealth((d) => (d["service"] = "RDS")),
+      kind: "ignored-health-event",
+    },
+    {
+      what: "an issue",
+      body: withHealth((d) => (d["eventTypeCategory"] = "issue")),
+      kind: "ignored-health-event",
+    },
+    {
+      what: "a closed change",
+      body: withHealth((d) => (d["statusCode"] = "closed")),
+      kind: "ignored-health-event",
+    },
+    {
+      what: "a change of a dedicated host",
+      body: withHealth((d, e) => {
+        d["affectedEntities"] = [{ entityValue: "h-0123456789abcdef0" }];
+        e["resources"] = ["h-0123456789abcdef0"];
+      }),
+      kind: "ignored-health-event",
+    },
+    {
+      what: "a launch lifecycle action",
+      body: withLifecycle((d, e) => {
+        e["detail-type"] = "EC2 Instance-launch Lifecycle Action";
+        d["LifecycleTransition"] = "autoscaling:EC2_INSTANCE_LAUNCHING";
+      }),
+      kind: "unknown-type",
+    },
+    {
+      what: "a test notification",
+      body: withLifecycle((d) => (d["LifecycleTransition"] = "autoscaling:TEST_NOTIFICATION")),
+      kind: "ignored-transition",
+    },
+    {
+      what: "a lifecycle action without a token",
+      body: withLifecycle((d) => delete d["LifecycleActionToken"]),
+      kind: "invalid",
+    },
+    {
+      what: "a lifecycle action without an instance",
+      body: withLifecycle((d) => delete d["EC2InstanceId"]),
+      kind: "invalid",
+    },
+  ])("$what → $kind", ({ body, kind }) => {
+    expect(permanentKind(body)).toBe(kind);
+  });
+
+  it("names every affected instance of a scheduled change once, from affectedEntities and resources ARNs", () => {
+    const body = withHealth((d, e) => {
+      d["affectedEntities"] = [{ entityValue: "i-0b662ef9931388ba0" }, { entityValue: "i-0a1b2c3d" }, {}];
+      e["resources"] = [
+        "arn:aws:ec2:us-east-1:123456789012:instance/i-0a1b2c3d",
+        "arn:aws:ec2:us-east-1:123456789012:instance/i-0c7d8e9f0a1b2c3d4",
+      ];
+    });
+    expect(parseMessageBody(body)).toMatchObject({
+      instanceId: "i-0b662ef9931388ba0",
+      instanceIds: ["i-0b662ef9931388ba0", "i-0a1b2c3d", "i-0c7d8e9f0a1b2c3d4"],
+    });
   });
 });
 
@@ -202,19 +305,30 @@ describe("parseMessageBody properties", () => {
       fc.property(
         fc.record({
           id: anything,
-          source: fc.oneof(fc.constant("aws.ec2"), anything),
+          source: fc.oneof(fc.constantFrom("aws.ec2", "aws.health", "aws.autoscaling"), anything),
           "detail-type": fc.oneof(
-            fc.constantFrom(
-              "EC2 Spot Instance Interruption Warning",
-              "EC2 Instance Rebalance Recommendation",
-              "EC2 Instance State-change Notification",
-            ),
+            fc.constantFrom(...Object.values(EVENT_TYPES).map((t) => t.detailType)),
             anything,
           ),
           time: anything,
           region: anything,
+          resources: anything,
           detail: fc.oneof(
             fc.record({ "instance-id": anything, state: anything, "instance-action-time": anything }),
+            fc.record({
+              service: fc.oneof(fc.constant("EC2"), anything),
+              eventTypeCategory: fc.oneof(fc.constant("scheduledChange"), anything),
+              statusCode: anything,
+              startTime: anything,
+              affectedEntities: fc.oneof(fc.array(fc.record({ entityValue: anything })), anything),
+            }),
+            fc.record({
+              EC2InstanceId: anything,
+              LifecycleTransition: fc.oneof(fc.constant("autoscaling:EC2_INSTANCE_TERMINATING"), anything),
+              AutoScalingGroupName: anything,
+              LifecycleHookName: anything,
+              LifecycleActionToken: anything,
+            }),
             anything,
           ),
         }),

@@ -3,14 +3,28 @@
 import { isInstanceId } from "../../core/ec2.ts";
 import { PermanentError } from "../../core/errors.ts";
 import { parseTime } from "../../core/time.ts";
-import { DETAIL_TYPES, EVENT_SOURCE, type Ec2Event, type EventKind } from "./ec2Event.ts";
+import {
+  EVENT_TYPES,
+  SPOT_NOTICE_MS,
+  type AsgTermination,
+  type Ec2Event,
+  type EventKind,
+  type InstanceStopping,
+  type ScheduledChange,
+} from "./ec2Event.ts";
 
-const KIND_BY_DETAIL_TYPE = new Map<string, EventKind>(
-  Object.entries(DETAIL_TYPES).map(([kind, detailType]) => [detailType, kind as EventKind]),
+const KINDS = new Map<string, EventKind>(
+  Object.entries(EVENT_TYPES).map(([kind, t]) => [`${t.source} ${t.detailType}`, kind as EventKind]),
 );
+const SOURCES: readonly string[] = [...new Set(Object.values(EVENT_TYPES).map((t) => t.source))];
 
 /** States of a state-change notification that mean the node is going away. */
 const STOPPING_STATES: readonly string[] = ["stopping", "shutting-down"];
+
+const TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING";
+
+type Envelope = Record<string, unknown>;
+type Common = Pick<Ec2Event, "id" | "detailType" | "region" | "account" | "time">;
 
 export function parseMessageBody(body: string): Ec2Event {
   const outer = parseObject(body, "message body");
@@ -18,7 +32,7 @@ export function parseMessageBody(body: string): Ec2Event {
   return parseEnvelope(envelope);
 }
 
-function unwrapSns(notification: Record<string, unknown>): Record<string, unknown> {
+function unwrapSns(notification: Envelope): Envelope {
   const message = notification["Message"];
   if (typeof message !== "string") {
     throw new PermanentError("unparseable", "SNS notification without a string Message");
@@ -26,15 +40,18 @@ function unwrapSns(notification: Record<string, unknown>): Record<string, unknow
   return parseObject(message, "SNS Message");
 }
 
-function parseEnvelope(envelope: Record<string, unknown>): Ec2Event {
+function parseEnvelope(envelope: Envelope): Ec2Event {
   const source = envelope["source"];
-  if (source !== EVENT_SOURCE) {
-    throw new PermanentError("foreign-source", `event source ${describe(source)} is not ${EVENT_SOURCE}`);
+  if (typeof source !== "string" || !SOURCES.includes(source)) {
+    throw new PermanentError(
+      "foreign-source",
+      `event source ${describe(source)} is not ${SOURCES.join(", ")}`,
+    );
   }
   const detailType = envelope["detail-type"];
-  const kind = typeof detailType === "string" ? KIND_BY_DETAIL_TYPE.get(detailType) : undefined;
+  const kind = typeof detailType === "string" ? KINDS.get(`${source} ${detailType}`) : undefined;
   if (kind === undefined) {
-    throw new PermanentError("unknown-type", `detail-type ${describe(detailType)} is not handled`);
+    throw new PermanentError("unknown-type", `${source} detail-type ${describe(detailType)} is not handled`);
   }
   const id = envelope["id"];
   if (typeof id !== "string" || id.trim() === "") {
@@ -42,41 +59,118 @@ function parseEnvelope(envelope: Record<string, unknown>): Ec2Event {
   }
   const detail = envelope["detail"];
   if (!isObject(detail)) throw new PermanentError("invalid", `${detailType} event ${id} without a detail`);
-  const instanceId = detail["instance-id"];
-  if (!isInstanceId(instanceId)) {
-    throw new PermanentError(
-      "invalid",
-      `${detailType} event ${id}: instance-id ${describe(instanceId)} is not an EC2 instance id`,
-    );
-  }
-
-  let state: string | undefined;
-  if (kind === "instance-stopping") {
-    const value = detail["state"];
-    if (typeof value !== "string" || !STOPPING_STATES.includes(value)) {
-      throw new PermanentError(
-        "ignored-state",
-        `${detailType} event ${id}: state ${describe(value)} is not one of ${STOPPING_STATES.join(", ")}`,
-      );
-    }
-    state = value;
-  }
-
-  return {
+  const common: Common = {
     id,
-    kind,
     detailType: detailType as string,
-    instanceId,
     region: stringOr(envelope["region"], ""),
     account: stringOr(envelope["account"], ""),
     // A missing or broken time must not lose an interruption; the arrival time is close enough.
     time: dateOf(envelope["time"]) ?? new Date(),
-    deadline: kind === "spot-interruption" ? dateOf(detail["instance-action-time"]) : undefined,
-    state,
+  };
+  const what = `${common.detailType} event ${id}`;
+  switch (kind) {
+    case "spot-interruption":
+      return {
+        ...common,
+        kind,
+        instanceId: instanceIdIn(detail, "instance-id", what),
+        deadline: dateOf(detail["instance-action-time"]) ?? new Date(common.time.getTime() + SPOT_NOTICE_MS),
+      };
+    case "rebalance-recommendation":
+      return { ...common, kind, instanceId: instanceIdIn(detail, "instance-id", what) };
+    case "instance-stopping":
+      return {
+        ...common,
+        kind,
+        instanceId: instanceIdIn(detail, "instance-id", what),
+        state: stopping(detail, what),
+      };
+    case "scheduled-change":
+      return scheduledChange(common, envelope, detail, what);
+    case "asg-termination":
+      return asgTermination(common, detail, what);
+  }
+}
+
+function stopping(detail: Envelope, what: string): InstanceStopping["state"] {
+  const state = detail["state"];
+  if (typeof state !== "string" || !STOPPING_STATES.includes(state)) {
+    throw new PermanentError(
+      "ignored-state",
+      `${what}: state ${describe(state)} is not one of ${STOPPING_STATES.join(", ")}`,
+    );
+  }
+  return state as InstanceStopping["state"];
+}
+
+/** Only EC2 scheduled changes still to come or under way name instances to move. */
+function scheduledChange(
+  common: Common,
+  envelope: Envelope,
+  detail: Envelope,
+  what: string,
+): ScheduledChange {
+  const ignored = (why: string) => new PermanentError("ignored-health-event", `${what}: ${why}`);
+  const { service, eventTypeCategory, statusCode, eventTypeCode } = detail;
+  if (service !== "EC2") throw ignored(`service ${describe(service)} is not EC2`);
+  if (eventTypeCategory !== "scheduledChange") {
+    throw ignored(`category ${describe(eventTypeCategory)} is not scheduledChange`);
+  }
+  if (statusCode === "closed") throw ignored("the change is closed (done or cancelled)");
+  const entities = Array.isArray(detail["affectedEntities"]) ? detail["affectedEntities"] : [];
+  const named = entities.map((e: unknown) => (isObject(e) ? e["entityValue"] : undefined));
+  const resources = Array.isArray(envelope["resources"]) ? envelope["resources"] : [];
+  // resources may carry the ids themselves or instance ARNs (…:instance/i-…)
+  const fromResources = resources.map((r: unknown) => (typeof r === "string" ? r.split("/").pop() : r));
+  const instanceIds = [...new Set([...named, ...fromResources].filter(isInstanceId))];
+  if (instanceIds.length === 0) throw ignored("it names no EC2 instance");
+  return {
+    ...common,
+    kind: "scheduled-change",
+    instanceId: instanceIds[0]!,
+    instanceIds,
+    eventTypeCode: stringOr(eventTypeCode, "(no eventTypeCode)"),
+    statusCode: stringOr(statusCode, ""),
+    deadline: dateOf(detail["startTime"]),
   };
 }
 
-function parseObject(text: string, what: string): Record<string, unknown> {
+function asgTermination(common: Common, detail: Envelope, what: string): AsgTermination {
+  const transition = detail["LifecycleTransition"];
+  if (transition !== TERMINATING) {
+    throw new PermanentError(
+      "ignored-transition",
+      `${what}: lifecycle transition ${describe(transition)} is not ${TERMINATING}`,
+    );
+  }
+  const text = (key: string) => {
+    const value = detail[key];
+    if (typeof value !== "string" || value === "") {
+      throw new PermanentError("invalid", `${what}: ${key} ${describe(value)} is not a name`);
+    }
+    return value;
+  };
+  return {
+    ...common,
+    kind: "asg-termination",
+    instanceId: instanceIdIn(detail, "EC2InstanceId", what),
+    lifecycle: {
+      autoScalingGroupName: text("AutoScalingGroupName"),
+      lifecycleHookName: text("LifecycleHookName"),
+      lifecycleActionToken: text("LifecycleActionToken"),
+    },
+  };
+}
+
+function instanceIdIn(detail: Envelope, key: string, what: string): string {
+  const value = detail[key];
+  if (!isInstanceId(value)) {
+    throw new PermanentError("invalid", `${what}: ${key} ${describe(value)} is not an EC2 instance id`);
+  }
+  return value;
+}
+
+function parseObject(text: string, what: string): Envelope {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -87,7 +181,7 @@ function parseObject(text: string, what: string): Record<string, unknown> {
   return value;
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
+function isObject(value: unknown): value is Envelope {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 

@@ -1,5 +1,6 @@
 // What becomes of a message once its event has been handled: deleted when the event is done with (handled,
-// or permanently unusable), otherwise left to come back after a delay that grows with its receive count.
+// or permanently unusable), otherwise left to come back after a delay that grows with its receive count;
+// on its last attempt (the queue's redrive policy moves it to the dead-letter queue next) it is given up.
 import type { Message } from "@aws-sdk/client-sqs";
 import { PermanentError, RetryableError, toError } from "../../core/errors.ts";
 import type { Logger } from "../../core/log.ts";
@@ -13,7 +14,16 @@ export const RESULTS = {
   duplicate: "duplicate",
   retry: "retry",
   error: "error",
+  givenUp: "given-up",
 } as const;
+
+/** Events that are not this cluster's to act on, routine with a queue shared or AWS Health updates: debug. */
+const ROUTINE_KINDS: readonly string[] = ["foreign-instance", "ignored-health-event"];
+
+/** How an event that cannot be acted on is logged: routine kinds at debug, the others at warn. */
+export function levelOfPermanent(kind: string): "debug" | "warn" {
+  return ROUTINE_KINDS.includes(kind) ? "debug" : "warn";
+}
 
 export interface Settlement {
   queue: SqsQueue;
@@ -24,7 +34,10 @@ export interface Settlement {
   maxRetryDelaySeconds: number;
 }
 
-export type HandlerOutcome = { ok: true } | { ok: false; failure: unknown };
+export type HandlerOutcome =
+  | { ok: true }
+  /** `maxReceiveCount`: the queue's redrive policy, when known. */
+  | { ok: false; failure: unknown; maxReceiveCount?: number | undefined };
 
 export async function settle(
   settlement: Settlement,
@@ -43,11 +56,29 @@ export async function settle(
   const { failure } = outcome;
   if (failure instanceof PermanentError) {
     count(failure.kind);
-    log.warn({ kind: failure.kind, reason: failure.message }, "event cannot be acted on; deleting it");
+    log[levelOfPermanent(failure.kind)](
+      { kind: failure.kind, reason: failure.message },
+      "event cannot be acted on; deleting it",
+    );
     await queue.delete(message, log);
     return;
   }
   const receiveCount = receiveCountOf(message);
+  if (isFinalAttempt(message, outcome.maxReceiveCount)) {
+    count(RESULTS.givenUp);
+    log.error(
+      { err: toError(failure), receiveCount, maxReceiveCount: outcome.maxReceiveCount },
+      "handling failed on the event's last attempt; the queue moves it to the dead-letter queue",
+    );
+    // visible at once: the next receive moves it to the dead-letter queue instead of handing it out
+    await queue.changeVisibility(
+      message,
+      0,
+      log,
+      "could not hand the message to the dead-letter queue early",
+    );
+    return;
+  }
   const retryInSeconds = Math.min(
     settlement.retryDelaySeconds * receiveCount,
     settlement.maxRetryDelaySeconds,
@@ -73,4 +104,9 @@ export async function settle(
 /** How often SQS has handed this message out, this time included. */
 export function receiveCountOf(message: Message): number {
   return Number(message.Attributes?.ApproximateReceiveCount) || 1;
+}
+
+/** True when the queue moves the message to its dead-letter queue instead of handing it out again. */
+export function isFinalAttempt(message: Message, maxReceiveCount: number | undefined): boolean {
+  return maxReceiveCount !== undefined && receiveCountOf(message) >= maxReceiveCount;
 }

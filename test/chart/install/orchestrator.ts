@@ -1,15 +1,13 @@
 // The webhook and watcher processes started the way the chart's pod starts them: its config.toml (from the
 // release's ConfigMap), its TLS Secret as files, its environment, and its ServiceAccount's credentials.
-import { execFile } from "node:child_process";
 import type { X509Certificate } from "node:crypto";
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect } from "node:tls";
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Container } from "@kubernetes/client-node";
-import { repoRoot } from "../../cluster/paths.ts";
 import {
-  cliPath,
   freePort,
+  runCli,
   startOrchestrator,
   waitUntilReady,
   type OrchestratorProcess,
@@ -150,25 +148,14 @@ export function runChartDoctor(
   release: Release,
   options: { kubeconfig: string; podName: string },
 ): Promise<{ code: number; output: string }> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      [cliPath, "doctor", "--config", pod.configFile, "--kubeconfig", options.kubeconfig],
-      {
-        cwd: repoRoot,
-        env: {
-          PATH: process.env["PATH"],
-          ...podEnv(pod, "watcher", release, options.podName),
-          ...dummyAwsCredentials,
-        },
-        timeout: 30_000,
-      },
-      (err, stdout, stderr) => {
-        if (err && typeof err.code !== "number") reject(err);
-        else resolve({ code: typeof err?.code === "number" ? err.code : 0, output: `${stdout}${stderr}` });
-      },
-    );
-  });
+  return runCli(
+    ["doctor", "--config", pod.configFile, "--kubeconfig", options.kubeconfig],
+    {
+      ...podEnv(pod, "watcher", release, options.podName),
+      ...dummyAwsCredentials,
+    },
+    30_000,
+  );
 }
 
 /**
