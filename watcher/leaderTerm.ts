@@ -17,6 +17,7 @@ import { listPodsHoldingNodes } from "./cluster/pods.ts";
 import { KubeDeployments, scopeOf } from "./deployments.ts";
 import { DriftRepair } from "./drift.ts";
 import { FollowUps, summarizeMigrations } from "./followUp.ts";
+import { clearInventory, withInventory } from "./inventory.ts";
 import type { WatcherMetrics } from "./metrics.ts";
 import { Migrator } from "./migration/migrator.ts";
 import type { InterruptionLog } from "./recovery/interruptionLog.ts";
@@ -45,7 +46,7 @@ export function leaderWork(parts: Omit<WatcherParts, "sqs">, signal: AbortSignal
   const { config, log, metrics, alerter, nodes, interruptions } = parts;
   const kube = withSignal(parts.kube, signal);
   const scope = scopeOf(config);
-  const deployments = new KubeDeployments(kube, scope);
+  const deployments = withInventory(new KubeDeployments(kube, scope), metrics, signal);
   const { identity } = config.watcher;
   const recorder = new EventRecorder({ kube, identity, log, dryRun: config.migration.dryRun });
   const followRollout = rolloutFollower(kube, config);
@@ -78,7 +79,14 @@ export class LeaderTerm {
     this.signal = signal;
     this.work = leaderWork(parts, signal);
     const { config, log, metrics } = parts;
-    signal.addEventListener("abort", () => metrics.isLeader.set(0), { once: true });
+    signal.addEventListener(
+      "abort",
+      () => {
+        metrics.isLeader.set(0);
+        clearInventory(metrics);
+      },
+      { once: true },
+    );
     this.consumer = new SqsConsumer({
       client: parts.sqs,
       queueUrl: config.aws.sqsQueueUrl,

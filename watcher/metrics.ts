@@ -1,5 +1,18 @@
 // The watcher's Prometheus metrics, served on its health port.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { COMPUTE_TYPES } from "../core/contract.ts";
+
+/**
+ * Label values the code uses, whose series start at 0 so that rate() and increase() see their first
+ * increment (an alert on `increase(...) > 0` would otherwise miss the first failure of a process).
+ */
+const KNOWN = {
+  rolloutResults: ["healthy", "failed"],
+  recoveryResults: ["recovered", "rolled-back"],
+  sqsOperations: ["receive", "delete", "change-visibility"],
+  alertResults: ["sent", "failed", "dropped"],
+  skippedWhy: ["fargate-incompatible", "impossible", "already-fargate", "dry-run", "rebalance-alert"],
+} as const;
 
 export function createWatcherMetrics() {
   const registry = new Registry();
@@ -9,7 +22,7 @@ export function createWatcherMetrics() {
     new Counter<L>({ name: `spot_orchestrator_${name}`, help, labelNames, registers });
   const histogram = <L extends string>(name: string, help: string, buckets: number[], labelNames: L[] = []) =>
     new Histogram<L>({ name: `spot_orchestrator_${name}`, help, buckets, labelNames, registers });
-  return {
+  const metrics = {
     registry,
     eventsReceived: counter("events_received_total", "SQS messages received, by event type and outcome", [
       "type",
@@ -52,7 +65,30 @@ export function createWatcherMetrics() {
       help: "1 while this replica leads: holds the leader Lease, or runs without leader election",
       registers,
     }),
+    deployments: new Gauge({
+      name: "spot_orchestrator_deployments",
+      help: "Opted-in Deployments in the watched namespaces by compute, as the leader last listed them",
+      labelNames: ["compute"],
+      registers,
+    }),
+    fargateSince: new Gauge({
+      name: "spot_orchestrator_fargate_since_timestamp_seconds",
+      help:
+        "Unix time each opted-in Deployment on Fargate moved there (its changed-at), by Deployment " +
+        "(namespace/name) and reason, as the leader last listed them",
+      labelNames: ["deployment", "reason"],
+      registers,
+    }),
   };
+  for (const compute of COMPUTE_TYPES) {
+    metrics.timeToHealthy.zero({ compute });
+    for (const result of KNOWN.rolloutResults) metrics.rollouts.inc({ compute, result }, 0);
+  }
+  for (const result of KNOWN.recoveryResults) metrics.recoveries.inc({ result }, 0);
+  for (const operation of KNOWN.sqsOperations) metrics.sqsErrors.inc({ operation }, 0);
+  for (const result of KNOWN.alertResults) metrics.alerts.inc({ result }, 0);
+  for (const why of KNOWN.skippedWhy) metrics.deploymentsSkipped.inc({ why }, 0);
+  return metrics;
 }
 
 export type WatcherMetrics = ReturnType<typeof createWatcherMetrics>;

@@ -21,9 +21,14 @@ export interface Applier {
   manager: string;
 }
 
+/** What the rule did: kept a Deployment on Fargate against an apply, or warned an apply that declares spot. */
+export const APPLY_GUARD_ACTIONS = ["kept-on-fargate", "warned"] as const;
+export type ApplyGuardAction = (typeof APPLY_GUARD_ACTIONS)[number];
+
 export interface GuardedCompute {
   compute: Compute;
   warning?: string;
+  action?: ApplyGuardAction;
 }
 
 /**
@@ -44,6 +49,7 @@ export function guardCompute(
     if (applier === undefined) return { compute: requested };
     return {
       compute: "fargate",
+      action: "kept-on-fargate",
       warning:
         `${Annotation.compute} stays "fargate" (rule ${APPLY_RULE}): the orchestrator moved this Deployment ` +
         `to Fargate (reason ${heldBy}) and a ${describe(applier)} does not move it back; recovery returns it to ` +
@@ -55,6 +61,7 @@ export function guardCompute(
   if (applier === undefined || !declaresCompute(applier, write.object)) return { compute: requested };
   return {
     compute: requested,
+    action: "warned",
     warning:
       `${Annotation.compute} is set to "spot" by a ${describe(applier)} (rule ${APPLY_RULE}): leave it out ` +
       `of your manifests (absent means spot); an apply never moves a Deployment off Fargate while the ` +
