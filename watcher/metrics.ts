@@ -1,6 +1,8 @@
 // The watcher's Prometheus metrics, served on its health port.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { COMPUTE_TYPES } from "../core/contract.ts";
+import { DETAIL_TYPES } from "./sqs/ec2Event.ts";
+import { RESULTS } from "./sqs/settle.ts";
 
 /**
  * Label values the code uses, whose series start at 0 so that rate() and increase() see their first
@@ -84,6 +86,8 @@ export function createWatcherMetrics() {
     metrics.timeToHealthy.zero({ compute });
     for (const result of KNOWN.rolloutResults) metrics.rollouts.inc({ compute, result }, 0);
   }
+  for (const type of Object.keys(DETAIL_TYPES))
+    metrics.eventsReceived.inc({ type, result: RESULTS.error }, 0);
   for (const result of KNOWN.recoveryResults) metrics.recoveries.inc({ result }, 0);
   for (const operation of KNOWN.sqsOperations) metrics.sqsErrors.inc({ operation }, 0);
   for (const result of KNOWN.alertResults) metrics.alerts.inc({ result }, 0);
