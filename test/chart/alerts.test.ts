@@ -202,41 +202,14 @@ const cases: Record<string, AlertCases> = {
   SpotOrchestratorLongFargateStint: {
     fires: {
       interval: "1h",
-      // moved at the epoch, promtool's time 0
-      series: [
-        s(
-          "spot_orchestrator_fargate_since_timestamp_seconds",
-          { deployment: "team-a/web", reason: "spot-interruption" },
-          "0x30",
-        ),
-      ],
+      series: [stint("spot-interruption")],
       at: "25h",
       labels: { deployment: "team-a/web", reason: "spot-interruption" },
       summary: "team-a/web has been on Fargate for over 24h",
     },
     silent: {
-      "less than a day": {
-        interval: "1h",
-        series: [
-          s(
-            "spot_orchestrator_fargate_since_timestamp_seconds",
-            { deployment: "team-a/web", reason: "spot-interruption" },
-            "0x30",
-          ),
-        ],
-        at: "23h",
-      },
-      "a person's move": {
-        interval: "1h",
-        series: [
-          s(
-            "spot_orchestrator_fargate_since_timestamp_seconds",
-            { deployment: "team-a/web", reason: "manual" },
-            "0x30",
-          ),
-        ],
-        at: "25h",
-      },
+      "less than a day": { interval: "1h", series: [stint("spot-interruption")], at: "23h" },
+      "a person's move": { interval: "1h", series: [stint("manual")], at: "25h" },
     },
   },
   SpotOrchestratorWebhookErrors: {
@@ -310,6 +283,11 @@ const cases: Record<string, AlertCases> = {
     },
   },
 };
+
+/** team-a/web on Fargate since the epoch (promtool's time 0), moved for `reason`. */
+function stint(reason: string): Series {
+  return s("spot_orchestrator_fargate_since_timestamp_seconds", { deployment: "team-a/web", reason }, "0x30");
+}
 
 /** Admission latency buckets of `mutate`, each growing by `perMinute` requests a minute. */
 function latency(perMinute: Record<string, number>): Series[] {
