@@ -259,7 +259,7 @@ const cases: Record<string, AlertCases> = {
       series: [counter("webhook_apply_guard_total", { action: "kept-on-fargate" }, "0x5 1x30")],
       at: "10m",
       labels: { action: "kept-on-fargate" },
-      summary: "An apply declares spot-orchestrator.io/compute",
+      summary: "An apply sets spot-orchestrator.io/compute (kept-on-fargate)",
     },
     silent: {
       "no apply declaring it": {
