@@ -8,6 +8,7 @@ import {
   DiscoveryV1Api,
   EventsV1Api,
   KubeConfig,
+  SchedulingV1Api,
   type RequestContext,
 } from "@kubernetes/client-node";
 import { RetryableError, PermanentError, toError } from "./errors.ts";
@@ -20,6 +21,7 @@ export interface Kube {
   discovery: DiscoveryV1Api;
   coordination: CoordinationV1Api;
   events: EventsV1Api;
+  scheduling: SchedulingV1Api;
   /** Paces writes to the apiserver (qps/burst), like client-go's rate limiter. */
   limiter: TokenBucket;
 }
@@ -92,6 +94,7 @@ function clientsOf(config: KubeConfig, limiter: TokenBucket): Kube {
     discovery: config.makeApiClient(DiscoveryV1Api),
     coordination: config.makeApiClient(CoordinationV1Api),
     events: config.makeApiClient(EventsV1Api),
+    scheduling: config.makeApiClient(SchedulingV1Api),
     limiter,
   };
 }

@@ -12,6 +12,7 @@ import { settleWithin } from "../core/settleWithin.ts";
 import type { Alerter } from "./alerts/alerter.ts";
 import { EventRecorder } from "./alerts/kubeEvents.ts";
 import { affectedDeployments, ReplicaSetOwners } from "./cluster/affectedDeployments.ts";
+import { priorityClasses } from "./cluster/priorityClasses.ts";
 import type { NodeLookup } from "./cluster/nodeIndex.ts";
 import { listPodsHoldingNodes } from "./cluster/pods.ts";
 import { KubeDeployments, scopeOf } from "./deployments.ts";
@@ -60,7 +61,13 @@ export function leaderWork(parts: Omit<WatcherParts, "sqs">, signal: AbortSignal
     deployments,
     recorder,
     followUps,
-    migrator: new Migrator({ ...common, affectedBy, nodes, followUps }),
+    migrator: new Migrator({
+      ...common,
+      affectedBy,
+      classPriority: () => priorityClasses(kube),
+      nodes,
+      followUps,
+    }),
     drift: new DriftRepair(common),
     recovery: new Recovery({ ...common, listPods, nodes, interruptions, followUps }),
   };

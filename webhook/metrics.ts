@@ -50,8 +50,8 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Webho
     applyGuard: new Counter({
       name: "spot_orchestrator_webhook_apply_guard_total",
       help:
-        "Applies the rule apply-never-undoes-a-move acted on: kept-on-fargate (an apply that would have moved " +
-        "a Deployment the orchestrator keeps on Fargate back to spot) or warned (an apply declaring compute: spot)",
+        "Applies the rule apply-never-undoes-a-move acted on: kept (an apply that would have moved a Deployment " +
+        "the orchestrator keeps on Fargate or on-demand back to spot) or warned (an apply declaring compute: spot)",
       labelNames: ["action"],
       registers: [registry],
     }),

@@ -256,15 +256,15 @@ const cases: Record<string, AlertCases> = {
   },
   SpotOrchestratorComputeInGit: {
     fires: {
-      series: [counter("webhook_apply_guard_total", { action: "kept-on-fargate" }, "0x5 1x30")],
+      series: [counter("webhook_apply_guard_total", { action: "kept" }, "0x5 1x30")],
       at: "10m",
-      labels: { action: "kept-on-fargate" },
-      summary: "An apply sets spot-orchestrator.io/compute (kept-on-fargate)",
+      labels: { action: "kept" },
+      summary: "An apply sets spot-orchestrator.io/compute (kept)",
     },
     silent: {
       "no apply declaring it": {
         series: [
-          counter("webhook_apply_guard_total", { action: "kept-on-fargate" }, "0x40"),
+          counter("webhook_apply_guard_total", { action: "kept" }, "0x40"),
           counter("webhook_apply_guard_total", { action: "warned" }, "0x40"),
         ],
         at: "30m",

@@ -129,6 +129,38 @@ describe("mutate", () => {
     expect(onSpot.metadata.labels[COMPUTE_LABEL]).toBe("spot");
   });
 
+  it("a CREATE with compute=on-demand records the change as a person's", async () => {
+    const { patched } = await mutateReview(withAnnotation(create(), Annotation.compute, "on-demand"));
+    expect(patched.metadata.annotations).toMatchObject({
+      [Annotation.reason]: "manual",
+      [Annotation.changedAt]: "2025-11-25T10:30:00Z",
+    });
+    expect(patched.metadata.labels[COMPUTE_LABEL]).toBe("on-demand");
+  });
+
+  it("compute=on-demand places the template on on-demand nodes; back to spot restores it exactly", async () => {
+    const r = withAnnotation(update(), Annotation.compute, "on-demand");
+    const { patched: onDemand } = await mutateReview(r);
+    expect(summary(onDemand)).toEqual({
+      spec: place(r.request.object, "on-demand", placement).spec,
+      label: "on-demand",
+      reason: "manual",
+    });
+    expect(onDemand.spec.template.spec.nodeSelector).toEqual(placement.onDemandNodeSelector);
+    const back = followUp(r, onDemand, (obj) => (obj.metadata.annotations[Annotation.compute] = "spot"));
+    const { patched: onSpot } = await mutateReview(back);
+    expect(onSpot.spec).toEqual(r.request.object.spec);
+    expect(onSpot.metadata.annotations[Annotation.spotPlacement]).toBeUndefined();
+
+    function summary(d: Json) {
+      return {
+        spec: d.spec,
+        label: d.metadata.labels[COMPUTE_LABEL],
+        reason: d.metadata.annotations[Annotation.reason],
+      };
+    }
+  });
+
   it("the orchestrator keeps the reason it set; changed-by names it", async () => {
     const r = update();
     r.request.userInfo.username = ORCHESTRATOR;
@@ -232,7 +264,7 @@ describe("mutate: an apply never undoes the orchestrator's move (rule apply-neve
     const r = held(name);
     const before = await guardCounts();
     const { response, patched } = await mutateReview(r);
-    expect(increments(before, await guardCounts())).toEqual({ "kept-on-fargate": 1, warned: 0 });
+    expect(increments(before, await guardCounts())).toEqual({ kept: 1, warned: 0 });
     expect(response.allowed).toBe(true);
     expect(patched.metadata.annotations[Annotation.compute]).toBe("fargate");
     expect(patched.metadata.annotations[Annotation.reason]).toBe("spot-interruption");
@@ -245,6 +277,17 @@ describe("mutate: an apply never undoes the orchestrator's move (rule apply-neve
     ]);
   });
 
+  it("keeps a Deployment the orchestrator moved to on-demand nodes there too", async () => {
+    const r = held("deployment-apply-server-side-compute-spot");
+    r.request.oldObject.metadata.annotations[Annotation.compute] = "on-demand";
+    const { response, patched } = await mutateReview(r);
+    expect(patched.metadata.annotations[Annotation.compute]).toBe("on-demand");
+    expect(patched.spec).toEqual(place(r.request.object, "on-demand", placement).spec);
+    expect(response.warnings?.[0]).toMatch(
+      /^spot-orchestrator.io\/compute stays "on-demand" \(rule apply-never-undoes-a-move\): the orchestrator moved this Deployment to on-demand nodes \(reason spot-interruption\)/,
+    );
+  });
+
   it("holds after a rollback too", async () => {
     const { patched } = await mutateReview(held("deployment-apply-server-side-compute-spot", "rollback"));
     expect(patched.metadata.annotations[Annotation.compute]).toBe("fargate");
@@ -254,7 +297,7 @@ describe("mutate: an apply never undoes the orchestrator's move (rule apply-neve
     const r = held("deployment-annotate-compute-spot");
     const before = await guardCounts();
     const { response, patched } = await mutateReview(r);
-    expect(increments(before, await guardCounts())).toEqual({ "kept-on-fargate": 0, warned: 0 });
+    expect(increments(before, await guardCounts())).toEqual({ kept: 0, warned: 0 });
     expect(response.warnings).toBeUndefined();
     expect(patched.metadata.annotations).toMatchObject({
       [Annotation.compute]: "spot",
@@ -284,7 +327,7 @@ describe("mutate: an apply never undoes the orchestrator's move (rule apply-neve
     const r = fixture("deployment-create-server-side-compute-spot");
     const before = await guardCounts();
     const { response, ops } = await mutateReview(r);
-    expect(increments(before, await guardCounts())).toEqual({ "kept-on-fargate": 0, warned: 1 });
+    expect(increments(before, await guardCounts())).toEqual({ kept: 0, warned: 1 });
     expect(ops).toEqual([{ op: "add", path: "/metadata/labels", value: { [COMPUTE_LABEL]: "spot" } }]);
     expect(response.warnings).toEqual([
       'spot-orchestrator.io/compute is set to "spot" by a server-side apply by "kustomize-controller" (rule ' +
