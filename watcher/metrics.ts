@@ -1,6 +1,6 @@
 // The watcher's Prometheus metrics, served on its health port.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import { COMPUTE_TYPES } from "../core/contract.ts";
+import { COMPUTE_TYPES, isOffSpot } from "../core/contract.ts";
 import { DETAIL_TYPES } from "./sqs/ec2Event.ts";
 import { RESULTS } from "./sqs/settle.ts";
 
@@ -13,7 +13,14 @@ const KNOWN = {
   recoveryResults: ["recovered", "rolled-back"],
   sqsOperations: ["receive", "delete", "change-visibility"],
   alertResults: ["sent", "failed", "dropped"],
-  skippedWhy: ["fargate-incompatible", "impossible", "already-fargate", "dry-run", "rebalance-alert"],
+  skippedWhy: [
+    "fargate-incompatible",
+    "over-budget",
+    "impossible",
+    "dry-run",
+    "rebalance-alert",
+    ...COMPUTE_TYPES.filter(isOffSpot).map((compute) => `already-${compute}`),
+  ],
 } as const;
 
 export function createWatcherMetrics() {
@@ -89,12 +96,12 @@ export function createWatcherMetrics() {
       labelNames: ["compute"],
       registers,
     }),
-    fargateSince: new Gauge({
-      name: "spot_orchestrator_fargate_since_timestamp_seconds",
+    offSpotSince: new Gauge({
+      name: "spot_orchestrator_off_spot_since_timestamp_seconds",
       help:
-        "Unix time each opted-in Deployment on Fargate moved there (its changed-at), by Deployment " +
-        "(namespace/name) and reason, as the leader last listed them",
-      labelNames: ["deployment", "reason"],
+        "Unix time each opted-in Deployment off spot (on Fargate or on-demand) moved there (its changed-at), " +
+        "by Deployment (namespace/name), compute and reason, as the leader last listed them",
+      labelNames: ["deployment", "compute", "reason"],
       registers,
     }),
   };

@@ -144,9 +144,10 @@ const cases: Record<string, AlertCases> = {
   },
   SpotOrchestratorMigrationFailed: {
     fires: {
-      series: [counter("rollouts_total", { compute: "fargate", result: "failed" }, "0x5 1x20")],
+      series: [counter("rollouts_total", { compute: "on-demand", result: "failed" }, "0x5 1x20")],
       at: "6m",
-      summary: "A move to Fargate did not become healthy",
+      labels: { compute: "on-demand" },
+      summary: "A move to on-demand did not become healthy",
     },
     silent: {
       "moves to Fargate that became healthy": {
@@ -199,13 +200,13 @@ const cases: Record<string, AlertCases> = {
       },
     },
   },
-  SpotOrchestratorLongFargateStint: {
+  SpotOrchestratorLongStintOffSpot: {
     fires: {
       interval: "1h",
       series: [stint("spot-interruption")],
       at: "25h",
-      labels: { deployment: "team-a/web", reason: "spot-interruption" },
-      summary: "team-a/web has been on Fargate for over 24h",
+      labels: { deployment: "team-a/web", compute: "fargate", reason: "spot-interruption" },
+      summary: "team-a/web has been on fargate for over 24h",
     },
     silent: {
       "less than a day": { interval: "1h", series: [stint("spot-interruption")], at: "23h" },
@@ -271,6 +272,35 @@ const cases: Record<string, AlertCases> = {
       },
     },
   },
+  SpotOrchestratorFargateBudgetExceeded: {
+    fires: {
+      series: [counter("fargate_budget_exceeded_total", {}, "0x5 2x20")],
+      at: "10m",
+      summary: "Deployments of an interruption did not fit the Fargate budget",
+    },
+    silent: {
+      "every Deployment fitting": {
+        series: [counter("fargate_budget_exceeded_total", {}, "0x40")],
+        at: "30m",
+      },
+    },
+  },
+  SpotOrchestratorFargateBudgetNearlyUsed: {
+    fires: {
+      series: [budget("used", "vcpu", "19x30"), budget("limit", "vcpu", "20x30")],
+      at: "20m",
+      labels: { resource: "vcpu" },
+      summary: "The Fargate budget is 95% used (vcpu)",
+    },
+    silent: {
+      "half used": { series: [budget("used", "vcpu", "10x30"), budget("limit", "vcpu", "20x30")], at: "20m" },
+      "no limit set": { series: [budget("used", "vcpu", "19x30")], at: "20m" },
+      "nearly used for less than the wait": {
+        series: [budget("used", "pods", "10x10 19x5 10x20"), budget("limit", "pods", "20x40")],
+        at: "25m",
+      },
+    },
+  },
   SpotOrchestratorSlackAlertsFailing: {
     fires: {
       series: [counter("alerts_total", { result: "dropped" }, "0x5 3x20")],
@@ -286,7 +316,13 @@ const cases: Record<string, AlertCases> = {
 
 /** team-a/web on Fargate since the epoch (promtool's time 0), moved for `reason`. */
 function stint(reason: string): Series {
-  return s("spot_orchestrator_fargate_since_timestamp_seconds", { deployment: "team-a/web", reason }, "0x30");
+  const labels = { deployment: "team-a/web", compute: "fargate", reason };
+  return s("spot_orchestrator_off_spot_since_timestamp_seconds", labels, "0x30");
+}
+
+/** A Fargate budget gauge of the leader: `used` or `limit` of `resource`. */
+function budget(gauge: "used" | "limit", resource: string, values: string): Series {
+  return s(`spot_orchestrator_fargate_budget_${gauge}`, { pod: "a", resource }, values);
 }
 
 /** Admission latency buckets of `mutate`, each growing by `perMinute` requests a minute. */
@@ -467,7 +503,7 @@ describe("the PrometheusRule", () => {
         alerts: {
           noLeader: { for: "2m", severity: "page" },
           recoveryRollbacks: { window: "3h", threshold: 5 },
-          fargateStint: { maxHours: 6 },
+          offSpotStint: { maxHours: 6 },
           webhookLatency: { quantile: 0.9, seconds: 0.2 },
         },
       },
@@ -483,7 +519,7 @@ describe("the PrometheusRule", () => {
       'spot_orchestrator_is_leader{ job="spot" }',
     );
     expect(byName.get("SpotOrchestratorRecoveriesRollingBack")!.expr).toMatch(/\[3h\]\)\) >= 5$/);
-    expect(byName.get("SpotOrchestratorLongFargateStint")!.expr).toMatch(/> 21600$/);
+    expect(byName.get("SpotOrchestratorLongStintOffSpot")!.expr).toMatch(/> 21600$/);
     expect(byName.get("SpotOrchestratorWebhookSlow")!.expr).toMatch(
       /^histogram_quantile\(0\.9,[\s\S]*\) > 0\.2$/,
     );
