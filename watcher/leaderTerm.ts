@@ -21,6 +21,7 @@ import { eventHandling } from "./eventHandling.ts";
 import { FollowUps, summarizeMigrations } from "./followUp.ts";
 import { reportGivenUp } from "./givenUp.ts";
 import type { LifecycleActions } from "./lifecycleActions.ts";
+import { clearInventory, withInventory } from "./inventory.ts";
 import type { WatcherMetrics } from "./metrics.ts";
 import { Migrator } from "./migration/migrator.ts";
 import { queueAlarm } from "./queueAlarm.ts";
@@ -63,7 +64,7 @@ export function leaderWork(parts: Omit<WatcherParts, "sqs">, signal: AbortSignal
   const { config, log, metrics, alerter, nodes, interruptions, lifecycle } = parts;
   const kube = withSignal(parts.kube, signal);
   const scope = scopeOf(config);
-  const deployments = new KubeDeployments(kube, scope);
+  const deployments = withInventory(new KubeDeployments(kube, scope), metrics, signal);
   const { identity } = config.watcher;
   const recorder = new EventRecorder({ kube, identity, log, dryRun: config.migration.dryRun });
   const followRollout = rolloutFollower(kube, config);
@@ -105,6 +106,7 @@ export class LeaderTerm {
       () => {
         metrics.isLeader.set(0);
         metrics.queueUnreachable.set(0);
+        clearInventory(metrics);
       },
       { once: true },
     );

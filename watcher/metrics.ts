@@ -1,5 +1,30 @@
 // The watcher's Prometheus metrics, served on its health port.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { COMPUTE_TYPES, isOffSpot } from "../core/contract.ts";
+import { EVENT_KINDS } from "./sqs/ec2Event.ts";
+import { RESULTS } from "./sqs/settle.ts";
+
+/**
+ * Label values the code uses, whose series start at 0 so that rate() and increase() see their first
+ * increment (an alert on `increase(...) > 0` would otherwise miss the first failure of a process).
+ */
+const KNOWN = {
+  rolloutResults: ["healthy", "failed"],
+  recoveryResults: ["recovered", "rolled-back"],
+  sqsOperations: ["receive", "delete", "change-visibility", "get-queue-attributes"],
+  lifecycleResults: ["completed", "expired", "failed"],
+  alertResults: ["sent", "failed", "dropped"],
+  skippedWhy: [
+    "fargate-incompatible",
+    "over-budget",
+    "impossible",
+    "dry-run",
+    "rebalance-alert",
+    "scheduled-change-alert",
+    "asg-termination-alert",
+    ...COMPUTE_TYPES.filter(isOffSpot).map((compute) => `already-${compute}`),
+  ],
+} as const;
 
 export function createWatcherMetrics() {
   const registry = new Registry();
@@ -9,7 +34,7 @@ export function createWatcherMetrics() {
     new Counter<L>({ name: `spot_orchestrator_${name}`, help, labelNames, registers });
   const histogram = <L extends string>(name: string, help: string, buckets: number[], labelNames: L[] = []) =>
     new Histogram<L>({ name: `spot_orchestrator_${name}`, help, buckets, labelNames, registers });
-  return {
+  const metrics = {
     registry,
     eventsReceived: counter("events_received_total", "SQS messages received, by event type and outcome", [
       "type",
@@ -78,7 +103,34 @@ export function createWatcherMetrics() {
       "Auto Scaling termination lifecycle actions by outcome (completed, expired, failed)",
       ["result"],
     ),
+    deployments: new Gauge({
+      name: "spot_orchestrator_deployments",
+      help: "Opted-in Deployments in the watched namespaces by compute, as the leader last listed them",
+      labelNames: ["compute"],
+      registers,
+    }),
+    offSpotSince: new Gauge({
+      name: "spot_orchestrator_off_spot_since_timestamp_seconds",
+      help:
+        "Unix time each opted-in Deployment off spot (on Fargate or on-demand) moved there (its changed-at), " +
+        "by Deployment (namespace/name), compute and reason, as the leader last listed them",
+      labelNames: ["deployment", "compute", "reason"],
+      registers,
+    }),
   };
+  for (const compute of COMPUTE_TYPES) {
+    metrics.timeToHealthy.zero({ compute });
+    for (const result of KNOWN.rolloutResults) metrics.rollouts.inc({ compute, result }, 0);
+  }
+  for (const type of EVENT_KINDS) {
+    for (const result of [RESULTS.error, RESULTS.givenUp]) metrics.eventsReceived.inc({ type, result }, 0);
+  }
+  for (const result of KNOWN.recoveryResults) metrics.recoveries.inc({ result }, 0);
+  for (const operation of KNOWN.sqsOperations) metrics.sqsErrors.inc({ operation }, 0);
+  for (const result of KNOWN.alertResults) metrics.alerts.inc({ result }, 0);
+  for (const why of KNOWN.skippedWhy) metrics.deploymentsSkipped.inc({ why }, 0);
+  for (const result of KNOWN.lifecycleResults) metrics.lifecycleActions.inc({ result }, 0);
+  return metrics;
 }
 
 export type WatcherMetrics = ReturnType<typeof createWatcherMetrics>;

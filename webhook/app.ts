@@ -37,8 +37,9 @@ export function createApp(options: AppOptions): Express {
   app.set("etag", false);
 
   const mutateHandler: Handler = (request) => {
-    const { compute, ...response } = mutate(request, options);
+    const { compute, applyGuard, ...response } = mutate(request, options);
     if (response.patch !== undefined && compute !== undefined) metrics.patches.inc({ compute });
+    if (applyGuard !== undefined) metrics.applyGuard.inc({ action: applyGuard });
     return response;
   };
   const validateHandler: Handler = (request) => {

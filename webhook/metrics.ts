@@ -1,9 +1,12 @@
 // Prometheus metrics of the webhook process, on a registry of its own (served by health.ts).
 import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { APPLY_GUARD_ACTIONS } from "./admission/applyGuard.ts";
 
-export type Endpoint = "mutate" | "validate";
+export const ENDPOINTS = ["mutate", "validate"] as const;
+export type Endpoint = (typeof ENDPOINTS)[number];
 /** allowed | patched | denied | bad_request (4xx) | error (5xx) */
-export type RequestResult = "allowed" | "patched" | "denied" | "bad_request" | "error";
+export const REQUEST_RESULTS = ["allowed", "patched", "denied", "bad_request", "error"] as const;
+export type RequestResult = (typeof REQUEST_RESULTS)[number];
 
 export interface WebhookMetrics {
   registry: Registry;
@@ -11,12 +14,13 @@ export interface WebhookMetrics {
   duration: Histogram<"endpoint">;
   patches: Counter<"compute">;
   denials: Counter<"cause">;
+  applyGuard: Counter<"action">;
 }
 
 export function createMetrics(options: { processMetrics?: boolean } = {}): WebhookMetrics {
   const registry = new Registry();
   if (options.processMetrics === true) collectDefaultMetrics({ register: registry });
-  return {
+  const metrics: WebhookMetrics = {
     registry,
     requests: new Counter({
       name: "spot_orchestrator_webhook_requests_total",
@@ -43,5 +47,20 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Webho
       labelNames: ["cause"],
       registers: [registry],
     }),
+    applyGuard: new Counter({
+      name: "spot_orchestrator_webhook_apply_guard_total",
+      help:
+        "Applies the rule apply-never-undoes-a-move acted on: kept (an apply that would have moved a Deployment " +
+        "the orchestrator keeps on Fargate or on-demand back to spot) or warned (an apply declaring compute: spot)",
+      labelNames: ["action"],
+      registers: [registry],
+    }),
   };
+  // Series exist from the start at 0, so that rate() and increase() see their first increment.
+  for (const endpoint of ENDPOINTS) {
+    metrics.duration.zero({ endpoint });
+    for (const result of REQUEST_RESULTS) metrics.requests.inc({ endpoint, result }, 0);
+  }
+  for (const action of APPLY_GUARD_ACTIONS) metrics.applyGuard.inc({ action }, 0);
+  return metrics;
 }

@@ -141,6 +141,8 @@ const valueSets: Record<string, object> = {
       labels: { release: "prometheus" },
       relabelings: [{ action: "labeldrop", regex: "pod" }],
     },
+    prometheusRule: { enabled: true, labels: { release: "prometheus" }, alertLabels: { team: "platform" } },
+    grafanaDashboard: { enabled: true, namespace: "monitoring", annotations: { grafana_folder: "Platform" } },
     config: {
       kubernetes: {
         namespace: ["team-a", "team-b"],
@@ -659,6 +661,9 @@ function leafPaths(value: unknown, prefix = ""): string[] {
       "watcher.resources",
       "config.compute.spot_node_selector",
       "config.compute.on_demand_node_selector",
+      "grafanaDashboard.labels",
+      // documented alert by alert in the README's Alerts table (alerts.test.ts checks it)
+      "prometheusRule.alerts",
     ].includes(prefix)
   ) {
     return [prefix];
@@ -742,6 +747,23 @@ function customResourceProblems(object: KubeObject, all: readonly KubeObject[]):
       );
       for (const endpoint of (spec.endpoints as { port?: string }[] | undefined) ?? []) {
         need(servicePorts.includes(endpoint.port ?? ""), `endpoint port ${endpoint.port} is a Service port`);
+      }
+      break;
+    }
+    case "monitoring.coreos.com/v1 PrometheusRule": {
+      // the real schema is the CRD's, checked by the apiserver in install.test.ts; promtool checks the rules
+      const groups = (spec.groups ?? []) as { name?: unknown; rules?: Record<string, unknown>[] }[];
+      need(groups.length > 0, "spec.groups");
+      for (const rule of groups.flatMap((g) => g.rules ?? [])) {
+        need(typeof rule.alert === "string" && typeof rule.expr === "string", "a rule's alert and expr");
+        if ("for" in rule) need(/^([0-9]+(ms|s|m|h|d|w|y))+$/.test(String(rule.for)), `${rule.alert}: for`);
+        for (const field of ["labels", "annotations"]) {
+          const map = (rule[field] ?? {}) as Record<string, unknown>;
+          need(
+            Object.values(map).every((v) => typeof v === "string"),
+            `${rule.alert}: ${field} are strings`,
+          );
+        }
       }
       break;
     }

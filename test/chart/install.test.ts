@@ -135,6 +135,9 @@ beforeAll(async () => {
       failurePolicy: { mutating: "Fail", validating: "Fail" },
     },
     serviceMonitor: { enabled: true },
+    // The apiserver checks the rules against the Prometheus Operator's CRD schema.
+    prometheusRule: { enabled: true },
+    grafanaDashboard: { enabled: true },
     config: {
       // Only this test's namespace reaches the webhook and the watcher, whatever else shares the cluster.
       kubernetes: { namespace: [workloadNs] },
@@ -222,7 +225,7 @@ async function expectForbidden(what: string, call: () => Promise<unknown>): Prom
 describe("the chart installed with helm", () => {
   it("creates every object of the release, and its pods meet the restricted Pod Security Standard", async () => {
     const kinds = manifests.map((o) => o.kind).sort();
-    expect(kinds).toEqual([...defaultReleaseKinds, "ServiceMonitor"].sort());
+    expect(kinds).toEqual([...defaultReleaseKinds, "ServiceMonitor", "PrometheusRule", "ConfigMap"].sort());
     expect((await liveObjects(manifests, scratch)).sort()).toEqual(manifests.map(objectRef).sort());
 
     await waitForAvailable(release.namespace, release.fullname, 2);

@@ -2,7 +2,8 @@
 # Builds the Go test tools under test/tools/go/<tool>/ (each its own Go module, a main package, resolved
 # through the Go module proxy) into the cache folder, keyed by a hash of the tool's files and the Go version,
 # so a tool is rebuilt only when its sources change. A tool folder may hold a file `main-package` naming the
-# package to build (e.g. an upstream `cmd/...` the module requires) instead of the folder itself.
+# package to build (e.g. an upstream `cmd/...` the module requires) instead of the folder itself, and a file
+# `build-tags` the Go build tags to build it with (e.g. to leave out parts of an upstream tool no test uses).
 # Prints one line per tool: `<tool> <path of the binary>`.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -18,10 +19,12 @@ for dir in "$here"/go/*/; do
   if [ ! -x "$out" ]; then
     pkg=.
     [ -f "$dir/main-package" ] && pkg=$(tr -d '[:space:]' <"$dir/main-package")
+    tags=""
+    [ -f "$dir/build-tags" ] && tags=$(tr -s '[:space:]' ',' <"$dir/build-tags" | sed 's/^,//; s/,$//')
     start=$SECONDS
     printf '[build] building %s ...\n' "$tool" >&2
     mkdir -p "$(dirname "$out")"
-    (cd "$dir" && go build -mod=mod -trimpath -ldflags "-s -w" -o "$out.tmp.$$" "$pkg")
+    (cd "$dir" && go build -mod=mod -trimpath -tags "$tags" -ldflags "-s -w" -o "$out.tmp.$$" "$pkg")
     mv "$out.tmp.$$" "$out"
     printf '[build] built %s in %ss\n' "$tool" "$((SECONDS - start))" >&2
     # keep the three newest builds of this tool (other checkouts may still use an older one)

@@ -21,9 +21,17 @@ export interface Applier {
   manager: string;
 }
 
+/**
+ * What the rule did: kept a Deployment where the orchestrator moved it (Fargate, on-demand) against an apply,
+ * or warned an apply that declares spot.
+ */
+export const APPLY_GUARD_ACTIONS = ["kept", "warned"] as const;
+export type ApplyGuardAction = (typeof APPLY_GUARD_ACTIONS)[number];
+
 export interface GuardedCompute {
   compute: Compute;
   warning?: string;
+  action?: ApplyGuardAction;
 }
 
 /**
@@ -45,6 +53,7 @@ export function guardCompute(
     const where = hold.compute === "fargate" ? "Fargate" : "on-demand nodes";
     return {
       compute: hold.compute,
+      action: "kept",
       warning:
         `${Annotation.compute} stays "${hold.compute}" (rule ${APPLY_RULE}): the orchestrator moved this ` +
         `Deployment to ${where} (reason ${hold.reason}) and a ${describe(applier)} does not move it back; ` +
@@ -57,6 +66,7 @@ export function guardCompute(
   if (applier === undefined || !declaresCompute(applier, write.object)) return { compute: requested };
   return {
     compute: requested,
+    action: "warned",
     warning:
       `${Annotation.compute} is set to "spot" by a ${describe(applier)} (rule ${APPLY_RULE}): leave it out ` +
       `of your manifests (absent means spot); an apply never moves a Deployment off Fargate while the ` +

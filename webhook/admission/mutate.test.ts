@@ -2,6 +2,7 @@ import fastJsonPatch from "fast-json-patch";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Annotation, COMPUTE_LABEL } from "../../core/contract.ts";
 import { place } from "../../core/placement.ts";
+import { createMetrics } from "../metrics.ts";
 import {
   fixture,
   ORCHESTRATOR,
@@ -14,8 +15,9 @@ import {
 
 const { applyPatch } = fastJsonPatch;
 
+const metrics = createMetrics();
 let server: Awaited<ReturnType<typeof serveHttp>>;
-beforeAll(async () => (server = await serveHttp(testApp())));
+beforeAll(async () => (server = await serveHttp(testApp(metrics))));
 afterAll(() => server.close());
 
 async function mutateReview(review: Json) {
@@ -231,6 +233,11 @@ describe("mutate: an apply never undoes the orchestrator's move (rule apply-neve
     r.request.oldObject.metadata.annotations[Annotation.reason] = reason;
     return r;
   };
+  /** spot_orchestrator_webhook_apply_guard_total, by action. */
+  const guardCounts = async () =>
+    Object.fromEntries((await metrics.applyGuard.get()).values.map((v) => [v.labels.action, v.value]));
+  const increments = (before: Record<string, number>, after: Record<string, number>) =>
+    Object.fromEntries(Object.entries(after).map(([action, n]) => [action, n - (before[action] ?? 0)]));
 
   it.each([
     [
@@ -255,7 +262,9 @@ describe("mutate: an apply never undoes the orchestrator's move (rule apply-neve
     ],
   ])("%s keeps it on Fargate, with a warning naming the rule", async (_name, name, applier) => {
     const r = held(name);
+    const before = await guardCounts();
     const { response, patched } = await mutateReview(r);
+    expect(increments(before, await guardCounts())).toEqual({ kept: 1, warned: 0 });
     expect(response.allowed).toBe(true);
     expect(patched.metadata.annotations[Annotation.compute]).toBe("fargate");
     expect(patched.metadata.annotations[Annotation.reason]).toBe("spot-interruption");
@@ -286,7 +295,9 @@ describe("mutate: an apply never undoes the orchestrator's move (rule apply-neve
 
   it("lets a person's kubectl annotate move it back to spot, recorded as manual", async () => {
     const r = held("deployment-annotate-compute-spot");
+    const before = await guardCounts();
     const { response, patched } = await mutateReview(r);
+    expect(increments(before, await guardCounts())).toEqual({ kept: 0, warned: 0 });
     expect(response.warnings).toBeUndefined();
     expect(patched.metadata.annotations).toMatchObject({
       [Annotation.compute]: "spot",
@@ -314,7 +325,9 @@ describe("mutate: an apply never undoes the orchestrator's move (rule apply-neve
 
   it("warns an apply that declares compute: spot on a Deployment on spot, and changes nothing for it", async () => {
     const r = fixture("deployment-create-server-side-compute-spot");
+    const before = await guardCounts();
     const { response, ops } = await mutateReview(r);
+    expect(increments(before, await guardCounts())).toEqual({ kept: 0, warned: 1 });
     expect(ops).toEqual([{ op: "add", path: "/metadata/labels", value: { [COMPUTE_LABEL]: "spot" } }]);
     expect(response.warnings).toEqual([
       'spot-orchestrator.io/compute is set to "spot" by a server-side apply by "kustomize-controller" (rule ' +

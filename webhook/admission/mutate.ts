@@ -5,7 +5,7 @@ import fastJsonPatch from "fast-json-patch";
 import { Annotation, COMPUTE_LABEL, isOptedIn, requestedCompute, type Compute } from "../../core/contract.ts";
 import { fargateIncompatibilities, place, readStash, type PlacementConfig } from "../../core/placement.ts";
 import { rfc3339 } from "../../core/time.ts";
-import { guardCompute } from "./applyGuard.ts";
+import { guardCompute, type ApplyGuardAction } from "./applyGuard.ts";
 import {
   annotationOf,
   computeChanges,
@@ -24,7 +24,11 @@ export interface MutateOptions {
   now?: () => Date;
 }
 
-export type MutateResult = Omit<AdmissionResponse, "uid"> & { compute?: Compute };
+export type MutateResult = Omit<AdmissionResponse, "uid"> & {
+  compute?: Compute;
+  /** Set when the rule apply-never-undoes-a-move acted on this request. */
+  applyGuard?: ApplyGuardAction;
+};
 
 export function mutate(request: AdmissionRequest, options: MutateOptions): MutateResult {
   const write = deploymentWrite(request);
@@ -48,7 +52,7 @@ export function mutate(request: AdmissionRequest, options: MutateOptions): Mutat
   const ops = compare(original, mutated);
   const found = warnings(write, compute);
   if (guarded.warning !== undefined) found.unshift(guarded.warning);
-  return { ...patched(ops, found), compute };
+  return { ...patched(ops, found), compute, applyGuard: guarded.action };
 }
 
 /**

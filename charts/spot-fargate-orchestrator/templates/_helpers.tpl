@@ -265,3 +265,20 @@ service:
 caBundle: {{ . }}
 {{- end }}
 {{- end }}
+
+{{/*
+PromQL label matchers selecting this release's metrics, without braces.
+*/}}
+{{- define "spot-fargate-orchestrator.metricSelector" -}}
+{{- .Values.prometheusRule.metricSelector | default (printf "namespace=%q" .Release.Namespace) }}
+{{- end }}
+
+{{/*
+Labels of one alert: its severity and the release's alertLabels. Called with (list $ .severity).
+*/}}
+{{- define "spot-fargate-orchestrator.alertLabels" -}}
+severity: {{ index . 1 | quote }}
+{{- with (index . 0).Values.prometheusRule.alertLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}

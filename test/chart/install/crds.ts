@@ -1,5 +1,5 @@
 // The CRDs the chart's optional objects need, as their projects publish them: cert-manager's (Certificate,
-// Issuer, ...) and the Prometheus Operator's ServiceMonitor, read from their Go modules.
+// Issuer, ...) and the Prometheus Operator's ServiceMonitor and PrometheusRule, read from their Go modules.
 import { join } from "node:path";
 import { goModuleDir } from "./go-module.ts";
 import { kubectl } from "./kubectl.ts";
@@ -21,7 +21,9 @@ export function prerequisiteCrdFiles(): string[] {
       join(certManager, `cert-manager.io_${plural}.yaml`),
     ),
     ...["challenges", "orders"].map((plural) => join(certManager, `acme.cert-manager.io_${plural}.yaml`)),
-    join(prometheusOperator, "monitoring.coreos.com_servicemonitors.yaml"),
+    ...["servicemonitors", "prometheusrules"].map((plural) =>
+      join(prometheusOperator, `monitoring.coreos.com_${plural}.yaml`),
+    ),
   ];
 }
 
