@@ -12,8 +12,7 @@ import { settleWithin } from "../core/settleWithin.ts";
 import type { Alerter } from "./alerts/alerter.ts";
 import { EventRecorder } from "./alerts/kubeEvents.ts";
 import { affectedDeployments, ReplicaSetOwners } from "./cluster/affectedDeployments.ts";
-import type { NodeLookup } from "./cluster/nodeIndex.ts";
-import { listPodsHoldingNodes } from "./cluster/pods.ts";
+import type { ClusterLookup } from "./cluster/clusterIndex.ts";
 import { KubeDeployments, scopeOf } from "./deployments.ts";
 import { DriftRepair } from "./drift.ts";
 import { FollowUps, summarizeMigrations } from "./followUp.ts";
@@ -29,7 +28,7 @@ import type { Ec2Event, EventHandler } from "./sqs/ec2Event.ts";
 export interface WatcherParts {
   kube: Kube;
   sqs: SQSClient;
-  nodes: NodeLookup;
+  cluster: ClusterLookup;
   interruptions: InterruptionLog;
   alerter: Alerter;
   metrics: WatcherMetrics;
@@ -42,7 +41,8 @@ const WIND_DOWN_MS = 5_000;
 
 /** The leader's components of one term, every one working through clients bound to `signal`. */
 export function leaderWork(parts: Omit<WatcherParts, "sqs">, signal: AbortSignal) {
-  const { config, log, metrics, alerter, nodes, interruptions } = parts;
+  const { config, log, metrics, alerter, cluster, interruptions } = parts;
+  const { nodes } = cluster;
   const kube = withSignal(parts.kube, signal);
   const scope = scopeOf(config);
   const deployments = new KubeDeployments(kube, scope);
@@ -51,10 +51,10 @@ export function leaderWork(parts: Omit<WatcherParts, "sqs">, signal: AbortSignal
   const followRollout = rolloutFollower(kube, config);
   const common = { deployments, recorder, alerter, metrics, config, log, signal };
   const followUps = new FollowUps({ ...common, followRollout });
-  const owners = new ReplicaSetOwners(kube);
+  const lookups = { ...cluster, owners: new ReplicaSetOwners(kube), scope };
   const concurrency = config.migration.maxConcurrentFlips;
-  const affectedBy = (node: string) => affectedDeployments(kube, node, scope, owners, concurrency);
-  const listPods = () => listPodsHoldingNodes(kube);
+  const affectedBy = (node: string) => affectedDeployments(node, lookups, concurrency);
+  const listPods = async () => cluster.pods.all();
   return {
     deployments,
     recorder,
@@ -88,11 +88,11 @@ export class LeaderTerm {
     });
   }
 
-  /** Starts the leader's work once the node index has listed the nodes. */
+  /** Starts the leader's work once the cluster index has listed nodes, pods and Deployments. */
   async start(): Promise<void> {
-    const { nodes, config, log, metrics } = this.parts;
+    const { cluster, config, log, metrics } = this.parts;
     metrics.isLeader.set(1);
-    await Promise.race([nodes.synced, aborted(this.signal)]);
+    await Promise.race([cluster.synced, aborted(this.signal)]);
     if (this.signal.aborted) return;
     log.info("leading: consuming events, checking drift, recovering");
     this.consuming = this.consumer.start();
@@ -130,9 +130,9 @@ export class LeaderTerm {
 
   /** Every interruption also feeds the recovery's storm guard, whatever happens to the message. */
   private handler(): EventHandler {
-    const { nodes, interruptions } = this.parts;
+    const { cluster, interruptions } = this.parts;
     return async (event: Ec2Event, context) => {
-      const node = nodes.byInstanceId(event.instanceId);
+      const node = cluster.nodes.byInstanceId(event.instanceId);
       if (node?.metadata?.name && event.kind !== "rebalance-recommendation") {
         interruptions.record(node.metadata.name, node.metadata.labels?.[NodeLabel.zone]);
       }

@@ -6,7 +6,7 @@ import { metricValue, type Stack } from "../../test/stack/stack.ts";
 import { createClusterLoad, deleteClusterLoad, type LoadProgress } from "./clusterLoad.ts";
 import { createFleet, deleteFleet, type Fleet } from "./fleet.ts";
 import { watcherFlip, type RunContext, type WatcherFlip } from "./interruptionRun.ts";
-import { settledResident, type Resident } from "./memory.ts";
+import { settledResident, type Resident } from "../proc.ts";
 import { metricsText, waitForLeadership } from "./watcherProbe.ts";
 
 export interface MemorySample extends Resident {

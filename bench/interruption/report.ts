@@ -1,7 +1,7 @@
 // The benchmark's figures as a table for people and a JSON document for tools.
 import type { RunResult } from "./interruptionRun.ts";
 import type { MemoryResult, MemorySample } from "./memoryPhase.ts";
-import { summarize, type Summary } from "./stats.ts";
+import { summarize, type Summary } from "../stats.ts";
 
 export interface SizeResult {
   n: number;
