@@ -7,6 +7,8 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["{core,webhook,watcher,cli}/**/*.test.ts"],
+          // property tests run hundreds of cases: leave room for a loaded machine
+          testTimeout: 30_000,
         },
       },
       {

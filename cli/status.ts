@@ -3,7 +3,7 @@
 import { parseArgs } from "node:util";
 import type { V1Deployment } from "@kubernetes/client-node";
 import { CLUSTER_FLAGS } from "../core/commandLine.ts";
-import { Annotation, requestedCompute } from "../core/contract.ts";
+import { Annotation, isOffSpot, requestedCompute } from "../core/contract.ts";
 import { ConfigError, loadConfig, type Config, type LoadOptions } from "../core/config.ts";
 import { formatDuration } from "../core/duration.ts";
 import { createKube, statusOf, type Kube } from "../core/kube.ts";
@@ -103,7 +103,7 @@ export function statusRows(deployments: V1Deployment[], config: Config, now: num
 }
 
 function nextRecovery(d: V1Deployment, config: Config, now: number): string {
-  if (requestedCompute(d) !== "fargate") return "-";
+  if (!isOffSpot(requestedCompute(d))) return "-";
   if (!config.recovery.enabled) return "recovery disabled";
   return nextAttempt(recoveryState(d, config.recovery), now);
 }

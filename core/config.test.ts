@@ -169,6 +169,38 @@ format = "json"
     ]);
   });
 
+  it("keeps the on-demand compute label apart from the spot and Fargate ones", () => {
+    expect(problemsOf(() => loadConfig({ env: { ON_DEMAND_LABEL: "fargate" } }))).toEqual([
+      'compute.on_demand_label (ON_DEMAND_LABEL): must differ from compute.fargate_label ("fargate")',
+    ]);
+    expect(problemsOf(() => loadConfig({ env: { ON_DEMAND_LABEL: "spot" } }))).toEqual([
+      'compute.on_demand_label (ON_DEMAND_LABEL): must differ from compute.spot_label ("spot")',
+    ]);
+  });
+
+  it("reads the Fargate budget and fallback, and names what is allowed", () => {
+    const config = loadConfig({
+      env: { FARGATE_MAX_VCPU: "16", FARGATE_MAX_PODS: "40", FARGATE_FALLBACK: "on-demand" },
+    });
+    expect(config.fargate).toEqual({
+      maxVcpu: 16,
+      maxPods: 40,
+      fallback: "on-demand",
+      pendingTimeout: 90_000,
+    });
+    expect(
+      problemsOf(() =>
+        loadConfig({
+          env: { FARGATE_FALLBACK: "ec2", FARGATE_MAX_VCPU: "-1", FARGATE_PENDING_TIMEOUT: "0s" },
+        }),
+      ),
+    ).toEqual([
+      'FARGATE_MAX_VCPU (fargate.max_vcpu): "-1" is not a whole number >= 0',
+      'FARGATE_FALLBACK (fargate.fallback): "ec2" is not allowed; allowed values: none, on-demand',
+      "FARGATE_PENDING_TIMEOUT (fargate.pending_timeout): must be more than 0",
+    ]);
+  });
+
   it("fails on an explicitly named config file that is missing or malformed", () => {
     expect(problemsOf(() => loadConfig({ file: "/nonexistent/config.toml", env: {} }))).toEqual([
       "config file /nonexistent/config.toml: ENOENT",

@@ -158,6 +158,13 @@ function crossCheck(config: Config): string[] {
   if (compute.spotLabel === compute.fargateLabel) {
     problem("compute.fargate_label", `must differ from compute.spot_label ("${compute.spotLabel}")`);
   }
+  for (const [key, value] of [
+    ["compute.spot_label", compute.spotLabel],
+    ["compute.fargate_label", compute.fargateLabel],
+  ] as const) {
+    if (compute.onDemandLabel === value)
+      problem("compute.on_demand_label", `must differ from ${key} ("${value}")`);
+  }
   if (kubernetes.mode === "single" && kubernetes.deploymentName === "") {
     problem("kubernetes.deployment_name", "is required when kubernetes.mode is single");
   }

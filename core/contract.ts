@@ -14,13 +14,24 @@ export const Annotation = {
   failedRecoveryAttempts: `${PREFIX}failed-recovery-attempts`,
   lastRecoveryAt: `${PREFIX}last-recovery-at`,
   healthPath: `${PREFIX}health-path`,
+  priority: `${PREFIX}priority`,
+  recoveringFrom: `${PREFIX}recovering-from`,
 } as const;
 
 /** Label on the Deployment's own metadata so `kubectl get deploy -L` shows the state. */
 export const COMPUTE_LABEL = `${PREFIX}compute`;
 
-export const COMPUTE_TYPES = ["spot", "fargate"] as const;
+export const COMPUTE_TYPES = ["spot", "fargate", "on-demand"] as const;
 export type Compute = (typeof COMPUTE_TYPES)[number];
+/** Where a Deployment goes off spot: Fargate, or on-demand EC2 nodes as the fallback. */
+export type OffSpot = Exclude<Compute, "spot">;
+
+/** How messages name where each compute runs. */
+export const PLACE_NAME: Record<Compute, string> = {
+  spot: "spot",
+  fargate: "Fargate",
+  "on-demand": "on-demand nodes",
+};
 
 export const ENABLED_VALUES = ["true", "false"] as const;
 
@@ -47,6 +58,10 @@ export const EventReason = {
   recoveryRolledBack: "RecoveryRolledBack",
   placementRepaired: "PlacementRepaired",
   rebalanceRecommended: "RebalanceRecommended",
+  migratingToOnDemand: "MigratingToOnDemand",
+  migratedToOnDemand: "MigratedToOnDemand",
+  fargateBudgetExceeded: "FargateBudgetExceeded",
+  pendingOnFargate: "PendingOnFargate",
 } as const;
 
 /** Taints and labels that EKS and Karpenter put on nodes. */
@@ -69,6 +84,21 @@ type Annotated = { metadata?: { annotations?: Record<string, string> | undefined
 
 export function isOptedIn(obj: Annotated): boolean {
   return obj.metadata?.annotations?.[Annotation.enabled] === "true";
+}
+
+export function isOffSpot(compute: Compute | undefined): compute is OffSpot {
+  return compute === "fargate" || compute === "on-demand";
+}
+
+/** The `priority` annotation's values: a whole number (higher moves to Fargate first under a budget). */
+export function isPriority(value: string): boolean {
+  return /^[+-]?\d{1,10}$/.test(value) && Math.abs(Number(value)) <= 2 ** 31 - 1;
+}
+
+/** The Deployment's `priority` annotation; 0 when absent or not a whole number. */
+export function priorityOf(obj: Annotated): number {
+  const value = obj.metadata?.annotations?.[Annotation.priority];
+  return value !== undefined && isPriority(value) ? Number(value) : 0;
 }
 
 /** The compute a Deployment asks for: absent means spot. Returns undefined for an invalid value. */

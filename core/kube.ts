@@ -11,6 +11,7 @@ import {
   IsomorphicFetchHttpLibrary,
   KubeConfig,
   RequestContext,
+  SchedulingV1Api,
 } from "@kubernetes/client-node";
 import { RetryableError, PermanentError, toError } from "./errors.ts";
 import { TokenBucket } from "./rateLimit.ts";
@@ -22,6 +23,7 @@ export interface Kube {
   discovery: DiscoveryV1Api;
   coordination: CoordinationV1Api;
   events: EventsV1Api;
+  scheduling: SchedulingV1Api;
   /** Paces writes to the apiserver (qps/burst), like client-go's rate limiter. */
   limiter: TokenBucket;
 }
@@ -94,6 +96,7 @@ function clientsOf(config: KubeConfig, limiter: TokenBucket): Kube {
     discovery: config.makeApiClient(DiscoveryV1Api),
     coordination: config.makeApiClient(CoordinationV1Api),
     events: config.makeApiClient(EventsV1Api),
+    scheduling: config.makeApiClient(SchedulingV1Api),
     limiter,
   };
 }

@@ -3,14 +3,8 @@ import fc from "fast-check";
 import type { V1Deployment, V1PodSpec, V1Toleration } from "@kubernetes/client-node";
 import { compare } from "fast-json-patch";
 import { Annotation } from "./contract.ts";
-import {
-  fargateIncompatibilities,
-  isPlaced,
-  parseStash,
-  place,
-  podRequests,
-  type PlacementConfig,
-} from "./placement.ts";
+import { fargateIncompatibilities, isPlaced, parseStash, place, type PlacementConfig } from "./placement.ts";
+import { podRequests } from "./podRequests.ts";
 
 const config: PlacementConfig = {
   computeLabelKey: "compute-type",
@@ -19,6 +13,9 @@ const config: PlacementConfig = {
   spotNodeSelector: { "eks.amazonaws.com/capacityType": "SPOT" },
   spotTolerations: [{ key: "spot", operator: "Exists", effect: "NoSchedule" }],
   fargateNodeSelector: {},
+  onDemandLabel: "on-demand",
+  onDemandNodeSelector: { "eks.amazonaws.com/capacityType": "ON_DEMAND" },
+  onDemandTolerations: [],
 };
 
 function deployment(
@@ -148,6 +145,52 @@ describe("place to spot", () => {
   });
 });
 
+describe("place to on-demand", () => {
+  it("stashes the spot placement, selects on-demand nodes, drops node affinity, keeps tolerations and spread", () => {
+    const original = deployment(
+      { ...spotPlacement, nodeSelector: { ...spotPlacement.nodeSelector, "kubernetes.io/arch": "arm64" } },
+      { app: "web", "compute-type": "spot" },
+    );
+    const placed = place(original, "on-demand", {
+      ...config,
+      onDemandTolerations: [{ key: "on-demand", operator: "Exists", effect: "NoSchedule" }],
+    });
+    const spec = templateSpec(placed);
+    expect(spec.nodeSelector).toEqual({
+      "kubernetes.io/arch": "arm64",
+      "eks.amazonaws.com/capacityType": "ON_DEMAND",
+    });
+    expect(spec.tolerations).toEqual([
+      ...spotPlacement.tolerations!,
+      { key: "on-demand", operator: "Exists", effect: "NoSchedule" },
+    ]);
+    expect(spec.topologySpreadConstraints).toEqual(spotPlacement.topologySpreadConstraints);
+    expect(spec.affinity).toEqual({ podAntiAffinity: spotPlacement.affinity!.podAntiAffinity });
+    expect(templateLabels(placed)).toEqual({ app: "web", "compute-type": "on-demand" });
+    expect(parseStash(placed.metadata!.annotations![Annotation.spotPlacement]!)).toMatchObject({
+      nodeSelector: templateSpec(original).nodeSelector,
+      nodeAffinity: spotPlacement.affinity!.nodeAffinity,
+      computeLabel: "spot",
+    });
+  });
+
+  it("places from the stash when coming from Fargate, and Fargate from on-demand keeps the stash", () => {
+    const original = deployment(spotPlacement);
+    const viaFargate = place(place(original, "fargate", config), "on-demand", config);
+    expect(viaFargate).toEqual(place(original, "on-demand", config));
+    const backToFargate = place(viaFargate, "fargate", config);
+    expect(backToFargate).toEqual(place(original, "fargate", config));
+    expect(place(backToFargate, "spot", config)).toEqual(original);
+  });
+
+  it("applies the spot profile to an on-demand template with nothing stashed", () => {
+    const d = deployment({ nodeSelector: { x: "y" } }, { app: "web", "compute-type": "on-demand" });
+    const placed = place(d, "spot", config);
+    expect(templateSpec(placed).nodeSelector).toEqual(config.spotNodeSelector);
+    expect(templateLabels(placed)["compute-type"]).toBe("spot");
+  });
+});
+
 // ---- properties over generated templates ----
 
 const labelValue = fc.stringMatching(/^[a-z0-9]([a-z0-9.-]{0,10}[a-z0-9])?$/);
@@ -202,7 +245,7 @@ const podSpec: fc.Arbitrary<Partial<V1PodSpec>> = fc.record(
   { requiredKeys: [] },
 );
 const templateLabelsArb = fc
-  .tuple(labelMap, fc.option(fc.constantFrom("spot", "general", "fargate"), { nil: undefined }))
+  .tuple(labelMap, fc.option(fc.constantFrom("spot", "general", "fargate", "on-demand"), { nil: undefined }))
   .map(([labels, compute]) => ({
     app: "web",
     ...labels,
@@ -212,7 +255,19 @@ const deployments = fc.tuple(podSpec, templateLabelsArb).map(([spec, labels]) =>
 const configs = fc.record({
   ...Object.fromEntries(Object.entries(config).map(([k, v]) => [k, fc.constant(v)])),
   fargateNodeSelector: fc.constantFrom({}, { "eks.amazonaws.com/compute-type": "fargate" }),
+  onDemandNodeSelector: fc.constantFrom(
+    {},
+    { "eks.amazonaws.com/capacityType": "ON_DEMAND" },
+    { "karpenter.sh/capacity-type": "on-demand", "kubernetes.io/arch": "amd64" },
+  ),
+  onDemandTolerations: fc.array(toleration, { maxLength: 2 }),
 }) as fc.Arbitrary<PlacementConfig>;
+const targets = fc.constantFrom("spot", "fargate", "on-demand" as const);
+const offSpot = fc.constantFrom("fargate", "on-demand" as const);
+/** Templates not already labelled for a compute off spot (those have nothing to go back to). */
+const onSpot = deployments.filter(
+  (d) => !["fargate", "on-demand"].includes(templateLabels(d)["compute-type"] ?? ""),
+);
 
 /** Everything except what placement owns: the placement fields, the compute label and the stash. */
 function unowned(d: V1Deployment): unknown {
@@ -231,11 +286,13 @@ function unowned(d: V1Deployment): unknown {
 describe("placement properties", () => {
   it("never modifies its input", () => {
     fc.assert(
-      fc.property(deployments, fc.constantFrom("spot", "fargate" as const), configs, (d, target, cfg) => {
+      fc.property(deployments, targets, targets, configs, (d, target, next, cfg) => {
         const before = JSON.stringify(d);
         const placed = place(d, target, cfg);
-        place(placed, target === "spot" ? "fargate" : "spot", cfg);
+        const placedBefore = JSON.stringify(placed);
+        place(placed, next, cfg);
         expect(JSON.stringify(d)).toBe(before);
+        expect(JSON.stringify(placed)).toBe(placedBefore);
       }),
       { numRuns: 300 },
     );
@@ -243,7 +300,7 @@ describe("placement properties", () => {
 
   it("is idempotent: a second pass yields no patch", () => {
     fc.assert(
-      fc.property(deployments, fc.constantFrom("spot", "fargate" as const), configs, (d, target, cfg) => {
+      fc.property(deployments, targets, configs, (d, target, cfg) => {
         const once = place(d, target, cfg);
         expect(compare(once, place(once, target, cfg))).toEqual([]);
         expect(isPlaced(once, target, cfg)).toBe(true);
@@ -252,23 +309,29 @@ describe("placement properties", () => {
     );
   });
 
-  it("round-trips spot → fargate → spot to the original template byte for byte", () => {
+  it("round-trips spot → fargate or on-demand (any number of moves between them) → spot byte for byte", () => {
     fc.assert(
-      fc.property(
-        deployments.filter((d) => templateLabels(d)["compute-type"] !== "fargate"),
-        configs,
-        (d, cfg) => {
-          const back = place(place(d, "fargate", cfg), "spot", cfg);
-          expect(JSON.stringify(canonical(back))).toBe(JSON.stringify(canonical(d)));
-        },
-      ),
+      fc.property(onSpot, fc.array(offSpot, { minLength: 1, maxLength: 3 }), configs, (d, moves, cfg) => {
+        const away = moves.reduce((placed, target) => place(placed, target, cfg), d);
+        const back = place(away, "spot", cfg);
+        expect(JSON.stringify(canonical(back))).toBe(JSON.stringify(canonical(d)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("places off spot from the stash alone: the same result whichever compute it comes from", () => {
+    fc.assert(
+      fc.property(onSpot, offSpot, offSpot, configs, (d, first, target, cfg) => {
+        expect(place(place(d, first, cfg), target, cfg)).toEqual(place(d, target, cfg));
+      }),
       { numRuns: 300 },
     );
   });
 
   it("touches nothing outside the placement fields", () => {
     fc.assert(
-      fc.property(deployments, fc.constantFrom("spot", "fargate" as const), configs, (d, target, cfg) => {
+      fc.property(deployments, targets, configs, (d, target, cfg) => {
         expect(unowned(place(d, target, cfg))).toEqual(unowned(d));
       }),
       { numRuns: 300 },
@@ -277,13 +340,9 @@ describe("placement properties", () => {
 
   it("changes nothing when a Deployment opts in with compute absent", () => {
     fc.assert(
-      fc.property(
-        deployments.filter((d) => templateLabels(d)["compute-type"] !== "fargate"),
-        configs,
-        (d, cfg) => {
-          expect(compare(d, place(d, "spot", cfg))).toEqual([]);
-        },
-      ),
+      fc.property(onSpot, configs, (d, cfg) => {
+        expect(compare(d, place(d, "spot", cfg))).toEqual([]);
+      }),
       { numRuns: 300 },
     );
   });
@@ -341,7 +400,21 @@ describe("fargateIncompatibilities", () => {
     [
       "more than 120 GiB",
       { containers: [{ name: "a", resources: { requests: { memory: "121Gi" } } }] },
-      ["requests 121 GiB of memory, more than Fargate's 120 GiB"],
+      [
+        "requests 121 GiB of memory, more than Fargate's 120 GiB less the 256 MiB it keeps for Kubernetes components",
+      ],
+    ],
+    [
+      "120 GiB, with no room for Fargate's Kubernetes components",
+      { containers: [{ name: "a", resources: { requests: { memory: "120Gi" } } }] },
+      [
+        "requests 120 GiB of memory, more than Fargate's 120 GiB less the 256 MiB it keeps for Kubernetes components",
+      ],
+    ],
+    [
+      "limits without requests, which the pods request",
+      { containers: [{ name: "a", resources: { limits: { cpu: "17" } } }] },
+      ["requests 17 vCPU, more than Fargate's 16"],
     ],
   ])("%s", (_name, spec, reasons) => {
     expect(fargateIncompatibilities(spec)).toEqual(reasons);

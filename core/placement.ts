@@ -10,7 +10,13 @@ import type {
   V1PodTemplateSpec,
 } from "@kubernetes/client-node";
 import { Annotation, type Compute } from "./contract.ts";
-import { GiB, parseQuantity } from "./quantity.ts";
+import {
+  fargateNeeds,
+  fargateSize,
+  KUBERNETES_COMPONENTS_MEMORY,
+  LARGEST_FARGATE_SIZE,
+} from "./fargateSize.ts";
+import { GiB, MiB } from "./quantity.ts";
 
 export interface PlacementConfig {
   /** Pod-template label a Fargate profile selects on (default `compute-type`). */
@@ -21,9 +27,15 @@ export interface PlacementConfig {
   spotNodeSelector: Record<string, string>;
   spotTolerations: V1Toleration[];
   fargateNodeSelector: Record<string, string>;
+  /** Value of the compute label on on-demand nodes (must not be what a Fargate profile selects). */
+  onDemandLabel: string;
+  /** Where on-demand capacity is: set as the node selector, on top of the template's OS and architecture. */
+  onDemandNodeSelector: Record<string, string>;
+  /** Added to the template's own tolerations on on-demand (e.g. the taint of an on-demand node pool). */
+  onDemandTolerations: V1Toleration[];
 }
 
-/** What moving to Fargate takes away, kept verbatim so moving back restores it. */
+/** What moving off spot (to Fargate or on-demand) takes away, kept verbatim so moving back restores it. */
 export interface SpotPlacement {
   nodeSelector?: Record<string, string>;
   tolerations?: V1Toleration[];
@@ -41,6 +53,7 @@ export interface SpotPlacement {
 export function place(deployment: V1Deployment, target: Compute, config: PlacementConfig): V1Deployment {
   const result = copyPlacementPath(deployment);
   if (target === "fargate") toFargate(result, config);
+  else if (target === "on-demand") toOnDemand(result, config);
   else toSpot(result, config);
   return result;
 }
@@ -53,10 +66,7 @@ export function isPlaced(deployment: V1Deployment, target: Compute, config: Plac
 function toFargate(deployment: V1Deployment, config: PlacementConfig): void {
   const template = podTemplate(deployment);
   const spec = template.spec;
-  const annotations = ((deployment.metadata ??= {}).annotations ??= {});
-  if (annotations[Annotation.spotPlacement] === undefined) {
-    annotations[Annotation.spotPlacement] = JSON.stringify(stashOf(spec, template.metadata?.labels, config));
-  }
+  stashOnce(deployment, template, config);
   const labels = ((template.metadata ??= {}).labels ??= {});
   labels[config.computeLabelKey] = config.fargateLabel;
 
@@ -65,10 +75,44 @@ function toFargate(deployment: V1Deployment, config: PlacementConfig): void {
   else delete spec.nodeSelector;
   delete spec.tolerations;
   delete spec.topologySpreadConstraints;
-  if (spec.affinity?.nodeAffinity !== undefined) {
-    delete spec.affinity.nodeAffinity;
-    if (Object.keys(spec.affinity).length === 0) delete spec.affinity;
+  dropNodeAffinity(spec);
+}
+
+/**
+ * On-demand EC2 nodes: the node selector becomes the configured on-demand one, keeping only the template's
+ * OS and architecture (what its images can run on); node affinity goes (it is what pins spot); tolerations
+ * and topology spread stay as they were on spot, with the configured on-demand tolerations added. Derived
+ * from the stash, so the result is the same whichever compute the Deployment comes from.
+ */
+function toOnDemand(deployment: V1Deployment, config: PlacementConfig): void {
+  const template = podTemplate(deployment);
+  const spec = template.spec;
+  const stash = parseStash(stashOnce(deployment, template, config));
+  ((template.metadata ??= {}).labels ??= {})[config.computeLabelKey] = config.onDemandLabel;
+
+  const kept = Object.entries(stash.nodeSelector ?? {}).filter(([key]) => KEPT_ON_DEMAND.includes(key));
+  const nodeSelector = { ...Object.fromEntries(kept), ...config.onDemandNodeSelector };
+  setOrDelete(spec, "nodeSelector", Object.keys(nodeSelector).length > 0 ? nodeSelector : undefined);
+  const tolerations = [...(stash.tolerations ?? [])];
+  for (const t of config.onDemandTolerations) {
+    if (!tolerations.some((own) => JSON.stringify(own) === JSON.stringify(t))) tolerations.push(t);
   }
+  setOrDelete(spec, "tolerations", tolerations.length > 0 ? structuredClone(tolerations) : undefined);
+  setOrDelete(spec, "topologySpreadConstraints", stash.topologySpreadConstraints);
+  dropNodeAffinity(spec);
+}
+
+/** Node selector keys that say what a pod can run on rather than where capacity is. */
+const KEPT_ON_DEMAND = ["kubernetes.io/os", "kubernetes.io/arch"];
+
+/** Stashes the spot placement unless a stash exists; returns the stash. */
+function stashOnce(deployment: V1Deployment, template: PodTemplate, config: PlacementConfig): string {
+  const annotations = ((deployment.metadata ??= {}).annotations ??= {});
+  const stash =
+    annotations[Annotation.spotPlacement] ??
+    JSON.stringify(stashOf(template.spec, template.metadata?.labels, config));
+  annotations[Annotation.spotPlacement] = stash;
+  return stash;
 }
 
 function toSpot(deployment: V1Deployment, config: PlacementConfig): void {
@@ -80,9 +124,10 @@ function toSpot(deployment: V1Deployment, config: PlacementConfig): void {
     delete annotations![Annotation.spotPlacement];
     return;
   }
-  // Nothing stashed: only a template that is on Fargate needs the spot profile; anything else is left alone
+  // Nothing stashed: only a template placed off spot needs the spot profile; anything else is left alone
   // so that opting in never causes a rollout.
-  if (template.metadata?.labels?.[config.computeLabelKey] !== config.fargateLabel) return;
+  const label = template.metadata?.labels?.[config.computeLabelKey];
+  if (label !== config.fargateLabel && label !== config.onDemandLabel) return;
   const spec = template.spec;
   if (Object.keys(config.spotNodeSelector).length > 0) spec.nodeSelector = { ...config.spotNodeSelector };
   else delete spec.nodeSelector;
@@ -112,13 +157,19 @@ function restore(template: PodTemplate, stash: SpotPlacement, computeLabelKey: s
   setOrDelete(spec, "topologySpreadConstraints", stash.topologySpreadConstraints);
   if (stash.nodeAffinity !== undefined) {
     spec.affinity = { ...(spec.affinity ?? {}), nodeAffinity: stash.nodeAffinity } satisfies V1Affinity;
-  } else if (spec.affinity?.nodeAffinity !== undefined) {
-    delete spec.affinity.nodeAffinity;
-    if (Object.keys(spec.affinity).length === 0) delete spec.affinity;
+  } else {
+    dropNodeAffinity(spec);
   }
   const labels = ((template.metadata ??= {}).labels ??= {});
   if (stash.computeLabel === null) delete labels[computeLabelKey];
   else labels[computeLabelKey] = stash.computeLabel;
+}
+
+/** Removes node affinity, and the affinity object when nothing else is left in it. */
+function dropNodeAffinity(spec: V1PodSpec): void {
+  if (spec.affinity?.nodeAffinity === undefined) return;
+  delete spec.affinity.nodeAffinity;
+  if (Object.keys(spec.affinity).length === 0) delete spec.affinity;
 }
 
 function setOrDelete<K extends keyof V1PodSpec>(
@@ -182,8 +233,6 @@ function podTemplate(deployment: V1Deployment): PodTemplate {
 // ---- Fargate compatibility ----
 
 const GPU_RESOURCES = ["nvidia.com/gpu", "amd.com/gpu", "aws.amazon.com/neuron", "aws.amazon.com/neuroncore"];
-const MAX_FARGATE_CPU = 16;
-const MAX_FARGATE_MEMORY = 120 * GiB;
 
 /** Reasons a pod spec cannot run on Fargate; empty when it can. */
 export function fargateIncompatibilities(spec: V1PodSpec | undefined): string[] {
@@ -209,38 +258,19 @@ export function fargateIncompatibilities(spec: V1PodSpec | undefined): string[] 
   for (const v of spec.volumes ?? []) {
     if (v.hostPath !== undefined) reasons.push(`volume "${v.name}" is a hostPath`);
   }
-  const { cpu, memory } = podRequests(spec);
-  if (cpu > MAX_FARGATE_CPU)
-    reasons.push(`requests ${round(cpu)} vCPU, more than Fargate's ${MAX_FARGATE_CPU}`);
-  if (memory > MAX_FARGATE_MEMORY) {
-    reasons.push(`requests ${round(memory / GiB)} GiB of memory, more than Fargate's 120 GiB`);
-  }
+  if (fargateSize({ ...spec, containers: spec.containers ?? [] }) === undefined) reasons.push(tooLarge(spec));
   return reasons;
 }
 
-/**
- * The pod's effective requests as the scheduler counts them: the larger of the app containers (plus
- * restartable init "sidecar" containers) and the largest one-shot init container.
- */
-export function podRequests(spec: V1PodSpec): { cpu: number; memory: number } {
-  const request = (c: { resources?: { requests?: Record<string, string> } }, name: string): number => {
-    const value = c.resources?.requests?.[name];
-    if (value === undefined) return 0;
-    try {
-      return parseQuantity(value);
-    } catch {
-      return 0;
-    }
-  };
-  const sidecars = (spec.initContainers ?? []).filter((c) => c.restartPolicy === "Always");
-  const oneShot = (spec.initContainers ?? []).filter((c) => c.restartPolicy !== "Always");
-  const running = [...spec.containers, ...sidecars];
-  const total = (name: string) => running.reduce((sum, c) => sum + request(c, name), 0);
-  const maxInit = (name: string) => Math.max(0, ...oneShot.map((c) => request(c, name)));
-  return {
-    cpu: Math.max(total("cpu"), maxInit("cpu")),
-    memory: Math.max(total("memory"), maxInit("memory")),
-  };
+function tooLarge(spec: V1PodSpec): string {
+  const { cpu, memory } = fargateNeeds({ ...spec, containers: spec.containers ?? [] });
+  const largest = LARGEST_FARGATE_SIZE;
+  if (cpu > largest.vcpu) return `requests ${round(cpu)} vCPU, more than Fargate's ${largest.vcpu}`;
+  const requested = (memory - KUBERNETES_COMPONENTS_MEMORY) / GiB;
+  return (
+    `requests ${round(requested)} GiB of memory, more than Fargate's ${largest.memoryGiB} GiB ` +
+    `less the ${KUBERNETES_COMPONENTS_MEMORY / MiB} MiB it keeps for Kubernetes components`
+  );
 }
 
 function round(n: number): number {

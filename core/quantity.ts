@@ -30,3 +30,4 @@ export function parseQuantity(quantity: string | number): number {
 }
 
 export const GiB = 2 ** 30;
+export const MiB = 2 ** 20;

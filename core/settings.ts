@@ -362,6 +362,62 @@ export const SETTINGS = [
     default: "",
     description: "Holder identity in the Lease; empty means the host name",
   },
+  // [fargate] budget and fallback, and where on-demand capacity is
+  {
+    key: "fargate.max_vcpu",
+    env: "FARGATE_MAX_VCPU",
+    kind: kinds.int(),
+    default: "0",
+    description:
+      "Fargate budget: vCPU of opted-in Deployments on Fargate at once, counted at Fargate's pod sizes; an interruption moves what fits, highest priority first. 0: no limit",
+  },
+  {
+    key: "fargate.max_pods",
+    env: "FARGATE_MAX_PODS",
+    kind: kinds.int(),
+    default: "0",
+    description: "Fargate budget: pods of opted-in Deployments on Fargate at once. 0: no limit",
+  },
+  {
+    key: "fargate.fallback",
+    env: "FARGATE_FALLBACK",
+    kind: kinds.oneOf(["none", "on-demand"]),
+    default: "none",
+    description:
+      "What an interruption does with a Deployment that does not fit the budget or cannot run on Fargate: `none` leaves it on its node, `on-demand` moves it to on-demand nodes",
+  },
+  {
+    key: "fargate.pending_timeout",
+    env: "FARGATE_PENDING_TIMEOUT",
+    kind: kinds.duration({ positive: true }),
+    default: "90s",
+    description:
+      "A move to Fargate whose new pods stay Pending this long fails, naming the Fargate scheduler's or the scheduler's reason",
+  },
+  {
+    key: "compute.on_demand_label",
+    env: "ON_DEMAND_LABEL",
+    kind: kinds.string,
+    default: "on-demand",
+    description:
+      "Value of the pod-template compute label on on-demand nodes (no Fargate profile may select it)",
+  },
+  {
+    key: "compute.on_demand_node_selector",
+    env: "ON_DEMAND_NODE_SELECTOR",
+    kind: kinds.map,
+    default: "eks.amazonaws.com/capacityType=ON_DEMAND",
+    description:
+      "Node selector (`k=v,k=v`) of on-demand capacity, set with `compute=on-demand`; Karpenter: `karpenter.sh/capacity-type=on-demand`",
+  },
+  {
+    key: "compute.on_demand_tolerations",
+    env: "ON_DEMAND_TOLERATIONS",
+    kind: kinds.tolerations,
+    default: "",
+    description:
+      "Tolerations (`key=value:Effect,key:Effect`) added to the template's own with `compute=on-demand`",
+  },
 ] as const satisfies readonly Setting<unknown>[];
 
 export type SettingKey = (typeof SETTINGS)[number]["key"];

@@ -9,6 +9,7 @@ const GROUPS: Record<string, string> = {
   discovery: "discovery.k8s.io",
   coordination: "coordination.k8s.io",
   events: "events.k8s.io",
+  scheduling: "scheduling.k8s.io",
 };
 const VERBS: Record<string, string> = {
   read: "get",
@@ -19,7 +20,7 @@ const VERBS: Record<string, string> = {
   delete: "delete",
 };
 const CALL =
-  /\b(apps|core|discovery|coordination|events)\.(read|list|create|replace|patch|delete)(\w+?)(?:ForAllNamespaces)?\(/g;
+  /\b(apps|core|discovery|coordination|events|scheduling)\.(read|list|create|replace|patch|delete)(\w+?)(?:ForAllNamespaces)?\(/g;
 /** A collection the watcher mirrors by list + watch: `"/api/v1/pods"`, `"/apis/apps/v1/deployments"`. */
 const MIRRORED = /"\/apis?\/(?:([\w.]+)\/)?v1\/(\w+)"/g;
 
@@ -29,9 +30,10 @@ function sources(dir: string): string[] {
     .map((f) => readFileSync(join(f.parentPath, f.name), "utf8"));
 }
 
-/** `NamespacedReplicaSet` → `replicasets`, `EndpointSlice` → `endpointslices`. */
+/** `NamespacedReplicaSet` → `replicasets`, `EndpointSlice` → `endpointslices`, `PriorityClass` → `priorityclasses`. */
 function resourceOf(kind: string): string {
-  return `${kind.replace(/^Namespaced/, "").toLowerCase()}s`;
+  const singular = kind.replace(/^Namespaced/, "").toLowerCase();
+  return singular.endsWith("s") ? `${singular}es` : `${singular}s`;
 }
 
 /** The calls the watcher's source makes: client-node API methods and mirrored collections. */

@@ -58,9 +58,16 @@ export const WATCHER_API_CALLS: readonly ApiAccess[] = [
   {
     group: "events.k8s.io",
     resource: "events",
-    verbs: ["create"],
+    verbs: ["create", "list"],
     scope: "cluster",
-    why: "Events on the Deployments it moves",
+    why: "Events on the Deployments it moves; why a moved pod stays Pending (the scheduler's Events)",
+  },
+  {
+    group: "scheduling.k8s.io",
+    resource: "priorityclasses",
+    verbs: ["list"],
+    scope: "cluster",
+    why: "the order in which an interruption shares out the Fargate budget (the pods' PriorityClass)",
   },
   {
     group: "coordination.k8s.io",

@@ -68,6 +68,19 @@ const recovering = web({
   [Annotation.failedRecoveryAttempts]: "1",
 });
 
+const movingToOnDemand = web({
+  [Annotation.compute]: "on-demand",
+  [Annotation.reason]: "spot-interruption",
+  [Annotation.changedAt]: "2026-11-30T10:00:00Z",
+});
+const recoveringFromOnDemand = web({
+  [Annotation.compute]: "spot",
+  [Annotation.reason]: "recovery",
+  [Annotation.changedAt]: attemptStart,
+  [Annotation.lastRecoveryAt]: attemptStart,
+  [Annotation.recoveringFrom]: "on-demand",
+});
+
 const healthy: FollowResult = { ok: true, seconds: 42 };
 const unhealthy: FollowResult = { ok: false, why: "pod web-1 is not Ready" };
 
@@ -90,6 +103,65 @@ describe("a follow-up's verdict", () => {
       events: ["MigrationFailed"],
       problems: 1,
       summaries: 0,
+    },
+    {
+      what: "a move to Fargate whose pods stayed Pending: PendingOnFargate, with the scheduler's reason",
+      stored: movingToFargate,
+      result: {
+        ok: false,
+        why: "pod web-1 Pending for 1m30s: FailedScheduling (fargate-scheduler): Your AWS account has reached the limit",
+        pending: true,
+      } as FollowResult,
+      annotations: {
+        [Annotation.rollout]:
+          "failed: pod web-1 Pending for 1m30s: FailedScheduling (fargate-scheduler): Your AWS account has reached the limit",
+      },
+      events: ["PendingOnFargate"],
+      problems: 1,
+      summaries: 0,
+    },
+    {
+      what: "a move to on-demand nodes that became healthy",
+      stored: movingToOnDemand,
+      result: healthy,
+      annotations: { [Annotation.rollout]: "healthy", [Annotation.compute]: "on-demand" },
+      events: ["MigratedToOnDemand"],
+      problems: 0,
+      summaries: 0,
+    },
+    {
+      what: "a move to on-demand nodes that failed",
+      stored: movingToOnDemand,
+      result: unhealthy,
+      annotations: { [Annotation.rollout]: "failed: pod web-1 is not Ready" },
+      events: ["MigrationFailed"],
+      problems: 1,
+      summaries: 0,
+    },
+    {
+      what: "a failed recovery from on-demand nodes: rolled back to on-demand, never to Fargate",
+      stored: recoveringFromOnDemand,
+      result: unhealthy,
+      annotations: {
+        [Annotation.compute]: "on-demand",
+        [Annotation.reason]: "rollback",
+        [Annotation.failedRecoveryAttempts]: "1",
+      },
+      absent: [Annotation.recoveringFrom],
+      label: "on-demand",
+      events: ["RecoveryRolledBack"],
+      problems: 1,
+      summaries: 0,
+    },
+    {
+      what: "a recovery from on-demand nodes that became healthy",
+      stored: recoveringFromOnDemand,
+      result: healthy,
+      annotations: { [Annotation.rollout]: "healthy", [Annotation.compute]: "spot" },
+      absent: [Annotation.recoveringFrom],
+      events: ["RecoveredToSpot"],
+      problems: 0,
+      summaries: 1,
     },
     {
       what: "a move to Fargate whose compute changed again meanwhile",
@@ -232,6 +304,22 @@ describe("follow-ups", () => {
     const d = deployments.put(movingToFargate);
     await Promise.all([followUps.follow(d), followUps.follow(d), ...followUps.resume([d])]);
     expect(calls).toBe(1);
+  });
+
+  it("does not resume a move from a listing taken before its verdict was written", async () => {
+    let calls = 0;
+    const { deployments, followUps, alerter } = setup(async () => (calls++, unhealthy));
+    const listed = deployments.put(recovering);
+    await followUps.follow(listed); // rolled back: compute=fargate, failed-recovery-attempts=2
+    const stored = await deployments.read({ namespace: "shop", name: "web" });
+    expect(stored.metadata!.annotations![Annotation.failedRecoveryAttempts]).toBe("2");
+
+    const [resumed] = followUps.resume([listed]); // the stale copy still says progressing
+    expect(await resumed).toEqual({ ref: { namespace: "shop", name: "web" }, target: "spot" });
+    expect(calls).toBe(1);
+    const after = await deployments.read({ namespace: "shop", name: "web" });
+    expect(after.metadata!.annotations![Annotation.failedRecoveryAttempts]).toBe("2");
+    expect(alerter.problems).toHaveLength(1);
   });
 
   it("resume only moves left in progress", async () => {

@@ -4,7 +4,14 @@
 // term writes nothing: the Deployment stays `rollout=progressing` and the next leader (or the next
 // recovery pass, after a failed verdict write) follows it again.
 import type { V1Deployment } from "@kubernetes/client-node";
-import { Annotation, EventReason, requestedCompute, type Compute } from "../core/contract.ts";
+import {
+  Annotation,
+  EventReason,
+  isOffSpot,
+  PLACE_NAME,
+  requestedCompute,
+  type Compute,
+} from "../core/contract.ts";
 import type { Config } from "../core/config.ts";
 import type { Logger } from "../core/log.ts";
 import type { Alerter } from "./alerts/alerter.ts";
@@ -40,6 +47,8 @@ export interface Verdict {
 export class FollowUps {
   private readonly deps: FollowUpDeps;
   private readonly running = new Map<string, Promise<Verdict>>();
+  /** Resumes still reading the stored Deployment, before their follow-up (if any) starts. */
+  private readonly resuming = new Set<Promise<Verdict>>();
 
   constructor(deps: FollowUpDeps) {
     this.deps = deps;
@@ -67,28 +76,47 @@ export class FollowUps {
    */
   resume(deployments: V1Deployment[]): Promise<Verdict>[] {
     return deployments
-      .filter(
-        (d) =>
-          d.metadata?.annotations?.[Annotation.rollout] === "progressing" &&
-          requestedCompute(d) !== undefined &&
-          !this.isFollowing(refOf(d)),
-      )
+      .filter((d) => inProgress(d) && !this.isFollowing(refOf(d)))
       .map((d) => {
-        this.deps.log.info({ ...refOf(d) }, "following a move left in progress");
-        return this.follow(d);
+        const resumed = this.resumeStored(d);
+        this.resuming.add(resumed);
+        void resumed.finally(() => this.resuming.delete(resumed));
+        return resumed;
       });
+  }
+
+  /**
+   * A listed copy can predate a verdict written since it was listed (a follow-up that ended in between):
+   * the move is followed only if the stored Deployment is still in that move.
+   */
+  private async resumeStored(listed: V1Deployment): Promise<Verdict> {
+    const ref = refOf(listed);
+    const target = requestedCompute(listed) ?? "spot";
+    let stored: V1Deployment;
+    try {
+      stored = await this.deps.deployments.read(ref);
+    } catch (err) {
+      if (!this.deps.signal.aborted)
+        this.deps.log.warn({ ...ref, err }, "reading a move left in progress failed");
+      return { ref, target };
+    }
+    if (!inProgress(stored) || requestedCompute(stored) !== target) return { ref, target };
+    if (!this.isFollowing(ref)) this.deps.log.info({ ...ref }, "following a move left in progress");
+    return this.follow(stored);
   }
 
   /** Resolves once every follow-up started so far has ended. */
   async idle(): Promise<void> {
-    while (this.running.size > 0) await Promise.allSettled([...this.running.values()]);
+    while (this.running.size + this.resuming.size > 0) {
+      await Promise.allSettled([...this.running.values(), ...this.resuming]);
+    }
   }
 
   private async run(deployment: V1Deployment, target: Compute): Promise<Verdict> {
     const { config, signal } = this.deps;
     const ref = refOf(deployment);
     const log = this.deps.log.child({ ...ref, target });
-    const timeout = target === "fargate" ? config.migration.rolloutTimeout : config.recovery.timeout;
+    const timeout = target === "spot" ? config.recovery.timeout : config.migration.rolloutTimeout;
     const result = await this.deps.followRollout(ref, target, timeout, {
       log,
       signal,
@@ -142,36 +170,31 @@ export class FollowUps {
   ): void {
     const { metrics, recorder, alerter, config } = this.deps;
     const key = keyOf(refOf(stored));
+    const where = PLACE_NAME[target];
     metrics.rollouts.inc({ compute: target, result: result.ok ? "healthy" : "failed" });
     if (target === "spot") metrics.recoveries.inc({ result: result.ok ? "recovered" : "rolled-back" });
     if (result.ok) {
-      log.info(
-        { seconds: result.seconds },
-        target === "fargate" ? "healthy on Fargate" : "recovered to spot",
-      );
+      log.info({ seconds: result.seconds }, target === "spot" ? "recovered to spot" : `healthy on ${where}`);
       metrics.timeToHealthy.observe({ compute: target }, result.seconds);
       const after = `after ${Math.round(result.seconds)}s`;
-      if (target === "fargate") {
-        recorder.record(
-          stored,
-          event("Normal", EventReason.migratedToFargate, `Healthy on Fargate ${after}`),
-        );
+      if (target !== "spot") {
+        const reason = target === "fargate" ? EventReason.migratedToFargate : EventReason.migratedToOnDemand;
+        recorder.record(stored, event("Normal", reason, "Verify", `Healthy on ${where} ${after}`));
       } else {
         recorder.record(
           stored,
-          event("Normal", EventReason.recoveredToSpot, `Back on spot and healthy ${after}`),
+          event("Normal", EventReason.recoveredToSpot, "Recover", `Back on spot and healthy ${after}`),
         );
         alerter.summary({ title: `${key} recovered to spot`, ok: true, lines: [`healthy on spot ${after}`] });
       }
       return;
     }
-    if (target === "fargate") {
-      log.error({ why: result.why }, "move to Fargate failed");
-      recorder.record(
-        stored,
-        event("Warning", EventReason.migrationFailed, `Move to Fargate failed: ${result.why}`),
-      );
-      alerter.problem(`Moving ${key} to Fargate failed: ${result.why}`, {
+    if (target !== "spot") {
+      log.error({ why: result.why, pending: result.pending }, `move to ${where} failed`);
+      const reason =
+        result.pending && target === "fargate" ? EventReason.pendingOnFargate : EventReason.migrationFailed;
+      recorder.record(stored, event("Warning", reason, "Verify", `Move to ${where} failed: ${result.why}`));
+      alerter.problem(`Moving ${key} to ${where} failed: ${result.why}`, {
         deployment: key,
         node: stored.metadata?.annotations?.[Annotation.interruptedNode] ?? "",
       });
@@ -180,16 +203,18 @@ export class FollowUps {
     // when the next attempt may start, as the recovery loop will compute it from what was just stored
     const next = nextAttempt(recoveryState(stored, config.recovery), now.getTime());
     const failures = failedRecoveries(stored);
-    log.warn({ why: result.why, failures, next }, "recovery failed; back on Fargate");
+    const back = PLACE_NAME[requestedCompute(stored) ?? "fargate"];
+    log.warn({ why: result.why, failures, next }, `recovery failed; back on ${back}`);
     recorder.record(
       stored,
       event(
         "Warning",
         EventReason.recoveryRolledBack,
-        `Recovery to spot failed (${result.why}); back on Fargate, next attempt ${next} at the earliest`,
+        "Recover",
+        `Recovery to spot failed (${result.why}); back on ${back}, next attempt ${next} at the earliest`,
       ),
     );
-    alerter.problem(`Recovery of ${key} to spot failed; back on Fargate`, {
+    alerter.problem(`Recovery of ${key} to spot failed; back on ${back}`, {
       why: result.why,
       "failed attempts": String(failures),
       "next attempt": next,
@@ -197,13 +222,20 @@ export class FollowUps {
   }
 }
 
-function event(type: DeploymentEvent["type"], reason: EventReasonValue, note: string): DeploymentEvent {
-  const action =
-    reason === EventReason.migratedToFargate || reason === EventReason.migrationFailed ? "Verify" : "Recover";
+function event(
+  type: DeploymentEvent["type"],
+  reason: EventReasonValue,
+  action: "Verify" | "Recover",
+  note: string,
+): DeploymentEvent {
   return { type, reason, action, note };
 }
 
-/** One summary alert for the moves to Fargate of one interruption (or of those resumed together). */
+function inProgress(d: V1Deployment): boolean {
+  return d.metadata?.annotations?.[Annotation.rollout] === "progressing" && requestedCompute(d) !== undefined;
+}
+
+/** One summary alert for the moves off spot of one interruption (or of those resumed together). */
 export async function summarizeMigrations(
   alerter: Alerter,
   verdicts: Promise<Verdict>[],
@@ -211,19 +243,20 @@ export async function summarizeMigrations(
   eventId?: string,
 ): Promise<void> {
   const decided = (await Promise.all(verdicts)).filter(
-    (v): v is Required<Verdict> => v.result !== undefined && v.target === "fargate",
+    (v): v is Required<Verdict> => v.result !== undefined && isOffSpot(v.target),
   );
   if (decided.length === 0) return;
   const failures = decided.filter((v) => !v.result.ok).length;
+  const targets = [...new Set(decided.map((v) => PLACE_NAME[v.target]))].sort().join(" and ");
   alerter.summary({
     title:
       failures === 0
-        ? `Moved ${decided.length} Deployment(s) off ${where} to Fargate`
-        : `${failures} of ${decided.length} Deployment(s) failed to move off ${where} to Fargate`,
+        ? `Moved ${decided.length} Deployment(s) off ${where} to ${targets}`
+        : `${failures} of ${decided.length} Deployment(s) failed to move off ${where} to ${targets}`,
     ok: failures === 0,
-    lines: decided.map(({ ref, result }) =>
+    lines: decided.map(({ ref, target, result }) =>
       result.ok
-        ? `${keyOf(ref)}: healthy on Fargate after ${Math.round(result.seconds)}s`
+        ? `${keyOf(ref)}: healthy on ${PLACE_NAME[target]} after ${Math.round(result.seconds)}s`
         : `${keyOf(ref)}: failed: ${result.why}`,
     ),
     eventId,

@@ -13,6 +13,7 @@ import type { Alerter } from "./alerts/alerter.ts";
 import { EventRecorder } from "./alerts/kubeEvents.ts";
 import { affectedDeployments, ReplicaSetOwners } from "./cluster/affectedDeployments.ts";
 import type { ClusterLookup } from "./cluster/clusterIndex.ts";
+import { priorityClasses } from "./cluster/priorityClasses.ts";
 import { KubeDeployments, scopeOf } from "./deployments.ts";
 import { DriftRepair } from "./drift.ts";
 import { FollowUps, summarizeMigrations } from "./followUp.ts";
@@ -59,7 +60,13 @@ export function leaderWork(parts: Omit<WatcherParts, "sqs">, signal: AbortSignal
     deployments,
     recorder,
     followUps,
-    migrator: new Migrator({ ...common, affectedBy, nodes, followUps }),
+    migrator: new Migrator({
+      ...common,
+      affectedBy,
+      classPriority: () => priorityClasses(kube),
+      nodes,
+      followUps,
+    }),
     drift: new DriftRepair(common),
     recovery: new Recovery({ ...common, listPods, nodes, interruptions, followUps }),
   };

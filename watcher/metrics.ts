@@ -47,6 +47,22 @@ export function createWatcherMetrics() {
     ),
     sqsErrors: counter("sqs_errors_total", "Failed SQS calls by operation", ["operation"]),
     alerts: counter("alerts_total", "Slack messages by outcome (sent, failed, dropped)", ["result"]),
+    fargateBudgetExceeded: counter(
+      "fargate_budget_exceeded_total",
+      "Deployments an interruption did not move to Fargate because they did not fit the Fargate budget",
+    ),
+    fargateBudgetUsed: new Gauge({
+      name: "spot_orchestrator_fargate_budget_used",
+      help: "Fargate use of the opted-in Deployments (vcpu at Fargate's pod sizes, pods), as last counted by the leader",
+      labelNames: ["resource"] as const,
+      registers,
+    }),
+    fargateBudgetLimit: new Gauge({
+      name: "spot_orchestrator_fargate_budget_limit",
+      help: "The Fargate budget (fargate.max_vcpu, fargate.max_pods); no series for a resource without a limit",
+      labelNames: ["resource"] as const,
+      registers,
+    }),
     isLeader: new Gauge({
       name: "spot_orchestrator_is_leader",
       help: "1 while this replica leads: holds the leader Lease, or runs without leader election",

@@ -4,8 +4,10 @@ import type { V1Deployment } from "@kubernetes/client-node";
 import {
   Annotation,
   COMPUTE_LABEL,
+  isOffSpot,
   requestedCompute,
   type Compute,
+  type OffSpot,
   type Reason,
   type RolloutState,
 } from "../core/contract.ts";
@@ -27,6 +29,8 @@ export type FollowResult =
       why: string;
       /** The Deployment's compute was changed again while the move was followed (e.g. an interruption). */
       superseded?: boolean;
+      /** New pods stayed Pending past the pending timeout (`why` names the scheduler's reason). */
+      pending?: boolean;
     };
 
 const MAX_WHY = 200;
@@ -63,12 +67,18 @@ export function failedRecoveries(deployment: V1Deployment): number {
   return Number.parseInt(value, 10) || 0;
 }
 
+/** Where a failed recovery of `deployment` goes back to: where the recovery took it from. */
+export function rollbackTarget(deployment: V1Deployment): OffSpot {
+  const from = deployment.metadata?.annotations?.[Annotation.recoveringFrom];
+  return from === "on-demand" || from === "fargate" ? from : "fargate";
+}
+
 /**
  * The verdict of a followed move to `target`, as a patch of the Deployment as stored now; undefined when
  * there is nothing to record (the Deployment has moved on).
- * - to Fargate: `rollout` says how it went, unless compute was changed again meanwhile;
+ * - off spot (Fargate, on-demand): `rollout` says how it went, unless compute was changed again meanwhile;
  * - to spot (recovery): success clears the failed attempts; failure counts one more and, unless something
- *   else already moved it back (an interruption, whose reason stands), rolls back to Fargate.
+ *   else already moved it back (an interruption, whose reason stands), rolls back to where it came from.
  */
 export function verdictPatch(
   current: V1Deployment,
@@ -77,28 +87,30 @@ export function verdictPatch(
   context: WriteContext,
 ): MetadataPatch | undefined {
   const onTarget = requestedCompute(current) === target;
-  if (target === "fargate") {
+  if (isOffSpot(target)) {
     if (!onTarget || (!result.ok && result.superseded)) return undefined;
     return { annotations: { [Annotation.rollout]: result.ok ? "healthy" : failedRollout(result.why) } };
   }
+  const done = { [Annotation.recoveringFrom]: null };
   if (result.ok) {
     if (!onTarget) return undefined;
     return {
-      annotations: { [Annotation.rollout]: "healthy", [Annotation.failedRecoveryAttempts]: null },
+      annotations: { [Annotation.rollout]: "healthy", [Annotation.failedRecoveryAttempts]: null, ...done },
     };
   }
-  const attempts = { [Annotation.failedRecoveryAttempts]: String(failedRecoveries(current) + 1) };
+  const attempts = { [Annotation.failedRecoveryAttempts]: String(failedRecoveries(current) + 1), ...done };
   if (!onTarget) return { annotations: attempts };
-  return movePatch("fargate", "rollback", context, {
+  return movePatch(rollbackTarget(current), "rollback", context, {
     ...attempts,
     [Annotation.rollout]: failedRollout(result.why),
   });
 }
 
-/** The move back to spot that a recovery attempt starts. */
-export function recoveryPatch(context: WriteContext): MetadataPatch {
+/** The move back to spot that a recovery attempt starts, remembering where it comes from for a rollback. */
+export function recoveryPatch(from: OffSpot, context: WriteContext): MetadataPatch {
   return movePatch("spot", "recovery", context, {
     [Annotation.lastRecoveryAt]: rfc3339(context.now),
     [Annotation.rollout]: "progressing" satisfies RolloutState,
+    [Annotation.recoveringFrom]: from,
   });
 }

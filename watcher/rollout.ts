@@ -8,6 +8,7 @@ import type { Logger } from "../core/log.ts";
 import type { Config } from "../core/config.ts";
 import type { DeploymentRef } from "./deployments.ts";
 import type { FollowResult } from "./moves.ts";
+import { describePending, stuckPod } from "./pendingPods.ts";
 import { checkHealth, type HealthOptions } from "./workloadHealth.ts";
 
 export type RolloutStatus = { done: true } | { done: false; failed: boolean; why: string };
@@ -17,6 +18,8 @@ interface FollowOptions extends HealthOptions {
   checkIntervalMs: number;
   /** Pause after the rollout completes before health is verified. */
   verificationDelayMs?: number;
+  /** A new pod Pending this long fails the move, with its reason; unset: the reason is told at the timeout. */
+  pendingTimeoutMs?: number;
   log: Logger;
   signal?: AbortSignal;
   /** Checked on every read of the Deployment: a reason to stop following it (its compute changed again). */
@@ -70,6 +73,7 @@ export function rolloutFollower(kube: Kube, config: Config): FollowRollout {
     followRollout(kube, ref, target, timeoutMs, {
       checkIntervalMs: monitoring.checkInterval,
       verificationDelayMs: migration.verificationDelay,
+      ...(target === "fargate" ? { pendingTimeoutMs: config.fargate.pendingTimeout } : {}),
       // the configured Service is health-checked for the configured Deployment only
       ...(kubernetes.serviceName !== "" && ref.name === kubernetes.deploymentName
         ? { serviceName: kubernetes.serviceName }
@@ -81,7 +85,8 @@ export function rolloutFollower(kube: Kube, config: Config): FollowRollout {
 
 /**
  * Polls the Deployment until its rollout is complete and it is healthy on `target`, or it fails
- * (ProgressDeadlineExceeded, deleted), `abortIf` gives a reason, or `timeoutMs` passes.
+ * (ProgressDeadlineExceeded, deleted, a new pod Pending past `pendingTimeoutMs`), `abortIf` gives a reason,
+ * or `timeoutMs` passes. A failure while new pods are Pending names the longest one and why it waits.
  */
 async function followRollout(
   kube: Kube,
@@ -95,6 +100,9 @@ async function followRollout(
   const { log, signal } = options;
   let rolledOut = false;
   let lastWhy = "no status read yet";
+  // pods waiting longer than this are looked into: the pending timeout, or else the last poll's turn
+  const lookIntoPendingAt =
+    started + (options.pendingTimeoutMs ?? Math.max(0, timeoutMs - options.checkIntervalMs));
   for (;;) {
     if (signal?.aborted) return { ok: false, why: "stopped before the rollout finished" };
     try {
@@ -105,6 +113,16 @@ async function followRollout(
       if (!status.done && status.failed) return { ok: false, why: status.why };
       if (!status.done) {
         lastWhy = `rollout: ${status.why}`;
+        if (Date.now() >= lookIntoPendingAt) {
+          const stuck = await stuckPod(kube, deployment, Date.now());
+          if (stuck !== undefined) {
+            lastWhy = describePending(stuck.pending, stuck.reason);
+            const { pendingTimeoutMs } = options;
+            if (pendingTimeoutMs !== undefined && stuck.pending.forMs >= pendingTimeoutMs) {
+              return { ok: false, why: lastWhy, pending: true };
+            }
+          }
+        }
       } else {
         if (!rolledOut) {
           rolledOut = true;

@@ -79,23 +79,29 @@ export function missingEndpoints(pods: V1Pod[], slices: V1EndpointSlice[]): V1Po
   );
 }
 
+/** The pods of the Deployment's current revision; undefined while its ReplicaSet is not there yet. */
+export async function newPods(kube: Kube, deployment: V1Deployment): Promise<V1Pod[] | undefined> {
+  const namespace = deployment.metadata?.namespace ?? "";
+  const selector = selectorString(deployment.spec?.selector);
+  const replicaSets = (await kube.apps.listNamespacedReplicaSet({ namespace, labelSelector: selector }))
+    .items;
+  const current = newReplicaSet(deployment, replicaSets);
+  if (current === undefined) return undefined;
+  const hash = current.metadata?.labels?.[POD_TEMPLATE_HASH] ?? "";
+  const labelSelector = [selector, `${POD_TEMPLATE_HASH}=${hash}`].filter(Boolean).join(",");
+  return (await kube.core.listNamespacedPod({ namespace, labelSelector })).items.filter(
+    (pod) => controllerOf(pod.metadata, "ReplicaSet")?.uid === current.metadata?.uid,
+  );
+}
+
 export async function checkHealth(
   kube: Kube,
   deployment: V1Deployment,
   target: Compute,
   options: HealthOptions = {},
 ): Promise<HealthResult> {
-  const namespace = deployment.metadata?.namespace ?? "";
-  const selector = selectorString(deployment.spec?.selector);
-  const replicaSets = (await kube.apps.listNamespacedReplicaSet({ namespace, labelSelector: selector }))
-    .items;
-  const current = newReplicaSet(deployment, replicaSets);
-  if (current === undefined) return { ok: false, why: "the new ReplicaSet is not there yet" };
-  const hash = current.metadata?.labels?.[POD_TEMPLATE_HASH] ?? "";
-  const labelSelector = [selector, `${POD_TEMPLATE_HASH}=${hash}`].filter(Boolean).join(",");
-  const pods = (await kube.core.listNamespacedPod({ namespace, labelSelector })).items.filter(
-    (pod) => controllerOf(pod.metadata, "ReplicaSet")?.uid === current.metadata?.uid,
-  );
+  const pods = await newPods(kube, deployment);
+  if (pods === undefined) return { ok: false, why: "the new ReplicaSet is not there yet" };
   const desired = deployment.spec?.replicas ?? 1;
   if (pods.length < desired) return { ok: false, why: `${pods.length} of ${desired} new pods exist` };
 
@@ -111,7 +117,11 @@ export async function checkHealth(
       nodes.set(nodeName, node);
     }
     if (!arrivedOn(node, target)) {
-      const where = target === "fargate" ? "not a Fargate node" : "still a Fargate node";
+      const where = {
+        fargate: "not a Fargate node",
+        "on-demand": "not an on-demand node",
+        spot: "still a Fargate node",
+      }[target];
       return { ok: false, why: `pod ${nameOf(pod)} runs on ${nodeName}, ${where}` };
     }
   }

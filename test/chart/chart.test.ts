@@ -627,7 +627,7 @@ describe("chart", () => {
   it("tells GitOps users to ignore every annotation the orchestrator writes", () => {
     const readme = readFileSync(join(chartDir, "README.md"), "utf8");
     const written = Object.values(Annotation).filter(
-      (key) => key !== Annotation.enabled && key !== Annotation.healthPath,
+      (key) => key !== Annotation.enabled && key !== Annotation.healthPath && key !== Annotation.priority,
     );
     for (const key of written) expect(readme).toContain(`.metadata.annotations["${key}"]`);
   });
@@ -657,6 +657,7 @@ function leafPaths(value: unknown, prefix = ""): string[] {
       "webhook.resources",
       "watcher.resources",
       "config.compute.spot_node_selector",
+      "config.compute.on_demand_node_selector",
     ].includes(prefix)
   ) {
     return [prefix];

@@ -1,8 +1,6 @@
 // A spot interruption end to end: SQS emulator → watcher process → annotation flip → webhook process →
 // real rollout onto emulated Fargate nodes → health verified → node terminated. Real apiserver throughout.
 import { randomBytes } from "node:crypto";
-import { createServer, type Server } from "node:http";
-import { once } from "node:events";
 import { join } from "node:path";
 import { AppsV1Api, CoreV1Api, EventsV1Api, type V1Node } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,8 +18,10 @@ import {
   podsOf,
   readyEndpoints,
   sampleReadyEndpoints,
+  startSlackReceiver,
   waitForAvailable,
   waitForEmptyQueue,
+  type SlackReceiver,
 } from "./support.ts";
 
 const kc = testKubeConfig();
@@ -33,7 +33,7 @@ const ns = useNamespace("e2e-interruption");
 const pool = `e2e-${randomBytes(3).toString("hex")}`;
 let nodes: V1Node[] = [];
 let stack: Stack;
-let slack: { server: Server; url: string; messages: { text: string }[] };
+let slack: SlackReceiver;
 
 beforeAll(async () => {
   slack = await startSlackReceiver();
@@ -55,7 +55,7 @@ afterAll(async () => {
   await stack?.stop();
   await fargateProfiles(kc).remove(`fp-${ns.name}`);
   await Promise.all(nodes.map((n) => terminateNode(kc, n.metadata?.name ?? "")));
-  slack?.server.close();
+  await slack?.close();
 });
 
 const name = (n: V1Node) => n.metadata?.name ?? "";
@@ -170,20 +170,3 @@ describe("a spot interruption", () => {
     expect(received("handled") + received("duplicate")).toBe(2);
   });
 });
-
-async function startSlackReceiver(): Promise<{ server: Server; url: string; messages: { text: string }[] }> {
-  const messages: { text: string }[] = [];
-  const server = createServer((req, res) => {
-    let body = "";
-    req.on("data", (chunk: Buffer) => (body += chunk.toString()));
-    req.on("end", () => {
-      messages.push(JSON.parse(body) as { text: string });
-      res.end("ok");
-    });
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const address = server.address();
-  if (address === null || typeof address === "string") throw new Error("no address");
-  return { server, url: `http://127.0.0.1:${address.port}/services/T000/B000/XXXX`, messages };
-}

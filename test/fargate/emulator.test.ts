@@ -6,6 +6,7 @@ import { fargateComputeLabel } from "../cluster/nodes.ts";
 import { waitFor } from "../cluster/wait.ts";
 import { fargateWebhookName, startFargateEmulator } from "./emulator.ts";
 import { fargateProfiles } from "./profile-store.ts";
+import { fargateScheduler, quotaMessage } from "./quota.ts";
 
 const kc = testKubeConfig();
 const core = kc.makeApiClient(CoreV1Api);
@@ -71,6 +72,49 @@ describe("EKS Fargate emulator", () => {
       expect((await core.listNode({})).items.map((n) => n.metadata?.name)).toContain(nodes[1]);
     } finally {
       await emulator.close();
+    }
+  });
+
+  it("leaves pods over a profile's pod quota Pending for the fargate-scheduler, with EKS's FailedScheduling Event", async () => {
+    const quotaProfile = `${profileName}-quota`;
+    const label = { "compute-type": "fargate-quota" };
+    await fargateProfiles(kc).add({
+      name: quotaProfile,
+      selectors: [{ namespace: ns.name, labels: label }],
+      podQuota: 1,
+    });
+    try {
+      const body = (name: string): V1Pod => ({ ...fargatePod(name), metadata: { name, labels: label } });
+      await Promise.all(
+        ["q1", "q2"].map((name) => core.createNamespacedPod({ namespace: ns.name, body: body(name) })),
+      );
+      const pods = await Promise.all(
+        ["q1", "q2"].map((name) => core.readNamespacedPod({ namespace: ns.name, name })),
+      );
+      const [placed, waiting] =
+        pods[0]!.spec?.schedulerName === fargateScheduler ? [pods[1]!, pods[0]!] : pods;
+      expect(placed!.spec?.nodeSelector?.[fargateComputeLabel]).toBe("fargate");
+      expect(waiting!.spec?.schedulerName).toBe(fargateScheduler);
+      expect(waiting!.spec?.nodeSelector).toBeUndefined();
+      expect(waiting!.metadata?.labels?.["eks.amazonaws.com/fargate-profile"]).toBe(quotaProfile);
+      const event = await waitFor("the fargate-scheduler's Event", async () => {
+        const events = await core.listNamespacedEvent({
+          namespace: ns.name,
+          fieldSelector: `involvedObject.uid=${waiting!.metadata?.uid}`,
+        });
+        return events.items[0];
+      });
+      expect(event).toMatchObject({
+        type: "Warning",
+        reason: "FailedScheduling",
+        message: quotaMessage,
+        source: { component: fargateScheduler },
+      });
+      const still = await core.readNamespacedPod({ namespace: ns.name, name: waiting!.metadata!.name! });
+      expect(still.status?.phase).toBe("Pending");
+      expect(still.spec?.nodeName).toBeUndefined();
+    } finally {
+      await fargateProfiles(kc).remove(quotaProfile);
     }
   });
 

@@ -3,11 +3,18 @@ import fastJsonPatch, { type Operation } from "fast-json-patch";
 import { fargateComputeLabel, fargateTaint } from "../cluster/nodes.ts";
 import { fargateIncompatibility } from "./compatibility.ts";
 import { fargateProfileLabel, matchingProfile, type FargateProfile } from "./profiles.ts";
+import { fargateScheduler } from "./quota.ts";
 
 export type FargateDecision =
   | { outcome: "not-fargate" }
   | { outcome: "rejected"; profile: FargateProfile; message: string }
-  | { outcome: "fargate"; profile: FargateProfile; patchFor(nodeName: string): Operation[] };
+  | {
+      outcome: "fargate";
+      profile: FargateProfile;
+      patchFor(nodeName: string): Operation[];
+      /** The pod handed to the fargate-scheduler with no node: it waits for capacity (quota.ts). */
+      waitingPatch(): Operation[];
+    };
 
 /** What EKS does with a pod at creation, given the cluster's Fargate profiles. */
 export function decideFargate(
@@ -23,6 +30,7 @@ export function decideFargate(
     outcome: "fargate",
     profile,
     patchFor: (nodeName) => fastJsonPatch.compare(pod, placeOnFargate(pod, profile.name, nodeName)),
+    waitingPatch: () => fastJsonPatch.compare(pod, waitForFargate(pod, profile.name)),
   };
 }
 
@@ -31,16 +39,28 @@ export function decideFargate(
  * and pinned to the Fargate node made for it (EKS runs each Fargate pod on a node of its own).
  */
 function placeOnFargate(pod: V1Pod, profileName: string, nodeName: string): V1Pod {
+  const placed = labelledForFargate(pod, profileName);
+  placed.spec!.nodeSelector = {
+    ...placed.spec!.nodeSelector,
+    [fargateComputeLabel]: "fargate",
+    "kubernetes.io/hostname": nodeName,
+  };
+  return placed;
+}
+
+/** The pod as EKS leaves it for its fargate-scheduler, which has no capacity to give it. */
+function waitForFargate(pod: V1Pod, profileName: string): V1Pod {
+  const waiting = labelledForFargate(pod, profileName);
+  waiting.spec!.schedulerName = fargateScheduler;
+  return waiting;
+}
+
+function labelledForFargate(pod: V1Pod, profileName: string): V1Pod {
   const placed = structuredClone(pod);
   placed.metadata = placed.metadata ?? {};
   placed.metadata.labels = { ...placed.metadata.labels, [fargateProfileLabel]: profileName };
   const spec = placed.spec ?? { containers: [] };
   placed.spec = spec;
-  spec.nodeSelector = {
-    ...spec.nodeSelector,
-    [fargateComputeLabel]: "fargate",
-    "kubernetes.io/hostname": nodeName,
-  };
   const tolerates = spec.tolerations?.some(
     (t) => t.key === fargateTaint.key && (t.operator === "Exists" || t.value === fargateTaint.value),
   );

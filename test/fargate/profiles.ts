@@ -9,6 +9,11 @@ export interface FargateProfileSelector {
 export interface FargateProfile {
   name: string;
   selectors: FargateProfileSelector[];
+  /**
+   * Emulation only: the account's limit on concurrent Fargate pods (see quota.ts), counted over this
+   * profile's pods so that tests sharing a cluster keep their limits apart. Unset: no limit.
+   */
+  podQuota?: number;
 }
 
 /** Set by EKS on every pod it schedules to Fargate; a pod may also carry it to pick among matching profiles. */

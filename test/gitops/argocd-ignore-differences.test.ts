@@ -59,7 +59,7 @@ function manifests(): [string, V1Deployment][] {
       Object.assign(spec, rest);
       if (affinity) spec.affinity = { ...spec.affinity, ...affinity };
     }
-    for (const label of [undefined, "spot", "fargate"]) {
+    for (const label of [undefined, "spot", "fargate", "on-demand"]) {
       const shape = [...present, label ? `compute-type=${label}` : "no compute-type"].join(", ");
       all.push([
         shape,
@@ -110,7 +110,7 @@ const webhookWritten = new Set<string>([
   Annotation.changedBy,
   Annotation.spotPlacement,
 ]);
-const userOwned = new Set<string>([Annotation.enabled, Annotation.healthPath]);
+const userOwned = new Set<string>([Annotation.enabled, Annotation.healthPath, Annotation.priority]);
 const watcherWritten = Object.values(Annotation).filter(
   (key) =>
     !userOwned.has(key) &&
@@ -129,20 +129,26 @@ function watcherFlip(stored: V1Deployment, compute: Compute, reason: string): V1
   return next;
 }
 
-/** A Deployment's stored states from git to a stint, a failed recovery and a successful one. */
+/**
+ * A Deployment's stored states from git to a stint (on Fargate, or on on-demand nodes, the fallback), a
+ * failed recovery and a successful one.
+ */
 function lifecycle(config: PlacementConfig, git: V1Deployment): [string, V1Deployment][] {
   const created = admit(config, git, undefined, "jane@example.com");
-  const stint = admit(config, watcherFlip(created, "fargate", "spot-interruption"), created, ORCHESTRATOR);
-  const attempt = admit(config, watcherFlip(stint, "spot", "recovery"), stint, ORCHESTRATOR);
-  const rollback = admit(config, watcherFlip(attempt, "fargate", "rollback"), attempt, ORCHESTRATOR);
-  const recovered = admit(config, watcherFlip(rollback, "spot", "recovery"), rollback, ORCHESTRATOR);
-  return [
-    ["opted in", created],
-    ["on Fargate after an interruption", stint],
-    ["recovering", attempt],
-    ["rolled back to Fargate", rollback],
-    ["recovered", recovered],
-  ];
+  const states: [string, V1Deployment][] = [["opted in", created]];
+  for (const away of ["fargate", "on-demand"] as const) {
+    const stint = admit(config, watcherFlip(created, away, "spot-interruption"), created, ORCHESTRATOR);
+    const attempt = admit(config, watcherFlip(stint, "spot", "recovery"), stint, ORCHESTRATOR);
+    const rollback = admit(config, watcherFlip(attempt, away, "rollback"), attempt, ORCHESTRATOR);
+    const recovered = admit(config, watcherFlip(rollback, "spot", "recovery"), rollback, ORCHESTRATOR);
+    states.push(
+      [`on ${away} after an interruption`, stint],
+      [`recovering from ${away}`, attempt],
+      [`rolled back to ${away}`, rollback],
+      [`recovered from ${away}`, recovered],
+    );
+  }
+  return states;
 }
 
 const configs: [string, PlacementConfig][] = [

@@ -97,7 +97,7 @@ describe("the webhook in the container image, called by the apiserver", () => {
     );
     expect(outcome).toBe(
       `admission webhook "validate.spot-orchestrator.io" denied the request: ` +
-        `${Annotation.compute}: "fargat" is not allowed; allowed values: spot, fargate`,
+        `${Annotation.compute}: "fargat" is not allowed; allowed values: spot, fargate, on-demand`,
     );
   });
 });

@@ -17,6 +17,8 @@ export interface StackOptions {
   logDir: string;
   /** Extra environment of the watcher (short intervals, Slack URL, ...). */
   watcherEnv?: Record<string, string>;
+  /** Settings both processes read, as the chart's one config.toml gives them both (placement, fallback). */
+  sharedEnv?: Record<string, string>;
   /** Start the watcher (default true). */
   watcher?: boolean;
 }
@@ -75,7 +77,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         "--health-port",
         String(healthPort),
       ],
-      { env: { ORCHESTRATOR_USERNAME: username }, logDir },
+      { env: { ...options.sharedEnv, ORCHESTRATOR_USERNAME: username }, logDir },
     );
     stops.push(() => webhook.stop());
     await waitUntilReady(webhook, `http://127.0.0.1:${healthPort}/readyz`);
@@ -100,6 +102,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       ORCHESTRATOR_USERNAME: username,
       CHECK_INTERVAL: "500ms",
       VERIFICATION_DELAY: "500ms",
+      ...options.sharedEnv,
       ...options.watcherEnv,
     };
     const startWatcher = async (name = "watcher", env: Record<string, string> = {}) => {

@@ -19,6 +19,9 @@ export const placement: PlacementConfig = {
   spotNodeSelector: { "eks.amazonaws.com/capacityType": "SPOT" },
   spotTolerations: [],
   fargateNodeSelector: {},
+  onDemandLabel: "on-demand",
+  onDemandNodeSelector: { "eks.amazonaws.com/capacityType": "ON_DEMAND" },
+  onDemandTolerations: [],
 };
 
 export const quietLog = createLogger({ level: "silent", format: "json" });

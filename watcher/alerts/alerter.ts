@@ -9,8 +9,13 @@ import { SlackAlerter, type SlackAlerterOptions } from "./slack.ts";
 export interface InterruptionAlert {
   event: Ec2Event;
   node: string;
+  /** Moving to Fargate. */
   deployments: DeploymentRef[];
+  /** Moving to on-demand nodes instead of Fargate (the fallback), and why not Fargate. */
+  onDemand?: { deployment: DeploymentRef; why: string }[];
   skipped: { deployment: DeploymentRef; why: string }[];
+  /** The Fargate budget's use once these moves are done, when there is a budget. */
+  budget?: string;
   dryRun: boolean;
 }
 
@@ -56,7 +61,16 @@ class LogAlerter implements Alerter {
     this.log = log;
   }
 
-  interruption({ event, node, deployments, skipped, dryRun }: InterruptionAlert): void {
+  interruption({
+    event,
+    node,
+    deployments,
+    onDemand = [],
+    skipped,
+    budget,
+    dryRun,
+  }: InterruptionAlert): void {
+    const why = (s: { deployment: DeploymentRef; why: string }) => `${keyOf(s.deployment)}: ${s.why}`;
     this.log.info(
       {
         alert: "interruption",
@@ -64,7 +78,9 @@ class LogAlerter implements Alerter {
         instanceId: event.instanceId,
         node,
         deployments: deployments.map(keyOf),
-        skipped: skipped.map((s) => `${keyOf(s.deployment)}: ${s.why}`),
+        onDemand: onDemand.map(why),
+        skipped: skipped.map(why),
+        budget,
         dryRun,
       },
       "interruption alert (Slack off)",

@@ -127,6 +127,30 @@ describe("the Slack alerter", () => {
     expect(await count("sent")).toBe(1);
   });
 
+  it("names what moves to on-demand nodes instead of Fargate, and the Fargate budget's use", async () => {
+    const receiver = await startReceiver();
+    const { slack } = alerter({ webhookUrl: receiver.url });
+    slack.interruption({
+      ...interruption(),
+      onDemand: [
+        {
+          deployment: { namespace: "shop", name: "search" },
+          why: "over the Fargate budget: needs 2 vCPU, 1 of 16 left (fargate.max_vcpu)",
+        },
+      ],
+      budget: "15.5 of 16 vCPU, 31 pods (no limit)",
+    });
+    await slack.flush(10_000);
+    const [{ message }] = receiver.received as [Received];
+    expect(message.text).toContain("2 Deployments moving to Fargate, 1 to on-demand nodes, 1 skipped");
+    const text = allText(message);
+    expect(text).toContain("*Moving to on-demand nodes*");
+    expect(text).toContain(
+      "shop/search`: over the Fargate budget: needs 2 vCPU, 1 of 16 left (fargate.max_vcpu)",
+    );
+    expect(text).toContain("Fargate budget: 15.5 of 16 vCPU, 31 pods (no limit)");
+  });
+
   it("marks a dry run", async () => {
     const receiver = await startReceiver();
     const { slack } = alerter({ webhookUrl: receiver.url });

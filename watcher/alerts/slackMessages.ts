@@ -1,5 +1,5 @@
 // The layout of the Slack messages: Block Kit blocks with a plain-text fallback, Slack's limits respected.
-import { keyOf } from "../deployments.ts";
+import { keyOf, type DeploymentRef } from "../deployments.ts";
 import type { Ec2Event, EventKind } from "../sqs/ec2Event.ts";
 import type { InterruptionAlert, SummaryAlert } from "./alerter.ts";
 
@@ -28,13 +28,16 @@ export function messageFormat(clusterName?: string) {
   const clusterPlain = clusterName ? ` in ${clusterName}` : "";
   return {
     interruption(alert: InterruptionAlert): SlackMessage {
-      const { event, node, deployments, skipped, dryRun } = alert;
+      const { event, node, deployments, onDemand = [], skipped, budget, dryRun } = alert;
       const { emoji, title } = HEADLINES[event.kind];
       const dry = dryRun ? DRY_RUN : "";
-      const moving = `${deployments.length} Deployment${deployments.length === 1 ? "" : "s"} ${dryRun ? "would move" : "moving"} to Fargate`;
+      const verb = dryRun ? "would move" : "moving";
+      const moving = `${deployments.length} Deployment${deployments.length === 1 ? "" : "s"} ${verb} to Fargate`;
+      const onDemandNote = onDemand.length > 0 ? `, ${onDemand.length} to on-demand nodes` : "";
       const skipNote = skipped.length > 0 ? `, ${skipped.length} skipped` : "";
+      const summary = `${moving}${onDemandNote}${skipNote}`;
       const blocks: SlackBlock[] = [
-        section(`${emoji} *${dry}${title}*${cluster}: node \`${escape(node)}\` — ${moving}${skipNote}`),
+        section(`${emoji} *${dry}${title}*${cluster}: node \`${escape(node)}\` — ${summary}`),
         {
           type: "section",
           fields: [
@@ -47,23 +50,20 @@ export function messageFormat(clusterName?: string) {
           ],
         },
       ];
+      const listed = (items: { deployment: DeploymentRef; why: string }[]) =>
+        bullets(items.map((s) => `\`${escape(keyOf(s.deployment))}\`: ${escape(s.why)}`));
       if (deployments.length > 0) {
-        blocks.push(
-          section(
-            `*${dryRun ? "Would move" : "Moving"} to Fargate*\n${bullets(deployments.map((d) => `\`${escape(keyOf(d))}\``))}`,
-          ),
-        );
+        const names = deployments.map((d) => `\`${escape(keyOf(d))}\``);
+        blocks.push(section(`*${dryRun ? "Would move" : "Moving"} to Fargate*\n${bullets(names)}`));
       }
-      if (skipped.length > 0) {
-        blocks.push(
-          section(
-            `*Skipped*\n${bullets(skipped.map((s) => `\`${escape(keyOf(s.deployment))}\`: ${escape(s.why)}`))}`,
-          ),
-        );
+      if (onDemand.length > 0) {
+        blocks.push(section(`*${dryRun ? "Would move" : "Moving"} to on-demand nodes*\n${listed(onDemand)}`));
       }
+      if (skipped.length > 0) blocks.push(section(`*Skipped*\n${listed(skipped)}`));
+      if (budget !== undefined) blocks.push(context(`Fargate budget: ${escape(budget)}`));
       if (dryRun) blocks.push(context(":information_source: Dry run: no Deployment was changed."));
       return {
-        text: `${emoji} ${dry}${title}${clusterPlain}: node ${node} (${event.instanceId}), ${moving}${skipNote}${event.deadline ? `; reclaimed at ${event.deadline.toISOString()}` : ""}`,
+        text: `${emoji} ${dry}${title}${clusterPlain}: node ${node} (${event.instanceId}), ${summary}${event.deadline ? `; reclaimed at ${event.deadline.toISOString()}` : ""}`,
         blocks,
       };
     },

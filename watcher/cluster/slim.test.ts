@@ -4,7 +4,7 @@ import type { V1Deployment, V1Node, V1Pod, V1PodSpec } from "@kubernetes/client-
 import { describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
 import { instanceIdOf } from "../../core/ec2.ts";
-import { podRequests } from "../../core/placement.ts";
+import { podRequests } from "../../core/podRequests.ts";
 import { countsAsOptedIn, type Scope } from "../deployments.ts";
 import { spotFit } from "../recovery/spotCapacity.ts";
 import { deploymentNameOf, selects } from "./affectedDeployments.ts";

@@ -1,4 +1,4 @@
-import type { V1Deployment, V1Node } from "@kubernetes/client-node";
+import type { V1Deployment, V1Node, V1PodSpec } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
 import { loadConfig } from "../../core/config.ts";
@@ -29,7 +29,13 @@ const event: Ec2Event = {
   time: new Date(),
 };
 
-function setup() {
+function setup(
+  options: {
+    config?: typeof config;
+    classPriority?: () => Promise<(name: string | undefined) => number>;
+    affectedBy?: (node: string) => Promise<V1Deployment[]>;
+  } = {},
+) {
   const deployments = new FakeDeployments();
   const recorder = recordingRecorder();
   const alerter = recordingAlerter();
@@ -39,7 +45,7 @@ function setup() {
     recorder,
     alerter,
     metrics: createWatcherMetrics(),
-    config,
+    config: options.config ?? config,
     log,
     signal: term.signal,
   };
@@ -55,10 +61,11 @@ function setup() {
     ...common,
     followUps,
     nodes,
-    affectedBy: async () => deployments.list(),
+    affectedBy: options.affectedBy ?? (async () => deployments.list()),
+    classPriority: options.classPriority ?? (async () => () => 0),
   });
   const handle = () => migrator.handle(event, { log, receivedAt: Date.now() });
-  return { deployments, migrator, followUps, alerter, handle };
+  return { deployments, migrator, followUps, alerter, recorder, metrics: common.metrics, handle };
 }
 
 const web: V1Deployment = {
@@ -120,3 +127,186 @@ describe("a flip", () => {
     expect(deployments.annotations("web")[Annotation.compute]).toBe("fargate");
   });
 });
+
+/** One 0.25 vCPU pod on Fargate (100m, 64Mi) per replica. */
+function app(
+  name: string,
+  annotations: Record<string, string> = {},
+  spec: Partial<V1PodSpec> = {},
+): V1Deployment {
+  return {
+    metadata: { name, namespace: "shop", annotations: { [Annotation.enabled]: "true", ...annotations } },
+    spec: {
+      replicas: 1,
+      selector: {},
+      template: {
+        spec: {
+          containers: [{ name: "app", resources: { requests: { cpu: "100m", memory: "64Mi" } } }],
+          ...spec,
+        },
+      },
+    },
+  };
+}
+
+const budgeted = (env: Record<string, string>) => loadConfig({ env: { FARGATE_MAX_VCPU: "1", ...env } });
+const computeOf = (deployments: FakeDeployments, name: string) =>
+  deployments.annotations(name)[Annotation.compute];
+
+describe("under a Fargate budget", () => {
+  const fleet = () => [
+    app("alpha"),
+    app("bravo", {}, { priorityClassName: "low" }),
+    app("charlie", {}, { priorityClassName: "critical" }),
+    app("delta", { [Annotation.priority]: "5" }),
+    app("echo", { [Annotation.priority]: "-1" }, { priorityClassName: "critical" }),
+    app("foxtrot", { [Annotation.priority]: "10" }),
+  ];
+  const classes = async () => (name: string | undefined) => ({ critical: 1000, low: 10 })[name ?? ""] ?? 0;
+
+  it("moves what fits in priority order and reports the rest: one alert, Events, the metric", async () => {
+    const { deployments, handle, alerter, recorder, metrics, followUps } = setup({
+      config: budgeted({}),
+      classPriority: classes,
+    });
+    for (const d of fleet()) deployments.put(d);
+    await handle();
+    await followUps.idle();
+    const moved = ["foxtrot", "delta", "charlie", "bravo"];
+    for (const name of moved) expect(computeOf(deployments, name)).toBe("fargate");
+    for (const name of ["alpha", "echo"]) expect(computeOf(deployments, name)).toBeUndefined();
+
+    expect(alerter.interruptions).toHaveLength(1);
+    const [alert] = alerter.interruptions;
+    expect(alert!.deployments.map((d) => d.name).sort()).toEqual([...moved].sort());
+    expect(alert!.skipped).toEqual([
+      {
+        deployment: { namespace: "shop", name: "alpha" },
+        why: "over the Fargate budget: needs 0.25 vCPU, 0 of 1 left (fargate.max_vcpu)",
+      },
+      {
+        deployment: { namespace: "shop", name: "echo" },
+        why: "over the Fargate budget: needs 0.25 vCPU, 0 of 1 left (fargate.max_vcpu)",
+      },
+    ]);
+    expect(alert!.budget).toBe("1 of 1 vCPU, 4 pods (no limit)");
+    const warnings = recorder.events.filter((e) => e.type === "Warning");
+    expect(warnings.map((e) => [e.deployment, e.reason])).toEqual([
+      ["shop/alpha", "FargateBudgetExceeded"],
+      ["shop/echo", "FargateBudgetExceeded"],
+    ]);
+    expect(warnings[0]!.note).toMatch(
+      /^Not moved to Fargate \(over the Fargate budget: .*\); .*left on its node \(fargate.fallback=none\)$/,
+    );
+    expect((await metrics.fargateBudgetExceeded.get()).values[0]?.value).toBe(2);
+    const used = (await metrics.fargateBudgetUsed.get()).values;
+    expect(used.map((v) => [v.labels.resource, v.value])).toEqual([
+      ["vcpu", 1],
+      ["pods", 4],
+    ]);
+    const limits = (await metrics.fargateBudgetLimit.get()).values;
+    expect(limits.map((v) => [v.labels.resource, v.value])).toEqual([["vcpu", 1]]);
+  });
+
+  it("counts what is on Fargate already", async () => {
+    const { deployments, handle } = setup({ config: budgeted({}) });
+    deployments.put({
+      ...app("already", { [Annotation.compute]: "fargate" }),
+      spec: { ...app("x").spec!, replicas: 3 },
+    });
+    deployments.put(app("b"));
+    deployments.put(app("c"));
+    await handle();
+    expect(computeOf(deployments, "b")).toBe("fargate");
+    expect(computeOf(deployments, "c")).toBeUndefined();
+  });
+
+  it("with the fallback on, moves the rest and what cannot run on Fargate to on-demand nodes", async () => {
+    const { deployments, handle, alerter, recorder, followUps } = setup({
+      config: budgeted({ FARGATE_FALLBACK: "on-demand" }),
+      classPriority: classes,
+    });
+    for (const d of fleet()) deployments.put(d);
+    deployments.put(app("node-agent", {}, { hostNetwork: true }));
+    await handle();
+    await followUps.idle();
+    for (const name of ["alpha", "echo", "node-agent"])
+      expect(computeOf(deployments, name)).toBe("on-demand");
+    expect(deployments.annotations("node-agent")[Annotation.reason]).toBe("spot-interruption");
+    const [alert] = alerter.interruptions;
+    expect(alert!.skipped).toEqual([]);
+    expect(alert!.onDemand!.map((o) => [o.deployment.name, o.why])).toEqual([
+      ["alpha", "over the Fargate budget: needs 0.25 vCPU, 0 of 1 left (fargate.max_vcpu)"],
+      ["echo", "over the Fargate budget: needs 0.25 vCPU, 0 of 1 left (fargate.max_vcpu)"],
+      ["node-agent", "cannot run on Fargate: hostNetwork is not supported on Fargate"],
+    ]);
+    const agent = recorder.events.filter((e) => e.deployment === "shop/node-agent").map((e) => e.reason);
+    expect(agent).toEqual(["FargateIncompatible", "MigratingToOnDemand", "MigratedToOnDemand"]);
+  });
+
+  it("shares the budget between interruptions handled at the same time", async () => {
+    const byNode: Record<string, string[]> = { a: ["a1", "a2", "a3"], b: ["b1", "b2", "b3"] };
+    const nodeOf: Record<string, string> = { "i-aaaaaaaaaaaaaaaaa": "a", "i-bbbbbbbbbbbbbbbbb": "b" };
+    const deployments = new FakeDeployments();
+    const { migrator } = setupWith(deployments, nodeOf, byNode);
+    for (const names of Object.values(byNode)) for (const name of names) deployments.put(app(name));
+    await Promise.all(
+      Object.keys(nodeOf).map((instanceId) =>
+        migrator.handle({ ...event, instanceId }, { log, receivedAt: Date.now() }),
+      ),
+    );
+    const onFargate = Object.values(byNode)
+      .flat()
+      .filter((name) => computeOf(deployments, name) === "fargate");
+    expect(onFargate).toHaveLength(4);
+  });
+
+  it("orders by the annotation and name when PriorityClasses cannot be read", async () => {
+    const { deployments, handle } = setup({
+      config: budgeted({}),
+      classPriority: async () => {
+        throw new RetryableError("list priorityclasses: HTTP 403", { status: 403 });
+      },
+    });
+    for (const d of fleet()) deployments.put(d);
+    await handle();
+    const moved = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"].filter(
+      (name) => computeOf(deployments, name) === "fargate",
+    );
+    expect(moved).toEqual(["alpha", "bravo", "delta", "foxtrot"]);
+  });
+});
+
+/** A migrator whose node index knows several nodes, each with its own Deployments. */
+function setupWith(
+  deployments: FakeDeployments,
+  nodeOf: Record<string, string>,
+  byNode: Record<string, string[]>,
+) {
+  const term = new AbortController();
+  const common = {
+    deployments,
+    recorder: recordingRecorder(),
+    alerter: recordingAlerter(),
+    metrics: createWatcherMetrics(),
+    config: budgeted({}),
+    log,
+    signal: term.signal,
+  };
+  const followUps = new FollowUps({ ...common, followRollout: async () => ({ ok: true, seconds: 9 }) });
+  const nodes: NodeLookup = {
+    all: () => [],
+    byName: () => undefined,
+    byInstanceId: (id) => (nodeOf[id] ? { metadata: { name: nodeOf[id] } } : undefined),
+    synced: Promise.resolve(),
+  };
+  const migrator = new Migrator({
+    ...common,
+    followUps,
+    nodes,
+    affectedBy: async (node) =>
+      (await deployments.list()).filter((d) => byNode[node]!.includes(d.metadata!.name!)),
+    classPriority: async () => () => 0,
+  });
+  return { migrator };
+}

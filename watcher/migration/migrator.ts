@@ -1,4 +1,5 @@
-// Interruption event → flip the `compute` annotation of every affected opted-in Deployment to fargate (the
+// Interruption event → flip the `compute` annotation of every affected opted-in Deployment to fargate, or
+// to on-demand for what does not fit the Fargate budget or cannot run on Fargate when the fallback is on (the
 // webhook then moves the template), and hand each move to the follow-ups without holding up the event.
 import type { V1Deployment } from "@kubernetes/client-node";
 import type { Config } from "../../core/config.ts";
@@ -8,16 +9,28 @@ import { mapLimit } from "../../core/mapLimit.ts";
 import type { Alerter } from "../alerts/alerter.ts";
 import type { EventRecorder } from "../alerts/kubeEvents.ts";
 import type { NodeLookup } from "../cluster/nodeIndex.ts";
+import type { ClassPriority } from "../cluster/priorityClasses.ts";
 import { keyOf, refOf, updateMetadata, type Deployments } from "../deployments.ts";
 import { summarizeMigrations, type FollowUps } from "../followUp.ts";
 import type { WatcherMetrics } from "../metrics.ts";
 import type { Ec2Event } from "../sqs/ec2Event.ts";
+import {
+  allocate,
+  budgetOf,
+  describeUse,
+  fargateUse,
+  isLimited,
+  setLimitGauges,
+  setUseGauges,
+} from "./budget.ts";
 import { migrationPatch, planFor, type Plan } from "./plan.ts";
 import { reportFlips, reportRebalance, type FlipOutcome } from "./report.ts";
 
 export interface MigratorDeps {
   /** The opted-in Deployments with pods on a node, read fresh (see cluster/affectedDeployments.ts). */
   affectedBy: (node: string) => Promise<V1Deployment[]>;
+  /** PriorityClass values (see cluster/priorityClasses.ts), for the order of the Fargate budget. */
+  classPriority: () => Promise<ClassPriority>;
   deployments: Deployments;
   nodes: NodeLookup;
   followUps: FollowUps;
@@ -39,9 +52,12 @@ export class Migrator {
   /** Instance id → the handling of its event now running; a repeat for the same instance queues behind. */
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly summaries = new Set<Promise<void>>();
+  /** Under a Fargate budget, one interruption at a time decides and stores its moves. */
+  private budgetTurn: Promise<unknown> = Promise.resolve();
 
   constructor(deps: MigratorDeps) {
     this.deps = deps;
+    setLimitGauges(deps.metrics, budgetOf(deps.config));
   }
 
   /**
@@ -77,7 +93,7 @@ export class Migrator {
       );
     }
     const log = childWith(parentLog, { eventId: event.id, instanceId: event.instanceId, node });
-    const { maxConcurrentFlips, dryRun, rebalanceAction } = config.migration;
+    const { dryRun, rebalanceAction } = config.migration;
     const affected = await this.deps.affectedBy(node);
     if (affected.length === 0) {
       log.info({ kind: event.kind }, "no opted-in Deployments on the node; nothing to do");
@@ -88,15 +104,16 @@ export class Migrator {
       return;
     }
 
-    const outcomes = await mapLimit(affected, maxConcurrentFlips, (d) => this.flip(d, event, node, log));
+    const outcomes = isLimited(budgetOf(config))
+      ? await this.inTurn(() => this.moveAll(affected, event, node, log))
+      : await this.moveAll(affected, event, node, log);
     const flipped = outcomes.filter((o) => o.outcome === "flipped").map((o) => o.deployment);
     if (flipped.length > 0 && !dryRun) metrics.eventToFlip.observe((Date.now() - receivedAt) / 1000);
-    reportFlips({ ...this.deps, dryRun }, event, node, outcomes, log);
 
     if (!dryRun) {
-      const onFargate = outcomes.flatMap((o) => (o.outcome === "skipped" ? [o.deployment] : []));
+      const moved = outcomes.flatMap((o) => (o.outcome === "skipped" ? [o.deployment] : []));
       // a redelivered event also picks up its own moves that a previous leader left unfinished
-      const verdicts = [...flipped.map((d) => followUps.follow(d)), ...followUps.resume(onFargate)];
+      const verdicts = [...flipped.map((d) => followUps.follow(d)), ...followUps.resume(moved)];
       this.track(summarizeMigrations(this.deps.alerter, verdicts, node, event.id));
     }
     const failed = outcomes.flatMap((o) => (o.outcome === "failed" ? [o] : []));
@@ -106,31 +123,98 @@ export class Migrator {
     }
   }
 
+  /** Decides where each affected Deployment goes (the budget's share first), moves them and reports it. */
+  private async moveAll(
+    affected: V1Deployment[],
+    event: Ec2Event,
+    node: string,
+    log: Logger,
+  ): Promise<FlipOutcome[]> {
+    const { config } = this.deps;
+    const budget = await this.allocate(affected, log);
+    const outcomes = await mapLimit(affected, config.migration.maxConcurrentFlips, (d) =>
+      this.flip(d, event, node, log, budget?.over.get(keyOf(refOf(d)))),
+    );
+    reportFlips({ ...this.deps, dryRun: config.migration.dryRun }, event, node, outcomes, log, budget?.use);
+    return outcomes;
+  }
+
+  /**
+   * Under a Fargate budget: which of the affected Deployments that could go to Fargate do not fit in what
+   * the opted-in Deployments on Fargate leave, and the budget's use once the rest are there.
+   */
+  private async allocate(
+    affected: V1Deployment[],
+    log: Logger,
+  ): Promise<{ over: Map<string, string>; use: string } | undefined> {
+    const { config, metrics, deployments } = this.deps;
+    const budget = budgetOf(config);
+    if (!isLimited(budget)) return undefined;
+    const used = fargateUse(await deployments.list());
+    const candidates = affected.filter((d) => planFor(d, "none").action === "move");
+    const allocation = allocate(candidates, used, budget, await this.classPriority(candidates, log));
+    if (!config.migration.dryRun) setUseGauges(metrics, allocation.after);
+    log.info(
+      {
+        fits: allocation.fits.map((d) => keyOf(refOf(d))),
+        over: Object.fromEntries(allocation.over),
+        used: describeUse(used, budget),
+      },
+      "Fargate budget shared out, highest priority first",
+    );
+    return { over: allocation.over, use: describeUse(allocation.after, budget) };
+  }
+
+  /** PriorityClass values; without them (not readable) the order goes by the annotation and name alone. */
+  private async classPriority(candidates: V1Deployment[], log: Logger): Promise<ClassPriority> {
+    if (!candidates.some((d) => d.spec?.template?.spec?.priorityClassName)) {
+      // a pod without a class may still get the global default's value: only a tie needs it, and a tie
+      // between pods of no class is one either way
+      return () => 0;
+    }
+    try {
+      return await this.deps.classPriority();
+    } catch (err) {
+      log.warn({ err }, "PriorityClasses could not be read; ordering by the priority annotation and name");
+      return () => 0;
+    }
+  }
+
+  private inTurn<T>(work: () => Promise<T>): Promise<T> {
+    const turn = this.budgetTurn.then(work);
+    this.budgetTurn = turn.catch(() => undefined);
+    return turn;
+  }
+
   /** Flips one Deployment, deciding again on the stored version after a conflict. */
   private async flip(
     listed: V1Deployment,
     event: Ec2Event,
     node: string,
     eventLog: Logger,
+    overBudget: string | undefined,
   ): Promise<FlipOutcome> {
     const { deployments, config, signal } = this.deps;
     const dryRun = config.migration.dryRun;
     const log = eventLog.child(refOf(listed));
     const context = { now: this.deps.now?.() ?? new Date(), username: config.webhook.orchestratorUsername };
-    let plan = { action: "flip" } as Plan;
+    let plan = { action: "move", to: "fargate" } as Plan;
     try {
       const update = await updateMetadata(
         deployments,
         listed,
         (current) => {
-          plan = planFor(current);
-          return plan.action === "flip" ? migrationPatch(event, node, context) : undefined;
+          plan = planFor(current, config.fargate.fallback, overBudget);
+          return plan.action === "move" ? migrationPatch(plan.to, event, node, context) : undefined;
         },
         { attempts: MAX_FLIP_ATTEMPTS, dryRun, signal },
       );
-      if (plan.action !== "flip") return { outcome: "skipped", deployment: update.deployment, plan };
-      log.info({ dryRun }, dryRun ? "dry run: would move to Fargate" : "compute flipped to fargate");
-      return { outcome: "flipped", deployment: update.deployment };
+      const deployment = update.deployment;
+      if (plan.action === "skip") return { outcome: "skipped", deployment, plan };
+      log.info({ dryRun }, `${dryRun ? "dry run: would flip" : "compute flipped"} to ${plan.to}`);
+      return plan.to === "fargate"
+        ? { outcome: "flipped", deployment, to: "fargate" }
+        : { outcome: "flipped", deployment, to: "on-demand", because: plan.because };
     } catch (err) {
       if (err instanceof PermanentError) {
         log.warn({ err }, "compute flip is impossible; skipping the Deployment");

@@ -1,32 +1,70 @@
-// What an interruption does to one affected Deployment: pure rules over the Deployment as stored.
+// What an interruption does to one affected Deployment: pure rules over the Deployment as stored, the
+// budget's verdict on it and the fallback setting.
 import type { V1Deployment } from "@kubernetes/client-node";
-import { Annotation, requestedCompute, type RolloutState } from "../../core/contract.ts";
+import {
+  Annotation,
+  isOffSpot,
+  requestedCompute,
+  type OffSpot,
+  type RolloutState,
+} from "../../core/contract.ts";
 import { fargateIncompatibilities } from "../../core/placement.ts";
 import type { MetadataPatch } from "../deployments.ts";
 import { movePatch, type WriteContext } from "../moves.ts";
 import type { Ec2Event } from "../sqs/ec2Event.ts";
 
+/** Why a Deployment does not go to Fargate. */
+export type NotFargate =
+  { why: "fargate-incompatible"; reasons: string[] } | { why: "over-budget"; detail: string };
+
 export type Plan =
-  | { action: "flip" }
-  | { action: "skip"; why: "already-fargate" }
-  | { action: "skip"; why: "fargate-incompatible"; reasons: string[] };
+  | { action: "move"; to: "fargate" }
+  | { action: "move"; to: "on-demand"; because: NotFargate }
+  | { action: "skip"; why: "already-moved"; compute: OffSpot }
+  | { action: "skip"; why: "not-fargate"; because: NotFargate };
+
+export type Fallback = "none" | "on-demand";
 
 /** The `interrupted-node` annotation's value: `<node> (<instance-id>)`. */
 export function interruptedNodeValue(node: string, instanceId: string): string {
   return `${node} (${instanceId})`;
 }
 
-export function planFor(deployment: V1Deployment): Plan {
-  if (requestedCompute(deployment) === "fargate") return { action: "skip", why: "already-fargate" };
+/**
+ * `overBudget`: why the Deployment did not fit the Fargate budget, when it did not. What cannot go to
+ * Fargate goes to on-demand nodes with the fallback on, and stays where it is otherwise.
+ */
+export function planFor(deployment: V1Deployment, fallback: Fallback, overBudget?: string): Plan {
+  const compute = requestedCompute(deployment);
+  if (isOffSpot(compute)) return { action: "skip", why: "already-moved", compute };
   const reasons = fargateIncompatibilities(deployment.spec?.template?.spec);
-  if (reasons.length > 0) return { action: "skip", why: "fargate-incompatible", reasons };
-  return { action: "flip" };
+  const because: NotFargate | undefined =
+    reasons.length > 0
+      ? { why: "fargate-incompatible", reasons }
+      : overBudget !== undefined
+        ? { why: "over-budget", detail: overBudget }
+        : undefined;
+  if (because === undefined) return { action: "move", to: "fargate" };
+  if (fallback === "on-demand") return { action: "move", to: "on-demand", because };
+  return { action: "skip", why: "not-fargate", because };
 }
 
-/** The flip to Fargate for an interruption of `node`. */
-export function migrationPatch(event: Ec2Event, node: string, context: WriteContext): MetadataPatch {
-  return movePatch("fargate", event.kind, context, {
+/** The move off spot for an interruption of `node`. */
+export function migrationPatch(
+  to: OffSpot,
+  event: Ec2Event,
+  node: string,
+  context: WriteContext,
+): MetadataPatch {
+  return movePatch(to, event.kind, context, {
     [Annotation.interruptedNode]: interruptedNodeValue(node, event.instanceId),
     [Annotation.rollout]: "progressing" satisfies RolloutState,
   });
+}
+
+/** How a reason not to go to Fargate reads in Events and alerts. */
+export function describeNotFargate(because: NotFargate): string {
+  return because.why === "over-budget"
+    ? because.detail
+    : `cannot run on Fargate: ${because.reasons.join("; ")}`;
 }

@@ -1,5 +1,5 @@
-// How the flips of one interruption are told: metrics, an Event on each Deployment, and one alert for the
-// interruption (not one per Deployment).
+// How the moves of one interruption are told: metrics, an Event on each Deployment, and one alert for the
+// interruption (not one per Deployment), naming what moved where and what was left, and why.
 import type { V1Deployment } from "@kubernetes/client-node";
 import { EventReason } from "../../core/contract.ts";
 import type { Logger } from "../../core/log.ts";
@@ -8,11 +8,12 @@ import type { EventRecorder } from "../alerts/kubeEvents.ts";
 import { keyOf, refOf, type DeploymentRef } from "../deployments.ts";
 import type { WatcherMetrics } from "../metrics.ts";
 import type { Ec2Event } from "../sqs/ec2Event.ts";
-import { interruptedNodeValue, type Plan } from "./plan.ts";
+import { describeNotFargate, interruptedNodeValue, type NotFargate, type Plan } from "./plan.ts";
 
 export type FlipOutcome =
-  | { outcome: "flipped"; deployment: V1Deployment }
-  | { outcome: "skipped"; deployment: V1Deployment; plan: Exclude<Plan, { action: "flip" }> }
+  | { outcome: "flipped"; deployment: V1Deployment; to: "fargate" }
+  | { outcome: "flipped"; deployment: V1Deployment; to: "on-demand"; because: NotFargate }
+  | { outcome: "skipped"; deployment: V1Deployment; plan: Extract<Plan, { action: "skip" }> }
   | { outcome: "impossible"; deployment: V1Deployment; why: string }
   | { outcome: "failed"; deployment: V1Deployment; error: Error };
 
@@ -23,50 +24,87 @@ export interface ReportDeps {
   dryRun: boolean;
 }
 
+interface Told {
+  deployments: DeploymentRef[];
+  onDemand: { deployment: DeploymentRef; why: string }[];
+  skipped: { deployment: DeploymentRef; why: string }[];
+}
+
+/** `budget`: the Fargate budget's use once this interruption's moves are done, when there is a budget. */
 export function reportFlips(
   deps: ReportDeps,
   event: Ec2Event,
   node: string,
   outcomes: FlipOutcome[],
   log: Logger,
+  budget?: string,
 ): void {
   const { metrics, recorder, alerter, dryRun } = deps;
-  const moved: DeploymentRef[] = [];
-  const skipped: { deployment: DeploymentRef; why: string }[] = [];
+  const told: Told = { deployments: [], onDemand: [], skipped: [] };
+  const cause = `${event.detailType} for node ${interruptedNodeValue(node, event.instanceId)}`;
   for (const o of outcomes) {
     const ref = refOf(o.deployment);
     if (o.outcome === "flipped") {
-      moved.push(ref);
       if (dryRun) metrics.deploymentsSkipped.inc({ why: "dry-run" });
-      else metrics.deploymentsFlipped.inc({ compute: "fargate", reason: event.kind });
+      else metrics.deploymentsFlipped.inc({ compute: o.to, reason: event.kind });
+      if (o.to === "fargate") {
+        told.deployments.push(ref);
+        recorder.record(o.deployment, {
+          type: "Normal",
+          reason: EventReason.migratingToFargate,
+          action: "Migrate",
+          note: `${cause}: moving to Fargate`,
+        });
+        continue;
+      }
+      const why = describeNotFargate(o.because);
+      told.onDemand.push({ deployment: ref, why });
+      notFargate(deps, o.deployment, o.because, `${cause}: moving to on-demand nodes instead`, log);
       recorder.record(o.deployment, {
         type: "Normal",
-        reason: EventReason.migratingToFargate,
+        reason: EventReason.migratingToOnDemand,
         action: "Migrate",
-        note: `${event.detailType} for node ${interruptedNodeValue(node, event.instanceId)}: moving to Fargate`,
-      });
-    } else if (o.outcome === "skipped" && o.plan.why === "fargate-incompatible") {
-      const reasons = o.plan.reasons.join("; ");
-      metrics.deploymentsSkipped.inc({ why: "fargate-incompatible" });
-      skipped.push({ deployment: ref, why: `cannot run on Fargate: ${reasons}` });
-      log.warn({ ...ref, reasons: o.plan.reasons }, "Deployment cannot run on Fargate; left on its node");
-      recorder.record(o.deployment, {
-        type: "Warning",
-        reason: EventReason.fargateIncompatible,
-        action: "Migrate",
-        note: `Not moved to Fargate after ${event.detailType} for node ${node}: ${reasons}`,
+        note: `${cause}: moving to on-demand nodes (fargate.fallback=on-demand): ${why}`,
       });
     } else if (o.outcome === "skipped") {
-      metrics.deploymentsSkipped.inc({ why: "already-fargate" });
-      log.info(ref, "Deployment already on Fargate; left alone");
+      const { plan } = o;
+      if (plan.why === "already-moved") {
+        metrics.deploymentsSkipped.inc({ why: `already-${plan.compute}` });
+        log.info({ ...ref, compute: plan.compute }, "Deployment already off spot; left alone");
+        continue;
+      }
+      metrics.deploymentsSkipped.inc({ why: plan.because.why });
+      told.skipped.push({ deployment: ref, why: describeNotFargate(plan.because) });
+      notFargate(deps, o.deployment, plan.because, `${cause}: left on its node (fargate.fallback=none)`, log);
     } else if (o.outcome === "impossible") {
       metrics.deploymentsSkipped.inc({ why: "impossible" });
-      skipped.push({ deployment: ref, why: o.why });
+      told.skipped.push({ deployment: ref, why: o.why });
     }
   }
-  if (moved.length > 0 || skipped.length > 0) {
-    alerter.interruption({ event, node, deployments: moved, skipped, dryRun });
+  if (told.deployments.length + told.onDemand.length + told.skipped.length > 0) {
+    alerter.interruption({ event, node, ...told, dryRun, ...(budget === undefined ? {} : { budget }) });
   }
+}
+
+/** The Warning Event, log line and metric of a Deployment that does not go to Fargate. */
+function notFargate(
+  deps: ReportDeps,
+  deployment: V1Deployment,
+  because: NotFargate,
+  what: string,
+  log: Logger,
+): void {
+  const ref = refOf(deployment);
+  const why = describeNotFargate(because);
+  if (because.why === "over-budget") deps.metrics.fargateBudgetExceeded.inc();
+  log.warn({ ...ref, why }, `Deployment not moved to Fargate: ${what}`);
+  deps.recorder.record(deployment, {
+    type: "Warning",
+    reason:
+      because.why === "over-budget" ? EventReason.fargateBudgetExceeded : EventReason.fargateIncompatible,
+    action: "Migrate",
+    note: `Not moved to Fargate (${why}); ${what}`,
+  });
 }
 
 /** A rebalance recommendation with `REBALANCE_ACTION=alert`: Events and one alert, nothing moved. */

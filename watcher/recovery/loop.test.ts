@@ -16,7 +16,7 @@ import type { FollowResult } from "../moves.ts";
 import type { FollowRollout } from "../rollout.ts";
 import { InterruptionLog } from "./interruptionLog.ts";
 import { Recovery } from "./loop.ts";
-import { UNRECORDED_MOVE } from "./policy.ts";
+import { unrecordedMove } from "./policy.ts";
 
 const MIN = 60_000;
 const config = loadConfig({ env: { RECOVERY_MAX_CONCURRENT: "1" } }); // cooldown 45m, backoff 15m
@@ -140,10 +140,34 @@ describe("a recovery pass", () => {
         [Annotation.changedBy]: config.webhook.orchestratorUsername,
         [Annotation.lastRecoveryAt]: "2026-11-30T12:00:00Z",
         [Annotation.rollout]: "progressing",
+        [Annotation.recoveringFrom]: "fargate",
       },
       labels: { [COMPUTE_LABEL]: "spot" },
     });
     expect(recorder.events.map((e) => e.reason)).toEqual(["RecoveringToSpot", "RecoveredToSpot"]);
+  });
+
+  it("recovers a Deployment on on-demand nodes by the same rules, remembering where it comes from", async () => {
+    const { deployments, recovery, skipped } = setup();
+    const onDemand = (name: string, annotations: Record<string, string>) => {
+      const d = onFargate(name, { [Annotation.compute]: "on-demand", ...annotations });
+      d.metadata!.labels![COMPUTE_LABEL] = "on-demand";
+      return d;
+    };
+    deployments.put(onDemand("due", {}));
+    deployments.put(onDemand("manual", { [Annotation.reason]: "manual" }));
+    deployments.put(onDemand("cooling", { [Annotation.changedAt]: ago(5) }));
+    expect(await recovery.runOnce()).toEqual(["shop/due"]);
+    expect(skipped(1)).toEqual({
+      manual: "moved to on-demand by a person (reason=manual)",
+      cooling: "cooldown/backoff: next attempt in 40m (at 2026-11-30T12:40:00Z)",
+    });
+    await recovery.idle();
+    expect(deployments.writes[0]?.patch.annotations?.[Annotation.recoveringFrom]).toBe("on-demand");
+    expect(deployments.annotations("due")).toMatchObject({
+      [Annotation.compute]: "spot",
+      [Annotation.rollout]: "healthy",
+    });
   });
 
   it("starts no more than recovery.max_concurrent at once", async () => {
@@ -167,7 +191,7 @@ describe("a recovery pass", () => {
     delete unrecorded.metadata!.annotations![Annotation.changedAt];
     deployments.put(unrecorded);
     expect(await recovery.runOnce()).toEqual([]);
-    expect(skipped(1)).toEqual({ unseen: UNRECORDED_MOVE });
+    expect(skipped(1)).toEqual({ unseen: unrecordedMove("fargate") });
     expect(deployments.annotations("unseen")[Annotation.changedAt]).toBe("2026-11-30T12:00:00Z");
     expect(await recovery.runOnce()).toEqual([]);
     expect(skipped(2)).toEqual({ unseen: "cooldown/backoff: next attempt in 45m (at 2026-11-30T12:45:00Z)" });

@@ -1,9 +1,9 @@
-// The recovery loop (leader only): Deployments on Fargate go back to spot when spot really has room, a
+// The recovery loop (leader only): Deployments on Fargate or on-demand nodes go back to spot when spot really has room, a
 // bounded batch at a time. Each pass first follows again any move left in progress that nobody follows;
 // every Deployment it leaves alone is logged (debug) with the reason. How an attempt ends is the
 // follow-ups' business (verdict, rollback, Event, alert).
 import type { V1Deployment, V1Pod } from "@kubernetes/client-node";
-import { Annotation, EventReason, requestedCompute } from "../../core/contract.ts";
+import { Annotation, EventReason, isOffSpot, requestedCompute } from "../../core/contract.ts";
 import type { Config } from "../../core/config.ts";
 import { statusOf } from "../../core/kube.ts";
 import type { Logger } from "../../core/log.ts";
@@ -14,6 +14,8 @@ import type { NodeLookup } from "../cluster/nodeIndex.ts";
 import { keyOf, refOf, type Deployments } from "../deployments.ts";
 import type { FollowUps } from "../followUp.ts";
 import { recoveryPatch, type WriteContext } from "../moves.ts";
+import { budgetOf, fargateUse, isLimited, setUseGauges } from "../migration/budget.ts";
+import type { WatcherMetrics } from "../metrics.ts";
 import { Periodic } from "../periodic.ts";
 import type { InterruptionLog } from "./interruptionLog.ts";
 import { nextAttempt, recoveryState } from "./policy.ts";
@@ -27,7 +29,8 @@ export interface RecoveryDeps {
   interruptions: InterruptionLog;
   followUps: FollowUps;
   recorder: Pick<EventRecorder, "record">;
-  config: Pick<Config, "recovery" | "migration" | "compute" | "webhook">;
+  config: Pick<Config, "recovery" | "migration" | "compute" | "webhook" | "fargate">;
+  metrics: Pick<WatcherMetrics, "fargateBudgetUsed" | "fargateBudgetLimit">;
   log: Logger;
   now?: () => Date;
 }
@@ -66,7 +69,8 @@ export class Recovery {
     const now = this.now();
     const list = await deployments.list();
     if (!config.migration.dryRun) followUps.resume(list);
-    const candidates = list.filter((d) => requestedCompute(d) === "fargate");
+    if (isLimited(budgetOf(config))) setUseGauges(this.deps.metrics, fargateUse(list));
+    const candidates = list.filter((d) => isOffSpot(requestedCompute(d)));
     const view = candidates.length > 0 ? await this.clusterView(now.getTime()) : undefined;
     const started: string[] = [];
     for (const deployment of candidates) {
@@ -115,9 +119,10 @@ export class Recovery {
       log.info({ nodes }, "dry run: would recover to spot");
       return;
     }
+    const from = requestedCompute(deployment) === "on-demand" ? "on-demand" : "fargate";
     let flipped: V1Deployment;
     try {
-      flipped = await deployments.patchMetadata(deployment, recoveryPatch(this.context()));
+      flipped = await deployments.patchMetadata(deployment, recoveryPatch(from, this.context()));
     } catch (err) {
       // a conflict means someone changed it since this pass read it; the next pass looks again
       log.info({ err, status: statusOf(err) }, "recovery flip not stored; will look again next pass");
@@ -133,7 +138,7 @@ export class Recovery {
     await followUps.follow(flipped);
   }
 
-  /** A move to Fargate the webhook did not see has no time: the cooldown starts now, not at time 0. */
+  /** A move off spot the webhook did not see has no time: the cooldown starts now, not at time 0. */
   private async recordMoveTime(deployment: V1Deployment, now: Date): Promise<void> {
     const log = this.log.child(refOf(deployment));
     if (this.deps.config.migration.dryRun) return;
@@ -141,7 +146,7 @@ export class Recovery {
       await this.deps.deployments.patchMetadata(deployment, {
         annotations: { [Annotation.changedAt]: rfc3339(now) },
       });
-      log.info("the move to Fargate had no recorded time; recorded now, the recovery cooldown starts now");
+      log.info("the move off spot had no recorded time; recorded now, the recovery cooldown starts now");
     } catch (err) {
       log.info({ err, status: statusOf(err) }, "recording the time of the move failed; next pass");
     }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { V1Deployment } from "@kubernetes/client-node";
 import { Annotation } from "../../core/contract.ts";
-import { nextAttempt, recoveryBackoff, recoveryState, UNRECORDED_MOVE } from "./policy.ts";
+import { nextAttempt, recoveryBackoff, recoveryState, unrecordedMove } from "./policy.ts";
 
 const MIN = 60_000;
 const timing = { cooldown: 45 * MIN, backoffBase: 15 * MIN, maxBackoff: 240 * MIN };
@@ -28,7 +28,12 @@ describe("recoveryState", () => {
   const t = Date.parse(changedAt);
 
   it.each([
-    ["on spot", { [Annotation.compute]: "spot" }, "not on fargate"],
+    ["on spot", { [Annotation.compute]: "spot" }, "not on fargate or on-demand"],
+    [
+      "moved to on-demand by a person",
+      { [Annotation.compute]: "on-demand", [Annotation.reason]: "manual" },
+      "moved to on-demand by a person (reason=manual)",
+    ],
     [
       "moved by a person",
       { [Annotation.compute]: "fargate", [Annotation.reason]: "manual" },
@@ -55,7 +60,11 @@ describe("recoveryState", () => {
       [Annotation.reason]: "spot-interruption",
       ...annotations,
     });
-    expect(recoveryState(d, timing)).toEqual({ eligible: false, why: UNRECORDED_MOVE, unrecordedMove: true });
+    expect(recoveryState(d, timing)).toEqual({
+      eligible: false,
+      why: unrecordedMove("fargate"),
+      unrecordedMove: true,
+    });
   });
 
   it("waits out the cooldown after the move", () => {
@@ -98,7 +107,7 @@ describe("nextAttempt", () => {
   it.each([
     [{ eligible: true, notBefore: now + 45 * MIN, failures: 1 }, "in 45m (at 2026-11-30T11:33:00Z)"],
     [{ eligible: true, notBefore: now, failures: 0 }, "due (once spot has room)"],
-    [{ eligible: false, why: "not on fargate" }, "none (not on fargate)"],
+    [{ eligible: false, why: "not on fargate or on-demand" }, "none (not on fargate or on-demand)"],
   ] as const)("%j → %s", (state, text) => {
     expect(nextAttempt(state, now)).toBe(text);
   });

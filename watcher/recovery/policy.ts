@@ -1,8 +1,8 @@
-// When a Deployment on Fargate may next try to go back to spot: pure rules over its annotations, the one
+// When a Deployment on Fargate or on-demand nodes may next try to go back to spot: pure rules over its annotations, the one
 // computation behind the recovery loop, its RecoveryRolledBack message and `spot-orchestrator status`.
 import type { V1Deployment } from "@kubernetes/client-node";
 import { backoff } from "../../core/backoff.ts";
-import { Annotation, requestedCompute } from "../../core/contract.ts";
+import { Annotation, isOffSpot, requestedCompute, type OffSpot } from "../../core/contract.ts";
 import { formatDuration } from "../../core/duration.ts";
 import { parseTime, rfc3339 } from "../../core/time.ts";
 import { failedRecoveries } from "../moves.ts";
@@ -27,8 +27,9 @@ export type RecoveryState =
     }
   | { eligible: true; notBefore: number; failures: number };
 
-export const UNRECORDED_MOVE =
-  "the time of the move to fargate is not recorded (changed-at); the cooldown starts once it is";
+export function unrecordedMove(compute: OffSpot): string {
+  return `the time of the move to ${compute} is not recorded (changed-at); the cooldown starts once it is`;
+}
 
 /**
  * Whether recovery applies to an opted-in Deployment at all, and the earliest time it may run: the later
@@ -37,13 +38,14 @@ export const UNRECORDED_MOVE =
  */
 export function recoveryState(deployment: V1Deployment, timing: RecoveryTiming): RecoveryState {
   const annotations = deployment.metadata?.annotations ?? {};
-  if (requestedCompute(deployment) !== "fargate") return { eligible: false, why: "not on fargate" };
+  const compute = requestedCompute(deployment);
+  if (!isOffSpot(compute)) return { eligible: false, why: "not on fargate or on-demand" };
   if (annotations[Annotation.reason] === "manual")
-    return { eligible: false, why: "moved to fargate by a person (reason=manual)" };
+    return { eligible: false, why: `moved to ${compute} by a person (reason=manual)` };
   if (annotations[Annotation.rollout] === "progressing")
-    return { eligible: false, why: "the move to fargate is still in progress" };
+    return { eligible: false, why: `the move to ${compute} is still in progress` };
   const changedAt = parseTime(annotations[Annotation.changedAt]);
-  if (changedAt === undefined) return { eligible: false, why: UNRECORDED_MOVE, unrecordedMove: true };
+  if (changedAt === undefined) return { eligible: false, why: unrecordedMove(compute), unrecordedMove: true };
   const failures = failedRecoveries(deployment);
   const lastAttempt = parseTime(annotations[Annotation.lastRecoveryAt]) ?? changedAt;
   const afterCooldown = changedAt + timing.cooldown;

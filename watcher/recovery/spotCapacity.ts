@@ -10,7 +10,7 @@ import type {
 } from "@kubernetes/client-node";
 import { NodeLabel } from "../../core/contract.ts";
 import { parseQuantity } from "../../core/quantity.ts";
-import { podRequests } from "../../core/placement.ts";
+import { podRequests } from "../../core/podRequests.ts";
 import { isSpotNode } from "../cluster/nodeKinds.ts";
 import { holdsNode } from "../cluster/pods.ts";
 

@@ -1,9 +1,9 @@
 // GitOps safety for `compute`: an apply (Flux, Argo CD, kubectl apply) re-sends the manifest from git, and a
 // manifest that says `compute: spot` would otherwise move a Deployment back onto a dying spot node at every
-// sync, recorded as a person's choice. The rule: an apply never moves a Deployment off Fargate while the
-// orchestrator keeps it there; a person still can, imperatively (`kubectl annotate --overwrite`).
+// sync, recorded as a person's choice. The rule: an apply never moves a Deployment off Fargate (or the
+// on-demand nodes it fell back to) while the orchestrator keeps it there; a person still can, imperatively (`kubectl annotate --overwrite`).
 import type { V1Deployment, V1ManagedFieldsEntry } from "@kubernetes/client-node";
-import { Annotation, type Compute } from "../../core/contract.ts";
+import { Annotation, isOffSpot, requestedCompute, type Compute, type OffSpot } from "../../core/contract.ts";
 import { annotationOf, isOrchestrator, type DeploymentWrite } from "./deployment.ts";
 import type { AdmissionRequest } from "./review.ts";
 
@@ -28,7 +28,7 @@ export interface GuardedCompute {
 
 /**
  * The compute to place for: the requested one, except that an apply cannot move a Deployment the
- * orchestrator keeps on Fargate back to spot. Also warns an apply that declares `compute: spot`.
+ * orchestrator keeps on Fargate or on-demand back to spot. Also warns an apply that declares `compute: spot`.
  * Cheap for the common case: it reads annotations first and managed fields only for `spot` writes.
  */
 export function guardCompute(
@@ -38,16 +38,18 @@ export function guardCompute(
   orchestratorUsername: string,
 ): GuardedCompute {
   if (requested !== "spot" || isOrchestrator(write, orchestratorUsername)) return { compute: requested };
-  const heldBy = orchestratorHold(write.oldObject);
-  if (heldBy !== undefined) {
+  const hold = orchestratorHold(write.oldObject);
+  if (hold !== undefined) {
     const applier = applierOf(request, write);
     if (applier === undefined) return { compute: requested };
+    const where = hold.compute === "fargate" ? "Fargate" : "on-demand nodes";
     return {
-      compute: "fargate",
+      compute: hold.compute,
       warning:
-        `${Annotation.compute} stays "fargate" (rule ${APPLY_RULE}): the orchestrator moved this Deployment ` +
-        `to Fargate (reason ${heldBy}) and a ${describe(applier)} does not move it back; recovery returns it to ` +
-        `spot, or move it yourself with kubectl annotate --overwrite ${Annotation.compute}=spot`,
+        `${Annotation.compute} stays "${hold.compute}" (rule ${APPLY_RULE}): the orchestrator moved this ` +
+        `Deployment to ${where} (reason ${hold.reason}) and a ${describe(applier)} does not move it back; ` +
+        `recovery returns it to spot, or move it yourself with kubectl annotate --overwrite ` +
+        `${Annotation.compute}=spot`,
     };
   }
   if (annotationOf(write.object, Annotation.compute) !== "spot") return { compute: requested };
@@ -62,11 +64,14 @@ export function guardCompute(
   };
 }
 
-/** The reason the orchestrator keeps the stored Deployment on Fargate, or undefined when it does not. */
-function orchestratorHold(stored: V1Deployment | undefined): string | undefined {
-  if (annotationOf(stored, Annotation.compute) !== "fargate") return undefined;
+/** Where and why the orchestrator keeps the stored Deployment off spot, or undefined when it does not. */
+function orchestratorHold(
+  stored: V1Deployment | undefined,
+): { compute: OffSpot; reason: string } | undefined {
+  const compute = stored === undefined ? undefined : requestedCompute(stored);
+  if (!isOffSpot(compute)) return undefined;
   const reason = annotationOf(stored, Annotation.reason);
-  return reason === undefined || reason === "manual" ? undefined : reason;
+  return reason === undefined || reason === "manual" ? undefined : { compute, reason };
 }
 
 /**

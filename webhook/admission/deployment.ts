@@ -83,10 +83,10 @@ function previousCompute(write: DeploymentWrite): Compute | "unknown" | undefine
   return requestedCompute(write.oldObject) ?? "unknown";
 }
 
-/** True when this write changes `compute`; a CREATE on fargate counts as a change from spot. */
+/** True when this write changes `compute`; a CREATE off spot counts as a change from spot. */
 export function computeChanges(write: DeploymentWrite, compute: Compute): boolean {
   const before = previousCompute(write);
-  return before === undefined ? compute === "fargate" : before !== compute;
+  return before === undefined ? compute !== "spot" : before !== compute;
 }
 
 export function isOrchestrator(write: DeploymentWrite, orchestratorUsername: string): boolean {

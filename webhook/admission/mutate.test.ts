@@ -127,6 +127,38 @@ describe("mutate", () => {
     expect(onSpot.metadata.labels[COMPUTE_LABEL]).toBe("spot");
   });
 
+  it("a CREATE with compute=on-demand records the change as a person's", async () => {
+    const { patched } = await mutateReview(withAnnotation(create(), Annotation.compute, "on-demand"));
+    expect(patched.metadata.annotations).toMatchObject({
+      [Annotation.reason]: "manual",
+      [Annotation.changedAt]: "2025-11-25T10:30:00Z",
+    });
+    expect(patched.metadata.labels[COMPUTE_LABEL]).toBe("on-demand");
+  });
+
+  it("compute=on-demand places the template on on-demand nodes; back to spot restores it exactly", async () => {
+    const r = withAnnotation(update(), Annotation.compute, "on-demand");
+    const { patched: onDemand } = await mutateReview(r);
+    expect(summary(onDemand)).toEqual({
+      spec: place(r.request.object, "on-demand", placement).spec,
+      label: "on-demand",
+      reason: "manual",
+    });
+    expect(onDemand.spec.template.spec.nodeSelector).toEqual(placement.onDemandNodeSelector);
+    const back = followUp(r, onDemand, (obj) => (obj.metadata.annotations[Annotation.compute] = "spot"));
+    const { patched: onSpot } = await mutateReview(back);
+    expect(onSpot.spec).toEqual(r.request.object.spec);
+    expect(onSpot.metadata.annotations[Annotation.spotPlacement]).toBeUndefined();
+
+    function summary(d: Json) {
+      return {
+        spec: d.spec,
+        label: d.metadata.labels[COMPUTE_LABEL],
+        reason: d.metadata.annotations[Annotation.reason],
+      };
+    }
+  });
+
   it("the orchestrator keeps the reason it set; changed-by names it", async () => {
     const r = update();
     r.request.userInfo.username = ORCHESTRATOR;
@@ -234,6 +266,17 @@ describe("mutate: an apply never undoes the orchestrator's move (rule apply-neve
         `this Deployment to Fargate (reason spot-interruption) and ${applier} does not move it back; recovery ` +
         `returns it to spot, or move it yourself with kubectl annotate --overwrite spot-orchestrator.io/compute=spot`,
     ]);
+  });
+
+  it("keeps a Deployment the orchestrator moved to on-demand nodes there too", async () => {
+    const r = held("deployment-apply-server-side-compute-spot");
+    r.request.oldObject.metadata.annotations[Annotation.compute] = "on-demand";
+    const { response, patched } = await mutateReview(r);
+    expect(patched.metadata.annotations[Annotation.compute]).toBe("on-demand");
+    expect(patched.spec).toEqual(place(r.request.object, "on-demand", placement).spec);
+    expect(response.warnings?.[0]).toMatch(
+      /^spot-orchestrator.io\/compute stays "on-demand" \(rule apply-never-undoes-a-move\): the orchestrator moved this Deployment to on-demand nodes \(reason spot-interruption\)/,
+    );
   });
 
   it("holds after a rollback too", async () => {

@@ -76,6 +76,20 @@ describe("validate allows", () => {
       ),
     ],
     [
+      "an incompatible Deployment moving to on-demand nodes",
+      update,
+      edits(
+        annotate(Annotation.compute, "on-demand"),
+        podSpec((s) => (s.hostNetwork = true)),
+      ),
+    ],
+    ["a whole-number priority", create, annotate(Annotation.priority, "-20")],
+    [
+      "a bad priority already stored",
+      update,
+      edits(annotate(Annotation.priority, "high"), annotate(Annotation.priority, "high", "oldObject")),
+    ],
+    [
       "an incompatible Deployment staying on spot",
       update,
       edits(
@@ -101,22 +115,30 @@ describe("validate denies", () => {
       create,
       annotate(Annotation.compute, "gpu"),
       422,
-      'spot-orchestrator.io/compute: "gpu" is not allowed; allowed values: spot, fargate',
+      'spot-orchestrator.io/compute: "gpu" is not allowed; allowed values: spot, fargate, on-demand',
     ],
     [
       "an unknown compute on a Deployment not opted in (yet)",
       "deployment-update-not-opted-in",
       annotate(Annotation.compute, "gpu"),
       422,
-      'spot-orchestrator.io/compute: "gpu" is not allowed; allowed values: spot, fargate',
+      'spot-orchestrator.io/compute: "gpu" is not allowed; allowed values: spot, fargate, on-demand',
     ],
     [
       "an unknown compute with enabled=false",
       create,
       edits(annotate(Annotation.enabled, "false"), annotate(Annotation.compute, "gpu")),
       422,
-      'spot-orchestrator.io/compute: "gpu" is not allowed; allowed values: spot, fargate',
+      'spot-orchestrator.io/compute: "gpu" is not allowed; allowed values: spot, fargate, on-demand',
     ],
+    ...["high", "1.5", "", "99999999999"].map((value): [string, string, Edit, number, string] => [
+      `a priority of ${JSON.stringify(value)}, even when not opted in`,
+      "deployment-update-not-opted-in",
+      annotate(Annotation.priority, value),
+      422,
+      `spot-orchestrator.io/priority: ${JSON.stringify(value)} is not allowed; allowed values: a whole number ` +
+        "from -2147483647 to 2147483647 (higher moves to Fargate first when the Fargate budget is short)",
+    ]),
     [
       "an enabled value other than true|false, even when not opted in",
       "deployment-update-not-opted-in",
@@ -138,7 +160,7 @@ describe("validate denies", () => {
       podSpec((s) => (s.hostNetwork = true)),
       403,
       'spot-orchestrator.io/compute: "fargate" is not allowed for this Deployment because it cannot run on ' +
-        "Fargate (hostNetwork is not supported on Fargate); allowed values: spot",
+        "Fargate (hostNetwork is not supported on Fargate); allowed values: spot, on-demand",
     ],
     [
       "a move to Fargate of a privileged GPU container",
@@ -149,7 +171,7 @@ describe("validate denies", () => {
       }),
       403,
       'spot-orchestrator.io/compute: "fargate" is not allowed for this Deployment because it cannot run on ' +
-        'Fargate (container "checkout" is privileged; container "checkout" requests nvidia.com/gpu); allowed values: spot',
+        'Fargate (container "checkout" is privileged; container "checkout" requests nvidia.com/gpu); allowed values: spot, on-demand',
     ],
     [
       "opting in while compute=fargate is already set, with a hostPath volume",
@@ -163,7 +185,7 @@ describe("validate denies", () => {
       ),
       403,
       'spot-orchestrator.io/compute: "fargate" is not allowed for this Deployment because it cannot run on ' +
-        'Fargate (volume "docker" is a hostPath); allowed values: spot',
+        'Fargate (volume "docker" is a hostPath); allowed values: spot, on-demand',
     ],
     [
       "several problems at once, naming each",
@@ -176,7 +198,7 @@ describe("validate denies", () => {
       'spot-orchestrator.io/reason: "because" is not allowed; allowed values: spot-interruption, ' +
         "rebalance-recommendation, instance-stopping, recovery, rollback, manual; " +
         'spot-orchestrator.io/compute: "fargate" is not allowed for this Deployment because it cannot run on ' +
-        "Fargate (requests 17 vCPU, more than Fargate's 16); allowed values: spot",
+        "Fargate (requests 17 vCPU, more than Fargate's 16); allowed values: spot, on-demand",
     ],
   ])("%s", async (_name, name, edit, code, message) => {
     const review = fixture(name);
@@ -200,7 +222,8 @@ describe("validate warns", () => {
     expect(response.allowed).toBe(true);
     expect(response.warnings).toEqual([
       'this Deployment cannot run on Fargate (container "checkout" uses hostPort 8080); ' +
-        "it will stay on spot when its node is interrupted",
+        "when its node is interrupted it moves to on-demand nodes if the orchestrator's fallback is on " +
+        "(fargate.fallback=on-demand), and otherwise stays where it is",
     ]);
   });
 });

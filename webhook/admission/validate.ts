@@ -7,6 +7,7 @@ import {
   REASONS,
   isCompute,
   isOptedIn,
+  isPriority,
   isReason,
 } from "../../core/contract.ts";
 import { fargateIncompatibilities } from "../../core/placement.ts";
@@ -20,7 +21,8 @@ import {
 } from "./deployment.ts";
 import { allowed, denied, type AdmissionRequest, type AdmissionResponse } from "./review.ts";
 
-type DenialCause = "invalid-enabled" | "invalid-compute" | "invalid-reason" | "fargate-incompatible";
+type DenialCause =
+  "invalid-enabled" | "invalid-compute" | "invalid-priority" | "invalid-reason" | "fargate-incompatible";
 
 interface Problem {
   cause: DenialCause;
@@ -53,6 +55,19 @@ export function validate(
     problems.push({
       cause: "invalid-compute",
       message: notAllowed(Annotation.compute, compute, COMPUTE_TYPES),
+    });
+  }
+  const priority = annotationOf(write.object, Annotation.priority);
+  if (
+    priority !== undefined &&
+    !isPriority(priority) &&
+    priority !== annotationOf(write.oldObject, Annotation.priority)
+  ) {
+    problems.push({
+      cause: "invalid-priority",
+      message:
+        `${Annotation.priority}: ${JSON.stringify(priority)} is not allowed; allowed values: a whole number ` +
+        `from -2147483647 to 2147483647 (higher moves to Fargate first when the Fargate budget is short)`,
     });
   }
   if (isOptedIn(write.object)) checkOptedIn(write, options.orchestratorUsername, problems, warnings);
@@ -93,12 +108,13 @@ function checkOptedIn(
       cause: "fargate-incompatible",
       message:
         `${Annotation.compute}: "fargate" is not allowed for this Deployment because it cannot run on ` +
-        `Fargate (${incompatible.join("; ")}); allowed values: spot`,
+        `Fargate (${incompatible.join("; ")}); allowed values: spot, on-demand`,
     });
   } else if (becomesEnabled(write)) {
     warnings.push(
-      `this Deployment cannot run on Fargate (${incompatible.join("; ")}); ` +
-        `it will stay on spot when its node is interrupted`,
+      `this Deployment cannot run on Fargate (${incompatible.join("; ")}); when its node is interrupted ` +
+        `it moves to on-demand nodes if the orchestrator's fallback is on (fargate.fallback=on-demand), ` +
+        `and otherwise stays where it is`,
     );
   }
 }
