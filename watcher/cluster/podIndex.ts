@@ -16,12 +16,13 @@ export interface PodLookup {
 /** Only pods bound to a node and not finished: the apiserver filters the list and the watch alike. */
 export const HOLDING_A_NODE = "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed";
 
-/** A container's name, its resource requests and (init containers) restart policy: what placement counts. */
+/** A container's name, resources and (init containers) restart policy: what its pod's requests count. */
 function slimContainer({ name, restartPolicy, resources }: V1Container): V1Container {
+  const { requests, limits } = resources ?? {};
   return {
     name,
     ...(restartPolicy === undefined ? {} : { restartPolicy }),
-    ...(resources?.requests === undefined ? {} : { resources: { requests: resources.requests } }),
+    ...(requests === undefined && limits === undefined ? {} : { resources: { requests, limits } }),
   };
 }
 

@@ -149,12 +149,16 @@ describe("slimPod", () => {
     const web: V1Deployment = { spec: { selector: { matchLabels: { app: "web" } }, template: {} } };
     expect(selects(web, slim)).toBe(true);
     expect(podRequests(slim.spec!)).toEqual(podRequests(pod.spec!));
+    // a limit without a request counts as the request
+    const limitsOnly = webPod("l", "n");
+    limitsOnly.spec!.containers[0]!.resources = { limits: { cpu: "1", memory: "1Gi" } };
+    expect(podRequests(slimPod(limitsOnly).spec!)).toEqual(podRequests(limitsOnly.spec!));
   });
 
-  it("drops images, environment, volumes, limits, status details and managedFields", () => {
+  it("drops images, environment, volumes, status details and managedFields", () => {
     const slim = slimPod(webPod("p", "n"));
     expect(slim.spec?.containers).toEqual([
-      { name: "app", resources: { requests: { cpu: "250m", memory: "512Mi" } } },
+      { name: "app", resources: { requests: { cpu: "250m", memory: "512Mi" }, limits: { memory: "1Gi" } } },
     ]);
     expect(slim.spec?.volumes).toBeUndefined();
     expect(slim.status).toEqual({ phase: "Running" });
