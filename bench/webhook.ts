@@ -1,145 +1,207 @@
-// Load test of the admission webhook over real TLS with keep-alive, against a bare https server that
-// answers a fixed review (the floor), both in their own processes, on loopback:
-// a fixed 1,000 req/s phase (latency) and a max-throughput phase, then the ratios.
-// Usage: npm run bench:webhook [-- --duration 10 --connections 32]
-import { fork, type ChildProcess } from "node:child_process";
+// The admission webhook against its floor, a bare Node.js HTTPS server answering a fixed review, both in their
+// own processes started as the container image starts them, loaded over TLS with keep-alive on loopback with
+// the realistic 5 KB review that needs a patch: start-up, idle memory, p99 at a fixed rate, throughput, and
+// memory after 100,000 reviews. Each figure is printed beside the floor's and its target, PASS or MISS.
+// Usage: npm run bench:webhook [-- --runs 3 --seconds 10 --rate 1000 --connections 32 --starts 5
+//        --reviews 100000 --node-options="<NODE_OPTIONS instead of the image's>"]
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
-import autocannon from "autocannon";
-import { toError } from "../core/errors.ts";
+import { repoRoot } from "../test/cluster/paths.ts";
 import { generateSelfSigned, writeCertFiles } from "../webhook/selfSigned.ts";
-import { freePort } from "../test/stack/process.ts";
+import { imageRuntimeEnv } from "./imageRuntime.ts";
+import { loadNow, machineLine } from "./machine.ts";
+import { settledResident, type Resident } from "./proc.ts";
+import { percentile } from "./stats.ts";
+import { allPass, verdictTable, type Row } from "./verdicts.ts";
+import { load, type LoadFigures } from "./webhook/load.ts";
+import { startTarget, type Target, type TargetName } from "./webhook/targets.ts";
 
 const { values } = parseArgs({
   options: {
-    duration: { type: "string", default: "10" },
-    connections: { type: "string", default: "32" },
+    runs: { type: "string", default: "3" },
+    seconds: { type: "string", default: "10" },
     rate: { type: "string", default: "1000" },
+    connections: { type: "string", default: "32" },
+    starts: { type: "string", default: "5" },
+    reviews: { type: "string", default: "100000" },
+    "node-options": { type: "string" },
   },
 });
-const DURATION = Number(values.duration);
-const CONNECTIONS = Number(values.connections);
+const RUNS = Number(values.runs);
+const SECONDS = Number(values.seconds);
 const RATE = Number(values.rate);
+const CONNECTIONS = Number(values.connections);
+const STARTS = Number(values.starts);
+const REVIEWS = Number(values.reviews);
 
-interface Figures {
-  rps: number;
-  p50: number;
-  p99: number;
-  /** autocannon's own p99 (whole ms, corrected for coordinated omission at a fixed rate). */
-  p99Corrected: number;
-  /** Server CPU (user + system) per request: steadier than wall-clock figures on a busy machine. */
-  cpuPerRequestUs: number;
-  failures: number;
-}
+const benchDir = join(repoRoot, ".bench");
+const began = performance.now();
+const progress = (line: string) =>
+  process.stderr.write(`[bench ${((performance.now() - began) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
 
-const body = await readFile(
-  new URL("../test/fixtures/admission/deployment-create-fargate.json", import.meta.url),
-);
+const body = await readFile(join(repoRoot, "test/fixtures/admission/deployment-create-fargate.json"));
 const dir = await mkdtemp(join(tmpdir(), "bench-webhook-"));
-const files = await writeCertFiles(dir, generateSelfSigned());
+const tls = await writeCertFiles(dir, generateSelfSigned());
+const env = imageRuntimeEnv(values["node-options"]);
+const startOptions = { tls, env, logDir: join(benchDir, "logs", "webhook") };
+const names: TargetName[] = ["floor", "webhook"];
+const loadBefore = loadNow();
 
-async function start(mode: "webhook" | "floor"): Promise<Target> {
-  const [port, healthPort] = [await freePort(), await freePort()];
-  const child = fork(
-    new URL("./webhookServer.ts", import.meta.url),
-    [mode, files.certFile, files.keyFile, `${port}`, `${healthPort}`],
-    { env: { ...process.env, LOG_LEVEL: "warn" } },
-  );
-  await new Promise<void>((resolve, reject) => {
-    child.once("message", () => resolve());
-    child.once("exit", (code) => reject(new Error(`${mode} server exited with ${code}`)));
-  });
-  return { child, port };
+/** The first start of each fills the compile cache; then `STARTS` timed starts of each, one after the other. */
+async function startups(): Promise<Record<TargetName, number[]>> {
+  for (const name of names) await (await startTarget(name, startOptions)).process.stop();
+  const times: Record<TargetName, number[]> = { floor: [], webhook: [] };
+  for (let i = 0; i < STARTS; i++) {
+    for (const name of names) {
+      const target = await startTarget(name, startOptions);
+      times[name].push(target.startMs);
+      await target.process.stop();
+    }
+  }
+  return times;
 }
 
-interface Target {
-  child: ChildProcess;
-  port: number;
-}
-
-function cpuOf(child: ChildProcess): Promise<number> {
-  return new Promise((resolve) => {
-    child.once("message", (usage: NodeJS.CpuUsage) => resolve(usage.user + usage.system));
-    child.send("cpu");
-  });
-}
-
-async function load({ child, port }: Target, options: { rate?: number; duration: number }): Promise<Figures> {
-  const samples: number[] = [];
-  const cpuBefore = await cpuOf(child);
-  let instance: autocannon.Instance | undefined;
-  const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    instance = autocannon(
-      {
-        url: `https://127.0.0.1:${port}/mutate`,
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body,
-        connections: options.rate ? Math.min(CONNECTIONS, 10) : CONNECTIONS,
-        duration: options.duration,
-        ...(options.rate ? { overallRate: options.rate } : {}),
-      },
-      (err, done) => (err ? reject(toError(err)) : resolve(done)),
-    );
-    instance.on("response", (_client, _status, _bytes, responseTime) => samples.push(responseTime));
-  });
-  const cpu = (await cpuOf(child)) - cpuBefore;
-  samples.sort((a, b) => a - b);
-  const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? NaN;
+/** Both servers' memory once it has settled (the median of a few readings). */
+async function memory(targets: Record<TargetName, Target>): Promise<Record<TargetName, Resident>> {
+  await sleep(5_000);
   return {
-    rps: result.requests.total / result.duration,
-    p50: at(0.5),
-    p99: at(0.99),
-    p99Corrected: result.latency.p99,
-    cpuPerRequestUs: cpu / result.requests.total,
-    failures: result.errors + result.non2xx,
+    floor: await settledResident(targets.floor.pid),
+    webhook: await settledResident(targets.webhook.pid),
   };
 }
 
-async function stop({ child }: Target): Promise<void> {
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  await exited;
+type PhaseRuns = Record<TargetName, LoadFigures[]>;
+
+/** `RUNS` runs of a phase, the floor then the webhook each time, so drift in the machine's load hits both. */
+async function phase(targets: Record<TargetName, Target>, rate?: number): Promise<PhaseRuns> {
+  const runs: PhaseRuns = { floor: [], webhook: [] };
+  const connections = rate ? Math.min(CONNECTIONS, 10) : CONNECTIONS;
+  for (let r = 0; r < RUNS; r++) {
+    for (const name of names) {
+      const figures = await load(targets[name], { body, seconds: SECONDS, connections, rate });
+      runs[name].push(figures);
+      progress(
+        `${rate ? `${rate} req/s` : "max"} run ${r + 1}/${RUNS} ${name}: ${figures.rps.toFixed(0)} req/s, ` +
+          `p99 ${figures.p99Ms.toFixed(2)} ms, ${figures.cpuPerRequestUs.toFixed(0)} µs CPU/request, ` +
+          `load ${loadNow().toFixed(2)}`,
+      );
+    }
+  }
+  return runs;
 }
 
-// Both servers run throughout (an idle one costs nothing) and each phase loads one right after the
-// other, so drift in the machine's load affects both alike.
-const targets = { floor: await start("floor"), webhook: await start("webhook") };
-const phase = async (options: { rate?: number; duration: number }) => ({
-  floor: await load(targets.floor, options),
-  webhook: await load(targets.webhook, options),
-});
-await phase({ duration: 3 }); // warm-up: JIT, TLS sessions
-const fixedPhase = await phase({ rate: RATE, duration: DURATION });
-const maxPhase = await phase({ duration: DURATION });
-await Promise.all([stop(targets.floor), stop(targets.webhook)]);
-await rm(dir, { recursive: true, force: true });
-const floor = { fixed: fixedPhase.floor, max: maxPhase.floor };
-const webhook = { fixed: fixedPhase.webhook, max: maxPhase.webhook };
+const median = (numbers: number[]) => percentile(numbers, 0.5);
 
-const ms = (n: number) => `${n.toFixed(2)} ms`;
-const row = (name: string, f: Figures) =>
-  `${name.padEnd(22)} ${f.rps.toFixed(0).padStart(8)} req/s   p50 ${ms(f.p50).padStart(9)}   ` +
-  `p99 ${ms(f.p99).padStart(9)}   (corrected p99 ${f.p99Corrected} ms)   ` +
-  `server CPU ${f.cpuPerRequestUs.toFixed(0)} µs/req   failures ${f.failures}`;
-console.log(`\nadmission webhook vs bare https floor; ${DURATION} s per phase, loopback, TLS keep-alive`);
-console.log(`\nfixed rate ${RATE} req/s (10 connections)`);
-console.log(row("  floor", floor.fixed));
-console.log(row("  webhook /mutate", webhook.fixed));
-console.log(`\nmax throughput (${CONNECTIONS} connections)`);
-console.log(row("  floor", floor.max));
-console.log(row("  webhook /mutate", webhook.max));
+async function main() {
+  progress(`starting each server ${STARTS + 1} times (the first fills the compile cache)`);
+  const starts = await startups();
+  const targets = {
+    floor: await startTarget("floor", startOptions),
+    webhook: await startTarget("webhook", startOptions),
+  };
+  try {
+    progress("idle memory");
+    const idle = await memory(targets);
+    for (const name of names) await load(targets[name], { body, seconds: 3, connections: CONNECTIONS }); // warm-up
+    const fixed = await phase(targets, RATE);
+    const max = await phase(targets, undefined);
+    const served = [...fixed.webhook, ...max.webhook].reduce((sum, f) => sum + f.requests, 0);
+    if (served < REVIEWS) {
+      progress(`${REVIEWS - served} more reviews to reach ${REVIEWS}`);
+      await load(targets.webhook, { body, seconds: 0, connections: CONNECTIONS, amount: REVIEWS - served });
+    }
+    progress("memory after the load");
+    const loaded = await memory(targets);
 
-const p99Gap = webhook.fixed.p99 - floor.fixed.p99;
-const throughputRatio = webhook.max.rps / floor.max.rps;
-console.log(`\np99 at ${RATE} req/s: webhook − floor = ${ms(p99Gap)} (target ≤ 3 ms)`);
-console.log(`throughput: webhook / floor = ${throughputRatio.toFixed(2)} (target ≥ 0.50)`);
-const failures = [floor, webhook].reduce((sum, r) => sum + r.fixed.failures + r.max.failures, 0);
-const pass = p99Gap <= 3 && throughputRatio >= 0.5 && failures === 0;
-console.log(pass ? "PASS" : "FAIL");
+    const failures = [...Object.values(fixed), ...Object.values(max)]
+      .flat()
+      .reduce((n, f) => n + f.failures, 0);
+    const of = (runs: PhaseRuns, name: TargetName, pick: (f: LoadFigures) => number) =>
+      median(runs[name].map(pick));
+    const rps = { floor: of(max, "floor", (f) => f.rps), webhook: of(max, "webhook", (f) => f.rps) };
+    const p99 = { floor: of(fixed, "floor", (f) => f.p99Ms), webhook: of(fixed, "webhook", (f) => f.p99Ms) };
+    const reviews = Math.max(served, REVIEWS);
+    const rows: Row[] = [
+      {
+        figure: "start → ready, p50",
+        value: median(starts.webhook),
+        unit: "ms",
+        floor: median(starts.floor),
+      },
+      {
+        figure: `start → ready, p99 (${STARTS} starts)`,
+        value: percentile(starts.webhook, 0.99),
+        unit: "ms",
+        floor: percentile(starts.floor, 0.99),
+      },
+      {
+        figure: "idle RSS",
+        value: idle.webhook.rssMiB,
+        unit: "MiB",
+        floor: idle.floor.rssMiB,
+        target: { text: "≤ 70 MiB", limit: 70 },
+      },
+      {
+        figure: `RSS after ${reviews.toLocaleString("en-US")} reviews`,
+        value: loaded.webhook.rssMiB,
+        unit: "MiB",
+        floor: loaded.floor.rssMiB,
+        target: { text: "≤ 90 MiB", limit: 90 },
+      },
+      {
+        figure: `/mutate throughput, ${CONNECTIONS} connections`,
+        value: rps.webhook,
+        unit: "req/s",
+        floor: rps.floor,
+        target: { text: "≥ 0.5 × floor", limit: 0.5 * rps.floor, atLeast: true },
+      },
+      {
+        figure: `/mutate p99 at ${RATE} req/s`,
+        value: p99.webhook,
+        unit: "ms",
+        floor: p99.floor,
+        target: { text: "≤ floor + 3 ms", limit: p99.floor + 3 },
+      },
+      {
+        figure: `/mutate p50 at ${RATE} req/s`,
+        value: of(fixed, "webhook", (f) => f.p50Ms),
+        unit: "ms",
+        floor: of(fixed, "floor", (f) => f.p50Ms),
+      },
+      {
+        figure: "server CPU per request (max throughput)",
+        value: of(max, "webhook", (f) => f.cpuPerRequestUs),
+        unit: "µs",
+        floor: of(max, "floor", (f) => f.cpuPerRequestUs),
+      },
+    ];
+    console.log(
+      `\nadmission webhook (spot-orchestrator webhook) vs its floor (a bare Node.js HTTPS server answering a fixed` +
+        ` review)\nboth started as the image starts them (NODE_OPTIONS "${env.NODE_OPTIONS}", warm compile cache);` +
+        ` loopback, TLS keep-alive, a 5 KB review that needs a patch;\n${RUNS} runs of ${SECONDS} s per phase ` +
+        `(figures are the median run), ${STARTS} starts; peak RSS ${loaded.webhook.peakMiB.toFixed(1)} MiB\n`,
+    );
+    console.log(verdictTable(rows));
+    console.log(`\nfailed requests: ${failures}`);
+    console.log(
+      `${machineLine()}; 1-min load ${loadBefore.toFixed(2)} at the start; ${((performance.now() - began) / 1000).toFixed(0)} s in all`,
+    );
+    const pass = allPass(rows) && failures === 0;
+    console.log(pass ? "PASS: every target met" : "MISS: some targets not met");
+    await mkdir(benchDir, { recursive: true });
+    const report = { date: new Date().toISOString(), env, starts, idle, loaded, fixed, max, rows, failures };
+    await writeFile(join(benchDir, "webhook.json"), `${JSON.stringify(report, null, 2)}\n`);
+    process.exitCode = pass ? 0 : 1;
+  } finally {
+    await Promise.all([targets.floor.process.stop(), targets.webhook.process.stop()]);
+  }
+}
 
-await mkdir(".bench", { recursive: true });
-await writeFile(".bench/webhook.json", JSON.stringify({ floor, webhook, p99Gap, throughputRatio }, null, 2));
-process.exitCode = pass ? 0 : 1;
+try {
+  await main();
+} finally {
+  await rm(dir, { recursive: true, force: true });
+}

@@ -7,9 +7,11 @@ import {
   CoreV1Api,
   DiscoveryV1Api,
   EventsV1Api,
+  HttpMethod,
+  IsomorphicFetchHttpLibrary,
   KubeConfig,
+  RequestContext,
   SchedulingV1Api,
-  type RequestContext,
 } from "@kubernetes/client-node";
 import { RetryableError, PermanentError, toError } from "./errors.ts";
 import { TokenBucket } from "./rateLimit.ts";
@@ -117,6 +119,50 @@ export function withSignal(kube: Kube, signal: AbortSignal): Kube {
 /** `config`'s credentials and connections, every request applied to `signal` (see withSignal). */
 export function cancellable(config: KubeConfig, signal: AbortSignal): KubeConfig {
   return new CancellableKubeConfig(config, signal);
+}
+
+/** A page of a list as the apiserver sends it. */
+interface ListPage {
+  metadata?: { resourceVersion?: string; continue?: string };
+  items?: unknown[];
+}
+
+const transport = new IsomorphicFetchHttpLibrary();
+
+/**
+ * Lists a collection page by page as plain JSON, handing each item to `each`: no client-node model classes
+ * are built (a fraction of their CPU and memory for tens of thousands of objects) and at most one page is
+ * held at a time. Resolves with the list's resourceVersion (every page comes from the same snapshot).
+ */
+export async function listPaged(
+  config: KubeConfig,
+  path: string,
+  query: Record<string, string>,
+  each: (item: unknown) => void,
+  pageSize = 500,
+): Promise<string> {
+  const server = config.getCurrentCluster()?.server;
+  if (!server) throw new Error("the kubeconfig names no current cluster");
+  let resourceVersion = "";
+  let next: string | undefined;
+  do {
+    const url = new URL(server + path);
+    const params = { ...query, limit: `${pageSize}`, ...(next ? { continue: next } : {}) };
+    for (const [key, value] of Object.entries(params)) url.searchParams.set(key, value);
+    const context = new RequestContext(url.toString(), HttpMethod.GET);
+    context.setHeaderParam("Accept", "application/json");
+    await config.applySecurityAuthentication(context);
+    const response = await transport.send(context).toPromise();
+    const text = await response.body.text();
+    if (response.httpStatusCode !== 200) {
+      throw new ApiException(response.httpStatusCode, `list ${path}`, text, response.headers);
+    }
+    const page = JSON.parse(text) as ListPage;
+    for (const item of page.items ?? []) each(item);
+    resourceVersion ||= page.metadata?.resourceVersion ?? "";
+    next = page.metadata?.continue || undefined;
+  } while (next !== undefined);
+  return resourceVersion;
 }
 
 /** HTTP status of a client-node error, or of an error classified from one, when the apiserver answered. */

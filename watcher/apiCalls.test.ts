@@ -21,7 +21,8 @@ const VERBS: Record<string, string> = {
 };
 const CALL =
   /\b(apps|core|discovery|coordination|events|scheduling)\.(read|list|create|replace|patch|delete)(\w+?)(?:ForAllNamespaces)?\(/g;
-const INFORMER = /makeInformer\([^,]+,\s*"\/api\/v1\/(\w+)"/g;
+/** A collection the watcher mirrors by list + watch: `"/api/v1/pods"`, `"/apis/apps/v1/deployments"`. */
+const MIRRORED = /"\/apis?\/(?:([\w.]+)\/)?v1\/(\w+)"/g;
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true, recursive: true })
@@ -35,15 +36,15 @@ function resourceOf(kind: string): string {
   return singular.endsWith("s") ? `${singular}es` : `${singular}s`;
 }
 
-/** The calls the watcher's source makes: client-node API methods and informers. */
+/** The calls the watcher's source makes: client-node API methods and mirrored collections. */
 function callsInSource(): string[] {
   const calls = new Set<string>();
   for (const text of sources(new URL(".", import.meta.url).pathname)) {
     for (const [, api, verb, kind] of text.matchAll(CALL)) {
       calls.add(`${GROUPS[api!]}/${resourceOf(kind!)}/${VERBS[verb!]}`);
     }
-    for (const [, resource] of text.matchAll(INFORMER)) {
-      calls.add(`/${resource}/list`).add(`/${resource}/watch`);
+    for (const [, group = "", resource] of text.matchAll(MIRRORED)) {
+      calls.add(`${group}/${resource}/list`).add(`${group}/${resource}/watch`);
     }
   }
   return [...calls].sort();

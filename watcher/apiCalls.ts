@@ -18,14 +18,14 @@ export const WATCHER_API_CALLS: readonly ApiAccess[] = [
     resource: "nodes",
     verbs: ["get", "list", "watch"],
     scope: "cluster",
-    why: "instance → node (node index); the node of each moved pod",
+    why: "instance → node and spot capacity (node index); the node of each moved pod",
   },
   {
     group: "",
     resource: "pods",
-    verbs: ["list"],
+    verbs: ["list", "watch"],
     scope: "cluster",
-    why: "node → pods; health; free capacity",
+    why: "node → pods and free capacity (pod index); health",
   },
   {
     group: "apps",
@@ -37,9 +37,9 @@ export const WATCHER_API_CALLS: readonly ApiAccess[] = [
   {
     group: "apps",
     resource: "deployments",
-    verbs: ["get", "list", "patch"],
+    verbs: ["get", "list", "patch", "watch"],
     scope: "cluster",
-    why: "flip `compute`, follow rollouts, record verdicts, repair drift",
+    why: "pods → opted-in Deployments (Deployment index); flip `compute`, follow rollouts, record verdicts, repair drift",
   },
   {
     group: "",

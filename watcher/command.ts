@@ -8,7 +8,8 @@ import { createLogger, type Logger } from "../core/log.ts";
 import { waitForShutdownSignal } from "../core/signals.ts";
 import { startHealthServer } from "../core/healthServer.ts";
 import { createAlerter } from "./alerts/alerter.ts";
-import { NodeIndex } from "./cluster/nodeIndex.ts";
+import { ClusterIndex } from "./cluster/clusterIndex.ts";
+import { scopeOf } from "./deployments.ts";
 import { LeaderElector } from "./leaderElection.ts";
 import { LeaderTerm, type WatcherParts } from "./leaderTerm.ts";
 import { createWatcherMetrics } from "./metrics.ts";
@@ -67,8 +68,8 @@ export async function startWatcher(options: {
   });
   if (config.migration.dryRun) log.warn("dry run: nothing will be written to the cluster");
 
-  const nodes = new NodeIndex({ kube, log });
-  nodes.start();
+  const cluster = new ClusterIndex({ kube, log, scope: scopeOf(config) });
+  cluster.start();
   const { alerts } = config;
   const alerter = createAlerter({ ...alerts, webhookUrl: alerts.slackWebhookUrl, log, metrics });
   const autoScaling = createAutoScalingClient(config);
@@ -82,7 +83,7 @@ export async function startWatcher(options: {
     kube,
     sqs: createSqsClient(config),
     lifecycle,
-    nodes,
+    cluster,
     interruptions: new InterruptionLog(config.recovery.cooldown),
     alerter,
     metrics,
@@ -117,7 +118,7 @@ export async function startWatcher(options: {
       })
     : undefined;
   let synced = false;
-  void nodes.synced.then(() => (synced = true));
+  void cluster.synced.then(() => (synced = true));
   const health = await startHealthServer({
     port: config.watcher.healthPort,
     registry: metrics.registry,
@@ -142,7 +143,7 @@ export async function startWatcher(options: {
         await stopLeading();
       }
       await alerter.flush(5_000);
-      await nodes.stop();
+      await cluster.stop();
       await health.close();
       parts.sqs.destroy();
       autoScaling.destroy();

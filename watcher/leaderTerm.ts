@@ -12,9 +12,8 @@ import { settleWithin } from "../core/settleWithin.ts";
 import type { Alerter } from "./alerts/alerter.ts";
 import { EventRecorder } from "./alerts/kubeEvents.ts";
 import { affectedDeployments, ReplicaSetOwners } from "./cluster/affectedDeployments.ts";
+import type { ClusterLookup } from "./cluster/clusterIndex.ts";
 import { priorityClasses } from "./cluster/priorityClasses.ts";
-import type { NodeLookup } from "./cluster/nodeIndex.ts";
-import { listPodsHoldingNodes } from "./cluster/pods.ts";
 import { KubeDeployments, scopeOf } from "./deployments.ts";
 import { DriftRepair } from "./drift.ts";
 import { eventHandling } from "./eventHandling.ts";
@@ -36,7 +35,7 @@ export interface WatcherParts {
   kube: Kube;
   sqs: SQSClient;
   lifecycle: LifecycleActions;
-  nodes: NodeLookup;
+  cluster: ClusterLookup;
   interruptions: InterruptionLog;
   alerter: Alerter;
   metrics: WatcherMetrics;
@@ -61,7 +60,8 @@ export function ownPod(config: Pick<Config, "watcher">): V1ObjectReference {
 
 /** The leader's components of one term, every one working through clients bound to `signal`. */
 export function leaderWork(parts: Omit<WatcherParts, "sqs">, signal: AbortSignal) {
-  const { config, log, metrics, alerter, nodes, interruptions, lifecycle } = parts;
+  const { config, log, metrics, alerter, cluster, interruptions, lifecycle } = parts;
+  const { nodes } = cluster;
   const kube = withSignal(parts.kube, signal);
   const scope = scopeOf(config);
   const deployments = withInventory(new KubeDeployments(kube, scope), metrics, signal);
@@ -70,10 +70,10 @@ export function leaderWork(parts: Omit<WatcherParts, "sqs">, signal: AbortSignal
   const followRollout = rolloutFollower(kube, config);
   const common = { deployments, recorder, alerter, metrics, config, log, signal };
   const followUps = new FollowUps({ ...common, followRollout });
-  const owners = new ReplicaSetOwners(kube);
+  const lookups = { ...cluster, owners: new ReplicaSetOwners(kube), scope };
   const concurrency = config.migration.maxConcurrentFlips;
-  const affectedBy = (node: string) => affectedDeployments(kube, node, scope, owners, concurrency);
-  const listPods = () => listPodsHoldingNodes(kube);
+  const affectedBy = (node: string) => affectedDeployments(node, lookups, concurrency);
+  const listPods = async () => cluster.pods.all();
   const classPriority = () => priorityClasses(kube);
   const migrator = new Migrator({ ...common, affectedBy, classPriority, nodes, followUps });
   return {
@@ -100,7 +100,7 @@ export class LeaderTerm {
     this.parts = parts;
     this.signal = signal;
     this.work = leaderWork(parts, signal);
-    const { config, log, metrics, alerter, nodes } = parts;
+    const { config, log, metrics, alerter, cluster } = parts;
     signal.addEventListener(
       "abort",
       () => {
@@ -125,7 +125,7 @@ export class LeaderTerm {
       metrics,
       handler: this.work.handleEvent,
       onGivenUp: (event, failure, context) =>
-        reportGivenUp({ nodes, pod, recorder, alerter }, event, failure, context),
+        reportGivenUp({ nodes: cluster.nodes, pod, recorder, alerter }, event, failure, context),
       reachability: this.reachability,
     });
   }
@@ -135,11 +135,11 @@ export class LeaderTerm {
     return this.reachability.state;
   }
 
-  /** Starts the leader's work once the node index has listed the nodes. */
+  /** Starts the leader's work once the cluster index has listed nodes, pods and Deployments. */
   async start(): Promise<void> {
-    const { nodes, config, log, metrics } = this.parts;
+    const { cluster, config, log, metrics } = this.parts;
     metrics.isLeader.set(1);
-    await Promise.race([nodes.synced, aborted(this.signal)]);
+    await Promise.race([cluster.synced, aborted(this.signal)]);
     if (this.signal.aborted) return;
     log.info("leading: consuming events, checking drift, recovering");
     this.consuming = this.consumer.start();

@@ -1,3 +1,4 @@
+import { Agent, request } from "node:http";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PlacementConfig } from "../core/placement.ts";
@@ -48,6 +49,13 @@ describe("HTTP layer", () => {
       /expected application\/json/,
     ],
     ["a form body", "a=b", { "content-type": "application/x-www-form-urlencoded" }, 415, /content type/],
+    [
+      "a compressed body",
+      JSON.stringify(review()),
+      { "content-encoding": "gzip" },
+      415,
+      /content encoding gzip is not supported/,
+    ],
     ["malformed JSON", '{"apiVersion": "admission.k8s.io/v1", "request": {', {}, 400, /not valid JSON/],
     ["a JSON string", '"hello"', {}, 400, /body: .*expected object/],
     ["no request", set("request", undefined), {}, 400, /^request: /],
@@ -76,6 +84,20 @@ describe("HTTP layer", () => {
     const r = review();
     r.request.object.metadata.annotations.padding = "x".repeat(7 * 1024 * 1024);
     expectReviewError(await postJson(`${server.url}/mutate`, r), 413, /larger than the 7340032 byte limit/);
+  });
+
+  it("a body over the limit is read off: the kept-alive connection answers the next request", async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const big = review();
+      big.request.object.metadata.annotations.padding = "x".repeat(7 * 1024 * 1024);
+      const first = await post(`${server.url}/mutate`, JSON.stringify(big), agent);
+      const second = await post(`${server.url}/mutate`, JSON.stringify(review()), agent);
+      expect([first.status, second.status]).toEqual([413, 200]);
+      expect(second.localPort).toBe(first.localPort);
+    } finally {
+      agent.destroy();
+    }
   });
 
   it("a request without a body → 400", async () => {
@@ -199,6 +221,22 @@ describe("generated malformed bodies", () => {
     expect(errors.reduce((sum, v) => sum + v.value, 0)).toBe(0);
   });
 });
+
+/** POSTs JSON through `agent`; reports the status and the local port of the connection used. */
+function post(url: string, body: string, agent: Agent): Promise<{ status: number; localPort: number }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      { method: "POST", agent, headers: { "content-type": "application/json" } },
+      (res) => {
+        const localPort = res.socket.localPort ?? 0;
+        res.resume().on("end", () => resolve({ status: res.statusCode ?? 0, localPort }));
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
 
 /** A Deployment moving back to spot with `value` as its spot-placement stash. */
 function withStash(value: string): Json {

@@ -1,6 +1,7 @@
-// The admission HTTP app (no listening here): POST /mutate and POST /validate, with the request checks of
-// controller-runtime's http.go. Every answer, error or not, is an AdmissionReview in JSON.
-import express, { type ErrorRequestHandler, type Express, type RequestHandler, type Response } from "express";
+// The admission request handler (no listening here): POST /mutate and POST /validate, with the request checks
+// of controller-runtime's http.go. Every answer, error or not, is an AdmissionReview in JSON. Plain node:http:
+// two routes need no framework, and each request costs only what admission itself needs.
+import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import type { PlacementConfig } from "../core/placement.ts";
 import type { Logger } from "../core/log.ts";
 import { toError } from "../core/errors.ts";
@@ -17,6 +18,7 @@ import {
   type AdmissionResponse,
 } from "./admission/review.ts";
 import type { Endpoint, RequestResult, WebhookMetrics } from "./metrics.ts";
+import { readRequestBody } from "./requestBody.ts";
 
 const MAX_BODY_BYTES = 7 * 1024 * 1024;
 
@@ -30,95 +32,89 @@ export interface AppOptions {
 
 type Handler = (request: AdmissionRequest) => Omit<AdmissionResponse, "uid">;
 
-export function createApp(options: AppOptions): Express {
-  const { metrics, orchestratorUsername } = options;
-  const app = express();
-  app.disable("x-powered-by");
-  app.set("etag", false);
-
-  const mutateHandler: Handler = (request) => {
-    const { compute, applyGuard, ...response } = mutate(request, options);
-    if (response.patch !== undefined && compute !== undefined) metrics.patches.inc({ compute });
-    if (applyGuard !== undefined) metrics.applyGuard.inc({ action: applyGuard });
-    return response;
-  };
-  const validateHandler: Handler = (request) => {
-    const { causes, ...response } = validate(request, { orchestratorUsername });
-    for (const cause of causes ?? []) metrics.denials.inc({ cause });
-    return response;
-  };
-
-  const body = [checkBody, express.raw({ type: "application/json", limit: MAX_BODY_BYTES })];
-  app.post("/mutate", measure(metrics, "mutate"), ...body, admit(options.log, mutateHandler));
-  app.post("/validate", measure(metrics, "validate"), ...body, admit(options.log, validateHandler));
-  app.use((req, res) => {
-    res
-      .status(404)
-      .json({ message: `no handler for ${req.method} ${req.path}; use POST /mutate or /validate` });
-  });
-  app.use(errorHandler(options.log));
-  return app;
+interface Answer {
+  status: number;
+  body: unknown;
+  result: RequestResult;
 }
 
-function measure(metrics: WebhookMetrics, endpoint: Endpoint): RequestHandler {
-  return (_req, res, next) => {
-    const start = performance.now();
-    res.on("finish", () => {
-      const result: RequestResult =
-        res.statusCode >= 500
-          ? "error"
-          : res.statusCode >= 400
-            ? "bad_request"
-            : ((res.locals["result"] as RequestResult | undefined) ?? "allowed");
-      metrics.requests.inc({ endpoint, result });
-      metrics.duration.observe({ endpoint }, (performance.now() - start) / 1000);
-    });
-    next();
+export function createApp(options: AppOptions): RequestListener {
+  const { metrics, orchestratorUsername, log } = options;
+  const handlers: Record<Endpoint, Handler> = {
+    mutate: (request) => {
+      const { compute, applyGuard, ...response } = mutate(request, options);
+      if (response.patch !== undefined && compute !== undefined) metrics.patches.inc({ compute });
+      if (applyGuard !== undefined) metrics.applyGuard.inc({ action: applyGuard });
+      return response;
+    },
+    validate: (request) => {
+      const { causes, ...response } = validate(request, { orchestratorUsername });
+      for (const cause of causes ?? []) metrics.denials.inc({ cause });
+      return response;
+    },
   };
-}
+  const observe = observer(metrics);
 
-const checkBody: RequestHandler = (req, res, next) => {
-  const type = req.is("application/json");
-  if (type === null || req.headers["content-length"] === "0")
-    return sendError(res, 400, "request body is empty");
-  if (type === false) {
-    const received = req.headers["content-type"] ?? "none";
-    return sendError(res, 415, `content type ${received} is not supported; expected application/json`);
-  }
-  next();
-};
-
-function admit(log: Logger, handler: Handler): RequestHandler {
   return (req, res) => {
-    const raw: unknown = req.body;
-    if (!Buffer.isBuffer(raw) || raw.length === 0) return sendError(res, 400, "request body is empty");
-    let decoded: unknown;
-    try {
-      decoded = JSON.parse(raw.toString("utf8"));
-    } catch (err) {
-      return sendError(res, 400, `request body is not valid JSON: ${toError(err).message}`);
+    const endpoint = endpointOf(req);
+    if (endpoint === undefined) {
+      const message = `no handler for ${req.method} ${pathOf(req.url)}; use POST /mutate or /validate`;
+      return send(res, { status: 404, body: { message }, result: "bad_request" });
     }
-    const parsed = parseReview(decoded);
-    if (!parsed.ok) return sendError(res, 400, parsed.message, parsed.apiVersion, parsed.uid);
+    const start = performance.now();
+    readRequestBody(req, MAX_BODY_BYTES)
+      .then((body) => {
+        if (!body.ok) log.warn({ status: body.status, reason: body.message }, "rejected admission request");
+        return body.ok ? admit(body.body, handlers[endpoint], log) : errorAnswer(body.status, body.message);
+      })
+      .catch((err: unknown) => {
+        log.error({ err: toError(err) }, "admission request failed");
+        return errorAnswer(500, "internal error while handling the admission request");
+      })
+      .then((answer) => {
+        if (res.destroyed) return;
+        send(res, answer);
+        observe(endpoint, answer.result, start);
+      });
+  };
+}
 
-    const { apiVersion, request } = parsed.review;
-    const { uid, namespace, name } = request;
-    const reqLog = log.child({ uid, namespace, name, user: request.userInfo?.username });
-    let response: AdmissionResponse;
-    try {
-      response = complete(handler(request), uid);
-    } catch (err) {
-      if (err instanceof BadReviewError) return sendError(res, 400, err.message, apiVersion, uid);
-      reqLog.error({ err }, "admission handler failed");
-      return sendError(res, 500, "internal error while handling the admission request", apiVersion, uid);
-    }
-    res.locals["result"] = !response.allowed
-      ? "denied"
-      : response.patch !== undefined
-        ? "patched"
-        : "allowed";
-    const level = response.allowed && response.warnings === undefined ? "debug" : "info";
-    reqLog[level](
+function endpointOf(req: IncomingMessage): Endpoint | undefined {
+  if (req.method !== "POST") return undefined;
+  const path = pathOf(req.url);
+  return path === "/mutate" ? "mutate" : path === "/validate" ? "validate" : undefined;
+}
+
+function pathOf(url: string | undefined): string {
+  const query = url?.indexOf("?") ?? -1;
+  return (query === -1 ? url : url!.slice(0, query)) || "/";
+}
+
+function admit(raw: Buffer, handler: Handler, log: Logger): Answer {
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(raw.toString("utf8"));
+  } catch (err) {
+    return errorAnswer(400, `request body is not valid JSON: ${toError(err).message}`);
+  }
+  const parsed = parseReview(decoded);
+  if (!parsed.ok) return errorAnswer(400, parsed.message, parsed.apiVersion, parsed.uid);
+
+  const { apiVersion, request } = parsed.review;
+  const { uid } = request;
+  let response: AdmissionResponse;
+  try {
+    response = complete(handler(request), uid);
+  } catch (err) {
+    if (err instanceof BadReviewError) return errorAnswer(400, err.message, apiVersion, uid);
+    requestLog(log, request).error({ err }, "admission handler failed");
+    return errorAnswer(500, "internal error while handling the admission request", apiVersion, uid);
+  }
+  const result = !response.allowed ? "denied" : response.patch !== undefined ? "patched" : "allowed";
+  const level = response.allowed && response.warnings === undefined ? "debug" : "info";
+  // a child logger costs a serialization of its fields: made only when the line is written
+  if (log.isLevelEnabled(level)) {
+    requestLog(log, request)[level](
       {
         operation: request.operation,
         allowed: response.allowed,
@@ -127,33 +123,47 @@ function admit(log: Logger, handler: Handler): RequestHandler {
       },
       "admission request answered",
     );
-    res.json(reviewOf(apiVersion, response));
-  };
+  }
+  return { status: 200, body: reviewOf(apiVersion, response), result };
 }
 
-function sendError(
-  res: Response,
+function requestLog(log: Logger, request: AdmissionRequest): Logger {
+  const { uid, namespace, name } = request;
+  return log.child({ uid, namespace, name, user: request.userInfo?.username });
+}
+
+function errorAnswer(
   code: number,
   message: string,
   apiVersion: string = SUPPORTED_VERSIONS[0],
   uid = "",
-): void {
-  res.status(code).json(reviewOf(apiVersion, complete(errored(code, message), uid)));
+): Answer {
+  const result = code >= 500 ? "error" : "bad_request";
+  return { status: code, body: reviewOf(apiVersion, complete(errored(code, message), uid)), result };
 }
 
-/** Body-parser failures (too large, bad encoding, aborted) keep their 4xx code; anything else is a 500. */
-function errorHandler(log: Logger): ErrorRequestHandler {
-  return (err, _req, res, next) => {
-    if (res.headersSent) return next(err);
-    const error = toError(err);
-    const status = (err as { status?: unknown }).status;
-    if (typeof status === "number" && status >= 400 && status < 500) {
-      const message =
-        status === 413 ? `request body is larger than the ${MAX_BODY_BYTES} byte limit` : error.message;
-      log.warn({ status, reason: message }, "rejected admission request");
-      return sendError(res, status, message);
-    }
-    log.error({ err: error }, "admission request failed");
-    sendError(res, 500, "internal error while handling the admission request");
+function send(res: ServerResponse, answer: Answer): void {
+  const text = JSON.stringify(answer.body);
+  res
+    .writeHead(answer.status, {
+      "content-type": "application/json; charset=utf-8",
+      "content-length": Buffer.byteLength(text),
+    })
+    .end(text);
+}
+
+/** Counts and times a request; the label children are made once per label set. */
+function observer(metrics: WebhookMetrics) {
+  const durations = {
+    mutate: metrics.duration.labels({ endpoint: "mutate" }),
+    validate: metrics.duration.labels({ endpoint: "validate" }),
+  };
+  const counters = new Map<string, ReturnType<WebhookMetrics["requests"]["labels"]>>();
+  return (endpoint: Endpoint, result: RequestResult, start: number) => {
+    const key = `${endpoint}/${result}`;
+    let counter = counters.get(key);
+    if (counter === undefined) counters.set(key, (counter = metrics.requests.labels({ endpoint, result })));
+    counter.inc();
+    durations[endpoint].observe((performance.now() - start) / 1000);
   };
 }

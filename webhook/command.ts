@@ -9,7 +9,6 @@ import { waitForShutdownSignal } from "../core/signals.ts";
 import { createApp } from "./app.ts";
 import { startHealthServer } from "../core/healthServer.ts";
 import { createMetrics } from "./metrics.ts";
-import { generateSelfSigned, writeCertFiles } from "./selfSigned.ts";
 import { startWebhookServer, type WebhookServer } from "./server.ts";
 
 const USAGE = `Usage: spot-orchestrator webhook [flags]
@@ -60,6 +59,8 @@ export async function webhookCommand(argv: string[]): Promise<void> {
   let caFile: string | undefined;
   if (values["self-signed"] === true) {
     const dir = values["cert-dir"] ?? (await mkdtemp(join(tmpdir(), "spot-orchestrator-webhook-")));
+    // development only: its certificate library stays out of a production process
+    const { generateSelfSigned, writeCertFiles } = await import("./selfSigned.ts");
     const files = await writeCertFiles(dir, generateSelfSigned({ dnsNames: values["dns-name"] }));
     flags["webhook.tls_cert"] = files.certFile;
     flags["webhook.tls_key"] = files.keyFile;

@@ -1,6 +1,6 @@
 // The HTTPS listener: TLS from files, swapped in place by setSecureContext() when they change (open
 // connections keep their session), and a graceful close that lets in-flight requests finish.
-import { createServer, type Server } from "node:https";
+import type { Server } from "node:https";
 import type { RequestListener } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "../core/log.ts";
@@ -29,7 +29,8 @@ export interface WebhookServer {
 export async function startWebhookServer(options: ServeOptions): Promise<WebhookServer> {
   const { log } = options;
   const pair = await readKeyPair(options.certFile, options.keyFile);
-  const server = createServer(
+  // not an ES module import of node:https, for the reason given in core/healthServer.ts
+  const server = process.getBuiltinModule("node:https").createServer(
     {
       ...pair,
       minVersion: "TLSv1.2",

@@ -1,6 +1,7 @@
-// The floor: the flip's one essential write, a merge patch of the same annotations the watcher sets, sent by
-// this process one Deployment after another. The patches pass the same admission webhooks as the watcher's
-// (same namespace, opted in), so the webhook's template mutation is inside both figures.
+// The flip's one essential write, a merge patch of the same annotations the watcher sets, here sent by this
+// process one Deployment after another (the sequential floor, for reference; concurrentFloor.ts is the one
+// the watcher is held to). The patches pass the same admission webhooks as the watcher's (same namespace,
+// opted in), so the webhook's template mutation is inside every figure.
 import { AppsV1Api, type KubeConfig, type V1Deployment } from "@kubernetes/client-node";
 import { Annotation } from "../../core/contract.ts";
 import { mapLimit } from "../../core/mapLimit.ts";

@@ -1,6 +1,6 @@
-// One measured run for N Deployments on one fresh node: first the floors (sequential patches from here),
-// then, back on spot, one interruption event through SQS and the watcher, timed from the send until a
-// watch sees the last Deployment with compute=fargate.
+// One measured run for N Deployments on one fresh node: first the floors (the N patches sent one after another
+// and all at once from here), then, back on spot, one interruption event through SQS and the watcher, timed
+// from the send until a watch sees the last Deployment with compute=fargate.
 import { randomBytes } from "node:crypto";
 import { AppsV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { buildEc2Event } from "../../watcher/sqs/eventBuilder.ts";
@@ -10,7 +10,7 @@ import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { createFleet, deleteFleet, type Fleet } from "./fleet.ts";
 import { startFlipClock } from "./flipClock.ts";
 import { assertOn, floorFlip, resetToSpot } from "./floor.ts";
-import { keepAliveFloorFlip } from "./keepAliveFloor.ts";
+import { concurrentFloorFlip } from "./concurrentFloor.ts";
 import { flipLogTimes, watcherCounters } from "./watcherProbe.ts";
 
 export interface RunContext {
@@ -30,24 +30,24 @@ export interface RunResult {
   /** From the send to the watcher's first and last "compute flipped" log lines (ms resolution). */
   firstFlipLogMs: number | undefined;
   lastFlipLogMs: number | undefined;
-  /** N sequential merge patches from this process (client-node). */
+  /** N merge patches sent one after another from this process (client-node). */
+  sequentialFloorMs: number;
+  /** The same N sent all at once by a bare client over kept-alive connections: the floor. */
   floorMs: number;
-  /** The same over one kept-alive connection (comparison only). */
-  keepAliveFloorMs: number;
 }
 
 /** The watcher's part of a run. */
-export type WatcherFlip = Omit<RunResult, "n" | "floorMs" | "keepAliveFloorMs">;
+export type WatcherFlip = Omit<RunResult, "n" | "floorMs" | "sequentialFloorMs">;
 
 export async function interruptionRun(ctx: RunContext, n: number, label: string): Promise<RunResult> {
   const run = `${label}-${randomBytes(2).toString("hex")}`;
   const fleet = await createFleet(ctx.kc, ctx.namespace, run, n);
   try {
-    const floorMs = await floorFlip(ctx.kc, ctx.namespace, fleet);
+    const sequentialFloorMs = await floorFlip(ctx.kc, ctx.namespace, fleet);
     await resetToSpot(ctx.kc, ctx.namespace, fleet);
-    const keepAliveFloorMs = await keepAliveFloorFlip(ctx.kc, ctx.namespace, fleet);
+    const floorMs = await concurrentFloorFlip(ctx.kc, ctx.namespace, fleet);
     await resetToSpot(ctx.kc, ctx.namespace, fleet);
-    return { n, floorMs, keepAliveFloorMs, ...(await watcherFlip(ctx, fleet)) };
+    return { n, floorMs, sequentialFloorMs, ...(await watcherFlip(ctx, fleet)) };
   } finally {
     await deleteFleet(ctx.kc, ctx.namespace, fleet);
   }

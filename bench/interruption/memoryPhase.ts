@@ -1,13 +1,15 @@
-// The watcher's memory in an idle small cluster and in a big one (1,000 nodes, 10,000 pods by default), each
-// time idle and after handling one interruption, measured on one watcher process started for the purpose.
+// The watcher's memory in an idle small cluster and in a big one (5,000 nodes, 50,000 pods by default), each
+// time idle and after handling one interruption, measured on one watcher process started for the purpose;
+// then a watcher started in the big cluster: how long until it leads with a warm index, and its memory.
 import { setTimeout as sleep } from "node:timers/promises";
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { metricValue, type Stack } from "../../test/stack/stack.ts";
 import { createClusterLoad, deleteClusterLoad, type LoadProgress } from "./clusterLoad.ts";
 import { createFleet, deleteFleet, type Fleet } from "./fleet.ts";
 import { watcherFlip, type RunContext, type WatcherFlip } from "./interruptionRun.ts";
-import { settledResident, type Resident } from "./memory.ts";
-import { metricsText, waitForLeadership } from "./watcherProbe.ts";
+import { settledResident, type Resident } from "../proc.ts";
+import { startTimedWatcher } from "./watcherStart.ts";
+import { metricsText } from "./watcherProbe.ts";
 
 export interface MemorySample extends Resident {
   /** V8 heap in use (the watcher's nodejs_heap_size_used_bytes). */
@@ -15,8 +17,11 @@ export interface MemorySample extends Resident {
 }
 
 export interface MemoryResult {
-  baseline: { nodes: number; pods: number; idle: MemorySample; afterEvent: MemorySample };
+  /** `startMs`: the watcher's start → leading with a warm index. */
+  baseline: { nodes: number; pods: number; idle: MemorySample; afterEvent: MemorySample; startMs: number };
   loaded: { nodes: number; pods: number; idle: MemorySample; afterEvent: MemorySample };
+  /** A watcher started in the loaded cluster. */
+  restarted: { idle: MemorySample; startMs: number };
   load: Omit<LoadProgress, "nodes" | "pods"> & { nodesCreated: number; podsCreated: number };
   /** The interruption handled in each state (10 opted-in Deployments on one node). */
   flips: { baseline: WatcherFlip; loaded: WatcherFlip };
@@ -29,6 +34,7 @@ export interface MemoryOptions {
   concurrency: number;
   budgetMs: number;
   watcherEnv: Record<string, string>;
+  logDir: string;
   log: (line: string) => void;
 }
 
@@ -42,22 +48,18 @@ export async function memoryPhase(
   // A queue of its own: the stopped watcher's aborted long poll may still be parked on the old queue in
   // the emulator, and would swallow the next message for a visibility timeout.
   const queueUrl = await stack.sqs.createQueue(`memory-${namespace}`, { VisibilityTimeout: "30" });
-  const watcher = await stack.startWatcher("memory-watcher", {
-    ...options.watcherEnv,
-    SQS_QUEUE_URL: queueUrl,
-  });
-  const pid = watcher.process.child.pid;
-  if (pid === undefined) throw new Error("the memory watcher has no pid");
-  await waitForLeadership(watcher.healthPort);
+  const env = { ...options.watcherEnv, SQS_QUEUE_URL: queueUrl };
+  const watcher = await startTimedWatcher(stack, "memory-watcher", env, options.logDir);
+  log(`memory: the watcher led with a warm index ${watcher.startMs.toFixed(0)} ms after its start`);
   const ctx: RunContext = {
     kc,
     namespace,
     queue: { client: stack.sqsClient, url: queueUrl },
     watcher: { healthPort: watcher.healthPort, logFile: watcher.process.logFile },
   };
-  const sample = async (): Promise<MemorySample> => ({
-    ...(await settledResident(pid)),
-    heapUsedMiB: metricValue(await metricsText(watcher.healthPort), "nodejs_heap_size_used_bytes") / 2 ** 20,
+  const sample = async (of = watcher): Promise<MemorySample> => ({
+    ...(await settledResident(of.pid)),
+    heapUsedMiB: metricValue(await metricsText(of.healthPort), "nodejs_heap_size_used_bytes") / 2 ** 20,
   });
 
   await sleep(5_000);
@@ -96,10 +98,23 @@ export async function memoryPhase(
     const loadedFlip = await flipOnce(ctx, "mem-load");
     log(`memory: loaded interruption flipped 10 Deployments in ${loadedFlip.watcherMs.toFixed(0)} ms`);
     const loadedAfterEvent = await sample();
+    // the Lease is released on a graceful stop: the next watcher leads as soon as its indexes have listed
+    await watcher.process.stop();
+    const restarted = await startTimedWatcher(stack, "memory-watcher-2", env, options.logDir);
+    log(`memory: a watcher started in the loaded cluster led after ${restarted.startMs.toFixed(0)} ms`);
+    await sleep(5_000);
+    const restartedIdle = await sample(restarted).finally(() => restarted.process.stop());
+    log(`memory: its idle RSS ${restartedIdle.rssMiB.toFixed(1)} MiB`);
     const { nodes, pods, ...timings } = progress;
     result = {
-      baseline: { ...baselineCounts, idle: baselineIdle, afterEvent: baselineAfterEvent },
+      baseline: {
+        ...baselineCounts,
+        idle: baselineIdle,
+        afterEvent: baselineAfterEvent,
+        startMs: watcher.startMs,
+      },
       loaded: { ...loadedCounts, idle: loadedIdle, afterEvent: loadedAfterEvent },
+      restarted: { idle: restartedIdle, startMs: restarted.startMs },
       load: { ...timings, nodesCreated: nodes.length, podsCreated: pods.length },
       flips: { baseline: baselineFlip, loaded: loadedFlip },
     };

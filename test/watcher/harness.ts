@@ -19,7 +19,9 @@ import { createLogger, type Logger } from "../../core/log.ts";
 import { createApp } from "../../webhook/app.ts";
 import { createMetrics } from "../../webhook/metrics.ts";
 import { REPORTING_CONTROLLER } from "../../watcher/alerts/kubeEvents.ts";
-import { NodeIndex } from "../../watcher/cluster/nodeIndex.ts";
+import { ClusterIndex } from "../../watcher/cluster/clusterIndex.ts";
+import type { NodeIndex } from "../../watcher/cluster/nodeIndex.ts";
+import { scopeOf } from "../../watcher/deployments.ts";
 import type { DriftRepair } from "../../watcher/drift.ts";
 import type { FollowUps } from "../../watcher/followUp.ts";
 import type { Recovery } from "../../watcher/recovery/loop.ts";
@@ -91,12 +93,12 @@ export async function startTestWatcher(config: Config, log: Logger = quietLog): 
   const kube = testKube();
   const metrics = createWatcherMetrics();
   const alerter = recordingAlerter();
-  const nodes = new NodeIndex({ kube, log: quietLog });
-  nodes.start();
-  await nodes.synced;
+  const cluster = new ClusterIndex({ kube, log: quietLog, scope: scopeOf(config) });
+  cluster.start();
+  await cluster.synced;
   const interruptions = new InterruptionLog(config.recovery.cooldown);
   const lifecycle = recordingLifecycle();
-  const parts = { kube, nodes, interruptions, alerter, metrics, config, log, lifecycle };
+  const parts = { kube, cluster, interruptions, alerter, metrics, config, log, lifecycle };
   const work = leaderWork(parts, term.signal);
   const { migrator, followUps, recorder, deployments, drift, recovery, handleEvent } = work;
   const idle = async () => {
@@ -106,7 +108,7 @@ export async function startTestWatcher(config: Config, log: Logger = quietLog): 
   };
   return {
     config,
-    nodes,
+    nodes: cluster.nodes,
     followUps,
     drift,
     recovery,
@@ -119,7 +121,7 @@ export async function startTestWatcher(config: Config, log: Logger = quietLog): 
     async close() {
       term.abort();
       await idle();
-      await nodes.stop();
+      await cluster.stop();
     },
   };
 }

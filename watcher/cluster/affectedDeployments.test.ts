@@ -2,7 +2,14 @@ import { describe, expect, it } from "vitest";
 import type { V1Deployment, V1OwnerReference, V1Pod } from "@kubernetes/client-node";
 import { Annotation } from "../../core/contract.ts";
 import { countsAsOptedIn } from "../deployments.ts";
-import { deploymentNameOf, deploymentsOwning, selects, type ReplicaSetOwner } from "./affectedDeployments.ts";
+import {
+  affectedDeployments,
+  deploymentNameOf,
+  deploymentsOwning,
+  selects,
+  type ReplicaSetOwner,
+} from "./affectedDeployments.ts";
+import { slimDeployment } from "./deploymentIndex.ts";
 import { controllerOf } from "./pods.ts";
 
 function owner(kind: string, name: string, controller = true): V1OwnerReference {
@@ -129,5 +136,78 @@ describe("countsAsOptedIn", () => {
     ["another Deployment", deployment("api"), "web", false],
   ])("%s", (_, d, deploymentName, expected) => {
     expect(countsAsOptedIn(d, { namespaces: [], deploymentName })).toBe(expected);
+  });
+});
+
+describe("affectedDeployments", () => {
+  const scope = { namespaces: ["a", "b"], deploymentName: "" };
+  const deployment = (namespace: string, name: string, optedIn: boolean): V1Deployment => {
+    const stored: V1Deployment = {
+      metadata: { namespace, name, annotations: optedIn ? { [Annotation.enabled]: "true" } : {} },
+      spec: { selector: { matchLabels: { app: name } }, template: {} },
+    };
+    return slimDeployment(scope)(stored);
+  };
+  const hashed = (namespace: string, app: string, replicaSet: string, hash: string): V1Pod => ({
+    metadata: {
+      namespace,
+      name: `${replicaSet}-x`,
+      labels: { app, "pod-template-hash": hash },
+      ownerReferences: [owner("ReplicaSet", replicaSet)],
+    },
+  });
+  const indexed = (deployments: V1Deployment[]) => ({
+    get: (ref: { namespace: string; name: string }) =>
+      deployments.find((d) => d.metadata?.namespace === ref.namespace && d.metadata?.name === ref.name),
+    synced: Promise.resolve(),
+  });
+  const onNode = (pods: V1Pod[]) => ({ onNode: () => pods, all: () => pods, synced: Promise.resolve() });
+
+  it("finds the opted-in Deployments of a node's pods in the index, reading nothing", async () => {
+    const { ownerOf, reads } = lookup({});
+    const pods = [
+      hashed("a", "web", "web-5d8c9", "5d8c9"),
+      hashed("a", "web", "web-5d8c9", "5d8c9"),
+      hashed("b", "api", "api-66f7b", "66f7b"),
+      hashed("a", "batch", "batch-7c4d2", "7c4d2"),
+    ];
+    const deployments = indexed([
+      deployment("a", "web", true),
+      deployment("b", "api", true),
+      deployment("a", "batch", false),
+    ]);
+    const found = await affectedDeployments(
+      "n",
+      { pods: onNode(pods), deployments, owners: { ownerOf }, scope },
+      5,
+    );
+    expect(found.map((d) => `${d.metadata?.namespace}/${d.metadata?.name}`)).toEqual(["a/web", "b/api"]);
+    expect(reads).toEqual([]);
+  });
+
+  it("reads the ReplicaSet of a pod whose ReplicaSet is not named after its Deployment, once", async () => {
+    const { ownerOf, reads } = lookup({ "a/hand-made": "web" });
+    const pods = [hashed("a", "web", "hand-made", "5d8c9"), hashed("a", "web", "hand-made", "5d8c9")];
+    const deployments = indexed([deployment("a", "web", true)]);
+    const found = await affectedDeployments(
+      "n",
+      { pods: onNode(pods), deployments, owners: { ownerOf }, scope },
+      5,
+    );
+    expect(found.map((d) => d.metadata?.name)).toEqual(["web"]);
+    expect(reads).toEqual(["a/hand-made"]);
+  });
+
+  it("leaves out pods of other namespaces and finished pods", async () => {
+    const { ownerOf } = lookup({});
+    const finished = { ...hashed("a", "web", "web-5d8c9", "5d8c9"), status: { phase: "Succeeded" } };
+    const pods = [hashed("c", "web", "web-5d8c9", "5d8c9"), finished];
+    const deployments = indexed([deployment("a", "web", true), deployment("c", "web", true)]);
+    const found = await affectedDeployments(
+      "n",
+      { pods: onNode(pods), deployments, owners: { ownerOf }, scope },
+      5,
+    );
+    expect(found).toEqual([]);
   });
 });

@@ -1,9 +1,12 @@
 // The Deployments an interruption of a node affects: node → pods → ReplicaSets → Deployments, by
-// ownerReferences, keeping only the opted-in Deployments.
+// ownerReferences, keeping only the opted-in Deployments. Pods and Deployments come from the watcher's
+// indexes; only a ReplicaSet not named after its Deployment is read (once).
 import type { V1Deployment, V1OwnerReference, V1Pod, V1ReplicaSet } from "@kubernetes/client-node";
 import { classify, statusOf, type Kube } from "../../core/kube.ts";
 import { mapLimit } from "../../core/mapLimit.ts";
 import { countsAsOptedIn, keyOf, type DeploymentRef, type Scope } from "../deployments.ts";
+import type { DeploymentLookup } from "./deploymentIndex.ts";
+import type { PodLookup } from "./podIndex.ts";
 import { controllerOf, holdsNode } from "./pods.ts";
 
 /** Reads a ReplicaSet's owning Deployment name; undefined when it has none or is gone. */
@@ -65,22 +68,6 @@ export class ReplicaSetOwners {
   };
 }
 
-/** Pods bound to `nodeName`, across the watched namespaces. */
-async function podsOnNode(kube: Kube, nodeName: string, scope: Scope): Promise<V1Pod[]> {
-  const fieldSelector = `spec.nodeName=${nodeName}`;
-  try {
-    if (scope.namespaces.length === 0) {
-      return (await kube.core.listPodForAllNamespaces({ fieldSelector })).items;
-    }
-    const lists = await Promise.all(
-      scope.namespaces.map((namespace) => kube.core.listNamespacedPod({ namespace, fieldSelector })),
-    );
-    return lists.flatMap((list) => list.items);
-  } catch (err) {
-    throw classify(err, `list pods on node ${nodeName}`);
-  }
-}
-
 /**
  * The Deployment a pod's ReplicaSet name points to: the deployment controller names its ReplicaSets
  * `<deployment>-<pod-template-hash>`. A guess, to be confirmed with `selects`.
@@ -101,50 +88,40 @@ export function selects(deployment: V1Deployment, pod: V1Pod): boolean {
   return matchLabels.every(([key, value]) => labels[key] === value);
 }
 
-/**
- * The opted-in Deployments with pods on `nodeName`, read fresh (annotations and resourceVersion current),
- * at most `concurrency` reads at a time so they share kept-alive connections instead of opening one each.
- * A pod's Deployment is read by the name its ReplicaSet's name gives and kept when its selector selects
- * the pod; only other pods cost a ReplicaSet read, by ownerReferences.
- */
-export async function affectedDeployments(
-  kube: Kube,
-  nodeName: string,
-  scope: Scope,
-  owners: ReplicaSetOwners,
-  concurrency: number,
-): Promise<V1Deployment[]> {
-  const pods = (await podsOnNode(kube, nodeName, scope)).filter(holdsNode);
-  const reads = new Map<string, Promise<V1Deployment | undefined>>();
-  const read = (key: DeploymentRef) => {
-    const id = keyOf(key);
-    let pending = reads.get(id);
-    if (pending === undefined) reads.set(id, (pending = readDeployment(kube, key)));
-    return pending;
-  };
-
-  const found = new Map<string, V1Deployment>();
-  const unresolved: V1Pod[] = [];
-  await mapLimit(pods, concurrency, async (pod) => {
-    const namespace = pod.metadata?.namespace;
-    const name = deploymentNameOf(pod);
-    const deployment = namespace && name ? await read({ namespace, name }) : undefined;
-    if (deployment !== undefined && selects(deployment, pod)) found.set(`${namespace}/${name}`, deployment);
-    else unresolved.push(pod);
-  });
-  const keys = await deploymentsOwning(unresolved, owners.ownerOf, concurrency);
-  await mapLimit(keys, concurrency, async (key) => {
-    const deployment = await read(key);
-    if (deployment !== undefined) found.set(keyOf(key), deployment);
-  });
-  return [...found.values()].filter((d) => countsAsOptedIn(d, scope));
+/** What finding the affected Deployments looks in: the watcher's indexes, and the ReplicaSet owners. */
+export interface AffectedLookups {
+  pods: PodLookup;
+  deployments: DeploymentLookup;
+  owners: Pick<ReplicaSetOwners, "ownerOf">;
+  scope: Scope;
 }
 
-async function readDeployment(kube: Kube, key: DeploymentRef): Promise<V1Deployment | undefined> {
-  try {
-    return await kube.apps.readNamespacedDeployment(key);
-  } catch (err) {
-    if (statusOf(err) === 404) return undefined;
-    throw classify(err, `read deployment ${keyOf(key)}`);
+/**
+ * The opted-in Deployments with pods on `nodeName`, as the watcher's indexes last saw them: no apiserver
+ * round trip per pod. A pod's Deployment is looked up by the name its ReplicaSet's name gives and kept when
+ * its selector selects the pod; only other pods cost a ReplicaSet read (once per ReplicaSet, then cached).
+ */
+export async function affectedDeployments(
+  nodeName: string,
+  lookups: AffectedLookups,
+  concurrency: number,
+): Promise<V1Deployment[]> {
+  const { pods, deployments, owners, scope } = lookups;
+  const watched = (pod: V1Pod) =>
+    scope.namespaces.length === 0 || scope.namespaces.includes(pod.metadata?.namespace ?? "");
+  const found = new Map<string, V1Deployment>();
+  const unresolved: V1Pod[] = [];
+  for (const pod of pods.onNode(nodeName)) {
+    if (!holdsNode(pod) || !watched(pod)) continue;
+    const namespace = pod.metadata?.namespace;
+    const name = deploymentNameOf(pod);
+    const deployment = namespace && name ? deployments.get({ namespace, name }) : undefined;
+    if (deployment !== undefined && selects(deployment, pod)) found.set(`${namespace}/${name}`, deployment);
+    else unresolved.push(pod);
   }
+  for (const ref of await deploymentsOwning(unresolved, owners.ownerOf, concurrency)) {
+    const deployment = deployments.get(ref);
+    if (deployment !== undefined) found.set(keyOf(ref), deployment);
+  }
+  return [...found.values()].filter((d) => countsAsOptedIn(d, scope));
 }

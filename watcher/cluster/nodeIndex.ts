@@ -1,11 +1,10 @@
-// An in-memory index of the cluster's Nodes, kept by an informer, so an event maps instance → node
-// without listing every node. The informer is replaced on error (with backoff) and on a periodic resync:
-// client-node informers can stall without reporting anything.
-import { makeInformer, type Informer, type ObjectCache, type V1Node } from "@kubernetes/client-node";
-import { backoff } from "../../core/backoff.ts";
+// An in-memory index of the cluster's Nodes, so an event maps instance → node without listing every node,
+// and recovery sees spot capacity without a list per pass. Only what the watcher reads of a Node is kept.
+import type { KubernetesObject, V1Node } from "@kubernetes/client-node";
 import { instanceIdOf } from "../../core/ec2.ts";
 import type { Kube } from "../../core/kube.ts";
 import type { Logger } from "../../core/log.ts";
+import { Mirror } from "./mirror.ts";
 
 export interface NodeLookup {
   byInstanceId(instanceId: string): V1Node | undefined;
@@ -23,25 +22,50 @@ export interface NodeIndexOptions {
   backoff?: { initialMs: number; maxMs: number };
 }
 
-type NodeInformer = Informer<V1Node> & ObjectCache<V1Node>;
+/**
+ * What the watcher reads of a Node: name, labels, deletion, provider id, taints, cordon, the Ready condition
+ * and allocatable resources. Images, addresses, node info, managedFields and the other conditions go.
+ */
+export function slimNode(raw: KubernetesObject): V1Node {
+  const node = raw as V1Node;
+  const { name, namespace, resourceVersion, uid, labels, deletionTimestamp } = node.metadata ?? {};
+  const { providerID, taints, unschedulable } = node.spec ?? {};
+  const ready = node.status?.conditions?.find((c) => c.type === "Ready");
+  return {
+    metadata: { name, namespace, resourceVersion, uid, labels, deletionTimestamp },
+    spec: { providerID, taints, unschedulable },
+    status: {
+      ...(ready ? { conditions: [{ type: ready.type, status: ready.status }] } : {}),
+      allocatable: node.status?.allocatable,
+    },
+  };
+}
 
 export class NodeIndex implements NodeLookup {
-  readonly synced: Promise<void>;
-  private markSynced!: () => void;
   private readonly nodes = new Map<string, V1Node>();
   private readonly instances = new Map<string, string>();
-  private informer: NodeInformer | undefined;
-  /** Which informer is current; callbacks of replaced ones are ignored. */
-  private generation = 0;
-  private stopped = true;
-  private failures = 0;
-  private restartTimer: NodeJS.Timeout | undefined;
-  private resyncTimer: NodeJS.Timeout | undefined;
-  private readonly options: Required<NodeIndexOptions>;
+  private readonly mirror: Mirror<V1Node>;
 
   constructor(options: NodeIndexOptions) {
-    this.options = { resyncMs: 5 * 60_000, backoff: { initialMs: 1_000, maxMs: 30_000 }, ...options };
-    this.synced = new Promise((resolve) => (this.markSynced = resolve));
+    this.mirror = new Mirror<V1Node>({
+      ...options,
+      path: "/api/v1/nodes",
+      slim: slimNode,
+      resyncMs: options.resyncMs ?? 5 * 60_000,
+      sink: {
+        replace: (nodes) => {
+          this.nodes.clear();
+          this.instances.clear();
+          for (const node of nodes) this.put(node);
+        },
+        put: (node) => this.put(node),
+        remove: (node) => this.remove(node),
+      },
+    });
+  }
+
+  get synced(): Promise<void> {
+    return this.mirror.synced;
   }
 
   byInstanceId(instanceId: string): V1Node | undefined {
@@ -59,68 +83,11 @@ export class NodeIndex implements NodeLookup {
 
   /** Starts watching; returns at once (await `synced` for the first list). */
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    void this.replaceInformer("start");
-    this.resyncTimer = setInterval(() => void this.replaceInformer("resync"), this.options.resyncMs);
-    this.resyncTimer.unref();
+    this.mirror.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.generation++;
-    clearTimeout(this.restartTimer);
-    clearInterval(this.resyncTimer);
-    const informer = this.informer;
-    this.informer = undefined;
-    await informer?.stop();
-  }
-
-  private async replaceInformer(why: string): Promise<void> {
-    if (this.stopped) return;
-    const generation = ++this.generation;
-    const { kube, log } = this.options;
-    const informer: NodeInformer = makeInformer(kube.config, "/api/v1/nodes", () => kube.core.listNode());
-    const current = () => generation === this.generation;
-    let failed = false;
-    informer.on("add", (node) => current() && this.put(node));
-    informer.on("update", (node) => current() && this.put(node));
-    informer.on("delete", (node) => current() && this.remove(node));
-    informer.on("error", (err: unknown) => {
-      failed = true;
-      if (!current()) return;
-      log.warn({ err }, "node informer failed; restarting it");
-      this.scheduleRestart();
-    });
-    await informer.start();
-    // a failed list keeps the previous informer (and its cache) until the restart succeeds
-    if (!current() || failed) {
-      await informer.stop();
-      return;
-    }
-    const previous = this.informer;
-    this.informer = informer;
-    await previous?.stop();
-    this.failures = 0;
-    this.rebuild(informer.list());
-    log.debug({ nodes: this.nodes.size, why }, "node index listed");
-    this.markSynced();
-  }
-
-  private scheduleRestart(): void {
-    if (this.stopped) return;
-    const { initialMs, maxMs } = this.options.backoff;
-    this.failures++;
-    const delay = backoff(this.failures, initialMs, maxMs);
-    clearTimeout(this.restartTimer);
-    this.restartTimer = setTimeout(() => void this.replaceInformer("restart"), delay);
-    this.restartTimer.unref();
-  }
-
-  private rebuild(nodes: readonly V1Node[]): void {
-    this.nodes.clear();
-    this.instances.clear();
-    for (const node of nodes) this.put(node);
+  stop(): Promise<void> {
+    return this.mirror.stop();
   }
 
   private put(node: V1Node): void {
@@ -134,11 +101,12 @@ export class NodeIndex implements NodeLookup {
     if (id !== undefined) this.instances.set(id, name);
   }
 
-  private remove(node: V1Node): void {
+  private remove(node: KubernetesObject): void {
     const name = node.metadata?.name;
-    if (name === undefined) return;
+    const previous = name === undefined ? undefined : this.nodes.get(name);
+    if (name === undefined || previous === undefined) return;
     this.nodes.delete(name);
-    const id = instanceIdOf(node);
+    const id = instanceIdOf(previous);
     if (id !== undefined && this.instances.get(id) === name) this.instances.delete(id);
   }
 }

@@ -1,6 +1,5 @@
 // Small facts about pods the watcher's rules share.
 import type { V1ObjectMeta, V1OwnerReference, V1Pod } from "@kubernetes/client-node";
-import { classify, type Kube } from "../../core/kube.ts";
 
 /** The owner reference with `controller: true` of the given kind, if any. */
 export function controllerOf(metadata: V1ObjectMeta | undefined, kind: string): V1OwnerReference | undefined {
@@ -11,16 +10,6 @@ export function controllerOf(metadata: V1ObjectMeta | undefined, kind: string): 
 export function holdsNode(pod: V1Pod): boolean {
   const phase = pod.status?.phase;
   return phase !== "Succeeded" && phase !== "Failed";
-}
-
-/** Every pod in the cluster that `holdsNode`, listed by the apiserver's field selector. */
-export async function listPodsHoldingNodes(kube: Kube): Promise<V1Pod[]> {
-  try {
-    const fieldSelector = "status.phase!=Succeeded,status.phase!=Failed";
-    return (await kube.core.listPodForAllNamespaces({ fieldSelector })).items;
-  } catch (err) {
-    throw classify(err, "list pods");
-  }
 }
 
 export function isPodReady(pod: V1Pod): boolean {

@@ -1,4 +1,4 @@
-// A process's resident memory from /proc (Linux): current (VmRSS) and peak (VmHWM).
+// A process's resident memory (current VmRSS and peak VmHWM) and CPU time, from /proc (Linux).
 import { readFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -26,4 +26,12 @@ export async function settledResident(pid: number, samples = 5, intervalMs = 1_0
   }
   const rss = readings.map((r) => r.rssMiB).sort((a, b) => a - b);
   return { rssMiB: rss[Math.floor(rss.length / 2)]!, peakMiB: Math.max(...readings.map((r) => r.peakMiB)) };
+}
+
+/** CPU seconds (user + system) the process has used; /proc counts in clock ticks of 1/100 s. */
+export async function cpuSecondsOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  // the fields after the command name, which is in parentheses and may hold spaces
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
