@@ -80,6 +80,9 @@ export async function memoryPhase(
   };
   let cleanupSeconds = 0;
   let result: Omit<MemoryResult, "cleanupSeconds">;
+  // the loaded interruption's node and pods are made before the load: with thousands of nodes to heartbeat,
+  // kwok can take minutes to make a new node Ready, which would measure kwok, not the watcher
+  const loadedFleet = await createFleet(ctx.kc, ctx.namespace, "mem-load", 10);
   try {
     log(
       `memory: creating ${options.nodes} nodes and ${options.pods} pods (${options.concurrency} in flight)`,
@@ -95,7 +98,7 @@ export async function memoryPhase(
     const loadedCounts = await clusterCounts(kc);
     const loadedIdle = await sample();
     log(`memory: loaded idle RSS ${loadedIdle.rssMiB.toFixed(1)} MiB`);
-    const loadedFlip = await flipOnce(ctx, "mem-load");
+    const loadedFlip = await flipFleet(ctx, loadedFleet);
     log(`memory: loaded interruption flipped 10 Deployments in ${loadedFlip.watcherMs.toFixed(0)} ms`);
     const loadedAfterEvent = await sample();
     // the Lease is released on a graceful stop: the next watcher leads as soon as its indexes have listed
@@ -121,21 +124,26 @@ export async function memoryPhase(
   } finally {
     log(`memory: deleting ${progress.pods.length} pods and ${progress.nodes.length} nodes`);
     cleanupSeconds = await deleteClusterLoad(kc, namespace, progress, options.concurrency);
+    await deleteFleet(ctx.kc, ctx.namespace, loadedFleet);
     await watcher.process.stop();
   }
   return { ...result, cleanupSeconds };
 }
 
 async function flipOnce(ctx: RunContext, run: string): Promise<WatcherFlip> {
-  let fleet: Fleet | undefined;
+  const fleet = await createFleet(ctx.kc, ctx.namespace, run, 10);
   try {
-    fleet = await createFleet(ctx.kc, ctx.namespace, run, 10);
-    const result = await watcherFlip(ctx, fleet);
-    await sleep(3_000);
-    return result;
+    return await flipFleet(ctx, fleet);
   } finally {
-    if (fleet) await deleteFleet(ctx.kc, ctx.namespace, fleet);
+    await deleteFleet(ctx.kc, ctx.namespace, fleet);
   }
+}
+
+/** The watcher moves the fleet's Deployments off its node; then it settles a moment. */
+async function flipFleet(ctx: RunContext, fleet: Fleet): Promise<WatcherFlip> {
+  const result = await watcherFlip(ctx, fleet);
+  await sleep(3_000);
+  return result;
 }
 
 /** Nodes and pods in the whole cluster (the pods counted from one page's remainingItemCount). */
