@@ -12,18 +12,21 @@ WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
 # Production dependencies only (the `node` devDependency and the test tooling stay out), no install scripts.
+# Optional ones are left out too: npm would otherwise install a devDependency that a production package names as
+# an optional peer (TypeScript, for valibot; npm/cli#7740).
 # Behind a TLS-inspecting proxy, pass its CA bundle as the optional build secret `npm-ca`
 # (`--secret id=npm-ca,src=/path/to/ca.crt`): npm trusts it for this step, and no layer keeps it.
 # Then drop what Node never loads: type declarations, source maps, docs, the AWS SDK's ES-module copies (Node
-# resolves its CommonJS build) and zod's TypeScript sources. `spot-orchestrator` is a Node script with a
-# shebang because the runtime image has no shell.
+# resolves its CommonJS build) and valibot's CommonJS and minified copies (Node resolves its ES module).
+# `spot-orchestrator` is a Node script with a shebang because the runtime image has no shell.
 RUN --mount=type=secret,id=npm-ca,required=false \
     if [ -s /run/secrets/npm-ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm-ca; fi \
- && npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force \
  && find node_modules -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' \
-      -o -iname '*.md' \) -delete \
- && find node_modules -depth -type d \( -name '@types' -o -path '*/zod/src' \
+      -o -iname '*.md' -o -path 'node_modules/valibot/dist/index.*cjs' \
+      -o -path 'node_modules/valibot/dist/index.min.mjs' \) -delete \
+ && find node_modules -depth -type d \( -name '@types' \
       -o \( \( -path '*/@aws-sdk/*' -o -path '*/@smithy/*' \) \( -name dist-es -o -name dist-types \) \) \) \
       -exec rm -rf {} + \
  && printf '#!/nodejs/bin/node\nimport("/app/cli/main.ts");\n' > spot-orchestrator \

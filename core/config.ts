@@ -3,6 +3,7 @@
 // and its building are derived from the settings table: a setting is declared once, there.
 import { readFileSync } from "node:fs";
 import { parse as parseToml } from "smol-toml";
+import * as v from "valibot";
 import { regionOfQueueUrl } from "./ec2.ts";
 import type { Kind } from "./settingKinds.ts";
 import { SETTINGS, type Process, type Setting, type SettingKey } from "./settings.ts";
@@ -80,17 +81,17 @@ export function loadConfig(options: LoadOptions = {}): Config {
         : source === setting.env
           ? `${setting.env} (${setting.key})`
           : source;
-    const parsed = setting.kind.schema.safeParse(raw);
+    const parsed = v.safeParse(setting.kind.schema, raw);
     if (!parsed.success) {
-      problems.push(`${label}: ${parsed.error.issues[0]?.message}`);
+      problems.push(`${label}: ${parsed.issues[0].message}`);
       continue;
     }
-    if (options.process && setting.requiredBy?.includes(options.process) && isEmpty(parsed.data)) {
+    if (options.process && setting.requiredBy?.includes(options.process) && isEmpty(parsed.output)) {
       problems.push(`${label}: is required`);
       continue;
     }
     const [section, name] = setting.key.split(".") as [string, string];
-    (config[section] ??= {})[setting.field ?? camelCase(name)] = parsed.data;
+    (config[section] ??= {})[setting.field ?? camelCase(name)] = parsed.output;
   }
   if (problems.length > 0) throw new ConfigError(problems);
 

@@ -1,25 +1,29 @@
 // The kinds of value a setting takes: how a raw value (a string from the environment or a flag, or a TOML
-// value) becomes a typed one, as zod schemas, so the configuration's type is derived from the settings table.
+// value) becomes a typed one, as valibot schemas, so the configuration's type is derived from the settings
+// table.
 import type { V1Toleration } from "@kubernetes/client-node";
-import { z } from "zod";
+import * as v from "valibot";
 import { formatDuration, parseDuration } from "./duration.ts";
 
 export interface Kind<T> {
   /** How the README's settings table names it. */
   name: string;
-  schema: z.ZodType<T, unknown>;
+  schema: v.GenericSchema<unknown, T>;
 }
 
 /** A kind whose conversion throws an Error with the message a user sees. */
 function converted<T>(name: string, convert: (raw: unknown) => T): Kind<T> {
-  const schema = z.unknown().transform((raw, ctx) => {
-    try {
-      return convert(raw);
-    } catch (err) {
-      ctx.issues.push({ code: "custom", message: (err as Error).message, input: raw });
-      return z.NEVER;
-    }
-  });
+  const schema = v.pipe(
+    v.unknown(),
+    v.rawTransform<unknown, T>(({ dataset, addIssue, NEVER }) => {
+      try {
+        return convert(dataset.value);
+      } catch (err) {
+        addIssue({ message: (err as Error).message });
+        return NEVER;
+      }
+    }),
+  );
   return { name, schema };
 }
 

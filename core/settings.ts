@@ -1,6 +1,7 @@
 // Every setting: its config.toml key, its environment variable, its kind and default. The one table the
 // loader (and the configuration's type), the README's settings table and the chart's config.toml follow.
 import { hostname } from "node:os";
+import * as v from "valibot";
 import { kinds, type Kind } from "./settingKinds.ts";
 
 export interface Setting<T> {
@@ -21,7 +22,13 @@ const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"
 
 /** Empty means the host name (a pod's name). */
 function orHostName(kind: Kind<string>): Kind<string> {
-  return { name: kind.name, schema: kind.schema.transform((value) => value || hostname()) };
+  return {
+    name: kind.name,
+    schema: v.pipe(
+      kind.schema,
+      v.transform((value) => value || hostname()),
+    ),
+  };
 }
 
 export const SETTINGS = [

@@ -57,7 +57,7 @@ describe("HTTP layer", () => {
       /content encoding gzip is not supported/,
     ],
     ["malformed JSON", '{"apiVersion": "admission.k8s.io/v1", "request": {', {}, 400, /not valid JSON/],
-    ["a JSON string", '"hello"', {}, 400, /body: .*expected object/],
+    ["a JSON string", '"hello"', {}, 400, /body: .*expected object/i],
     ["no request", set("request", undefined), {}, 400, /^request: /],
     ["no request.uid", set("request.uid", undefined), {}, 400, /^request\.uid: /],
     ["an empty request.uid", set("request.uid", ""), {}, 400, /^request\.uid: /],

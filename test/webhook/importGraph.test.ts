@@ -63,6 +63,7 @@ describe("the webhook process's modules", () => {
     expect(modules.some((url) => url.endsWith("/webhook/app.ts"))).toBe(true);
     expect(packagesOf(modules)).toContain("pino");
     expect(packagesOf(modules)).toContain("prom-client");
+    expect(packagesOf(modules)).toContain("valibot");
   });
 
   it("exclude the Kubernetes client, the AWS SDK and the development certificate library", () => {

@@ -1,45 +1,43 @@
 // What both admission handlers need to know about a request: is it an apps/v1 Deployment write we handle,
 // who sent it, and how its `compute` changes.
 import type { V1Deployment } from "@kubernetes/client-node";
-import { z } from "zod";
+import * as v from "valibot";
 import { Annotation, requestedCompute, type Compute } from "../../core/contract.ts";
+import { issueText, jsonMap, jsonObject } from "./jsonShape.ts";
 import { BadReviewError, type AdmissionRequest } from "./review.ts";
 
 // Only the parts placement reads or writes are checked; the apiserver always sends these well-formed,
 // so a mismatch means the request did not come from one.
-const stringMap = z.record(z.string(), z.string());
-const quantities = z.record(z.string(), z.union([z.string(), z.number()]));
-const container = z.looseObject({
-  name: z.string(),
-  ports: z.array(z.looseObject({ hostPort: z.number().optional() })).optional(),
-  resources: z.looseObject({ requests: quantities.optional(), limits: quantities.optional() }).optional(),
-  securityContext: z.looseObject({}).nullish(),
+const stringMap = jsonMap(v.string());
+const quantities = jsonMap(v.union([v.string(), v.number()]));
+const container = jsonObject({
+  name: v.string(),
+  ports: v.optional(v.array(jsonObject({ hostPort: v.optional(v.number()) }))),
+  resources: v.optional(jsonObject({ requests: v.optional(quantities), limits: v.optional(quantities) })),
+  securityContext: v.nullish(jsonObject({})),
 });
-const podSpec = z.looseObject({
-  containers: z.array(container),
-  initContainers: z.array(container).optional(),
-  volumes: z.array(z.looseObject({ name: z.string() })).optional(),
-  nodeSelector: stringMap.optional(),
-  tolerations: z.array(z.looseObject({})).optional(),
-  affinity: z.looseObject({}).optional(),
-  topologySpreadConstraints: z.array(z.looseObject({})).optional(),
+const podSpec = jsonObject({
+  containers: v.array(container),
+  initContainers: v.optional(v.array(container)),
+  volumes: v.optional(v.array(jsonObject({ name: v.string() }))),
+  nodeSelector: v.optional(stringMap),
+  tolerations: v.optional(v.array(jsonObject({}))),
+  affinity: v.optional(jsonObject({})),
+  topologySpreadConstraints: v.optional(v.array(jsonObject({}))),
 });
-const deploymentShape = z.looseObject({
-  metadata: z.looseObject({ annotations: stringMap.optional(), labels: stringMap.optional() }).optional(),
-  spec: z.looseObject({
-    template: z.looseObject({
-      metadata: z.looseObject({ labels: stringMap.optional() }).nullish(),
+const deploymentShape = jsonObject({
+  metadata: v.optional(jsonObject({ annotations: v.optional(stringMap), labels: v.optional(stringMap) })),
+  spec: jsonObject({
+    template: jsonObject({
+      metadata: v.nullish(jsonObject({ labels: v.optional(stringMap) })),
       spec: podSpec,
     }),
   }),
 });
 
 function checkShape(obj: unknown, field: string): V1Deployment {
-  const result = deploymentShape.safeParse(obj);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    throw new BadReviewError(`${[field, ...issue.path].join(".")}: ${issue.message}`);
-  }
+  const result = v.safeParse(deploymentShape, obj);
+  if (!result.success) throw new BadReviewError(issueText(result.issues[0], field));
   return obj as V1Deployment;
 }
 

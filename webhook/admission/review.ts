@@ -1,7 +1,8 @@
 // The AdmissionReview wire format: reading a request, and building responses the way controller-runtime's
 // response.go does (allowed / denied / patched / errored, then complete() copies the request uid).
 import type { Operation } from "fast-json-patch";
-import { z } from "zod";
+import * as v from "valibot";
+import { issueText, jsonObject, strippedJsonObject } from "./jsonShape.ts";
 
 export const SUPPORTED_VERSIONS = ["admission.k8s.io/v1", "admission.k8s.io/v1beta1"] as const;
 type ReviewVersion = (typeof SUPPORTED_VERSIONS)[number];
@@ -27,27 +28,27 @@ export interface AdmissionRequest {
   options?: unknown;
 }
 
-const groupVersionKind = z.object({ group: z.string(), version: z.string(), kind: z.string() });
+const groupVersionKind = strippedJsonObject({ group: v.string(), version: v.string(), kind: v.string() });
 
-const requestSchema = z.looseObject({
-  uid: z.string().min(1),
+const requestSchema = jsonObject({
+  uid: v.pipe(v.string(), v.minLength(1)),
   kind: groupVersionKind,
-  resource: z.object({ group: z.string(), version: z.string(), resource: z.string() }).optional(),
-  subResource: z.string().optional(),
-  name: z.string().optional(),
-  namespace: z.string().optional(),
-  operation: z.enum(["CREATE", "UPDATE", "DELETE", "CONNECT"]),
-  userInfo: z
-    .looseObject({ username: z.string().optional(), groups: z.array(z.string()).optional() })
-    .optional(),
-  object: z.looseObject({}).nullish(),
-  oldObject: z.looseObject({}).nullish(),
-  dryRun: z.boolean().optional(),
+  resource: v.optional(strippedJsonObject({ group: v.string(), version: v.string(), resource: v.string() })),
+  subResource: v.optional(v.string()),
+  name: v.optional(v.string()),
+  namespace: v.optional(v.string()),
+  operation: v.picklist(["CREATE", "UPDATE", "DELETE", "CONNECT"]),
+  userInfo: v.optional(
+    jsonObject({ username: v.optional(v.string()), groups: v.optional(v.array(v.string())) }),
+  ),
+  object: v.nullish(jsonObject({})),
+  oldObject: v.nullish(jsonObject({})),
+  dryRun: v.optional(v.boolean()),
 });
 
-const reviewSchema = z.object({
-  apiVersion: z.enum(SUPPORTED_VERSIONS),
-  kind: z.literal("AdmissionReview"),
+const reviewSchema = strippedJsonObject({
+  apiVersion: v.picklist(SUPPORTED_VERSIONS),
+  kind: v.literal("AdmissionReview"),
   request: requestSchema,
 });
 
@@ -56,15 +57,12 @@ export type ParsedReview =
 
 /** Checks a decoded body is an AdmissionReview we can answer; the message names every bad field. */
 export function parseReview(body: unknown): ParsedReview {
-  const result = reviewSchema.safeParse(body);
-  if (result.success) return { ok: true, review: result.data as AdmissionReview };
+  const result = v.safeParse(reviewSchema, body);
+  if (result.success) return { ok: true, review: result.output as AdmissionReview };
   const raw = (body ?? {}) as { apiVersion?: unknown; request?: { uid?: unknown } };
-  const message = result.error.issues
-    .map((issue) => `${issue.path.length > 0 ? issue.path.join(".") : "body"}: ${issue.message}`)
-    .join("; ");
   return {
     ok: false,
-    message,
+    message: result.issues.map((issue) => issueText(issue)).join("; "),
     apiVersion: typeof raw.apiVersion === "string" ? raw.apiVersion : SUPPORTED_VERSIONS[0],
     uid: typeof raw.request?.uid === "string" ? raw.request.uid : "",
   };
