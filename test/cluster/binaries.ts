@@ -1,7 +1,7 @@
-import { spawn } from "node:child_process";
 import { access, constants } from "node:fs/promises";
 import { join } from "node:path";
-import { buildScript, repoRoot } from "./paths.ts";
+import { runScript } from "./command.ts";
+import { buildScript } from "./paths.ts";
 
 export const controlPlaneBinaries = [
   "kube-apiserver",
@@ -21,7 +21,7 @@ export type Binary = (typeof controlPlaneBinaries)[number];
  * Progress goes to stderr; a failed build rejects, so a test run never silently skips.
  */
 export async function ensureBinaries(): Promise<string> {
-  const stdout = await run("bash", [buildScript]);
+  const stdout = await runScript("bash", [buildScript]);
   const binDir = stdout.trim().split("\n").at(-1) ?? "";
   for (const name of controlPlaneBinaries) {
     await access(join(binDir, name), constants.X_OK).catch(() => {
@@ -33,17 +33,4 @@ export async function ensureBinaries(): Promise<string> {
 
 export function binary(binDir: string, name: Binary): string {
   return join(binDir, name);
-}
-
-function run(command: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "inherit"] });
-    let stdout = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      if (code === 0) resolve(stdout);
-      else reject(new Error(`${command} ${args.join(" ")} exited with ${code}`));
-    });
-  });
 }

@@ -1,5 +1,6 @@
 // Runs a command-line tool (kubectl, a Go test tool, ...) to completion and reports what it did.
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { repoRoot } from "./paths.ts";
 
 export interface CommandResult {
   code: number;
@@ -28,5 +29,19 @@ export function runCommand(
       },
     );
     child.stdin?.end(options.input ?? "");
+  });
+}
+
+/** Runs a build script of the harness in the repository: its progress (stderr) shows, its stdout is returned. */
+export function runScript(command: string, args: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "inherit"] });
+    let stdout = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (code === 0) resolve(stdout);
+      else reject(new Error(`${command} ${args.join(" ")} exited with ${code}`));
+    });
   });
 }

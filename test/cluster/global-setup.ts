@@ -17,8 +17,10 @@ import { useGoTools } from "../tools/go-tools.ts";
 import { usePythonTools } from "../tools/python-tools.ts";
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  usePythonTools();
-  useGoTools();
+  // the tools build while the control plane builds: their module downloads and links overlap its compiles
+  const tools = Promise.all([usePythonTools(), useGoTools()]);
+  // a failed tool build is reported once awaited below, not as an unhandled rejection meanwhile
+  tools.catch(() => undefined);
   let kubeconfigPath: string;
   let createdHere = false;
   if (process.env.E2E_KUBECONFIG) {
@@ -31,6 +33,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     createdHere = outcome === "created";
   }
 
+  await tools;
   const fargate = await startFargateEmulator(loadKubeConfig(kubeconfigPath));
   project.provide("kubeconfigPath", kubeconfigPath);
 
