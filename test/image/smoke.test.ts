@@ -125,10 +125,23 @@ describe("the container image", () => {
     expect(top.stdout).toMatch(/^Usage: spot-orchestrator <command>/);
     const commands = [...top.stdout.matchAll(/^ {2}([a-z]+) {2,}/gm)].map((m) => m[1]!);
     expect(commands).toEqual(expect.arrayContaining(["webhook", "watcher", "status", "drill", "doctor"]));
-    for (const command of commands) {
-      const help = await runImage([], [command, "--help"]);
-      expect(help.code, `${command} --help: ${help.stderr}`).toBe(0);
-      expect(help.stdout).toMatch(new RegExp(`^Usage: spot-orchestrator ${command}\\b`));
+    // every command's --help from one container: each container start costs a podman run
+    const eachHelp = `
+      const { spawnSync } = require("node:child_process");
+      for (const command of ${JSON.stringify(commands)}) {
+        const run = spawnSync(process.execPath, ["/app/cli/main.ts", command, "--help"], { encoding: "utf8" });
+        console.log(JSON.stringify({ command, code: run.status, stdout: run.stdout, stderr: run.stderr }));
+      }`;
+    const helps = await runImage(["--entrypoint=/nodejs/bin/node"], ["-e", eachHelp]);
+    expect(helps.code, helps.stderr).toBe(0);
+    const answers = helps.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(answers.map((a) => a["command"])).toEqual(commands);
+    for (const { command, code, stdout, stderr } of answers) {
+      expect(code, `${String(command)} --help: ${String(stderr)}`).toBe(0);
+      expect(stdout).toMatch(new RegExp(`^Usage: spot-orchestrator ${String(command)}\\b`));
     }
     // what `kubectl exec <pod> -- spot-orchestrator status` runs
     const onPath = await runImage(["--entrypoint=spot-orchestrator"], ["status", "--help"]);
