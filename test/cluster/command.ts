@@ -15,13 +15,13 @@ export interface CommandResult {
 export function runCommand(
   file: string,
   args: readonly string[],
-  options: { input?: string; timeoutMs?: number } = {},
+  options: { input?: string; timeoutMs?: number; env?: Record<string, string | undefined> } = {},
 ): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
     const child = execFile(
       file,
       args,
-      { timeout: options.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024 },
+      { timeout: options.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024, cwd: repoRoot, env: options.env },
       (err, stdout, stderr) => {
         if (err && typeof err.code !== "number") {
           reject(new Error(`${file} ${args.join(" ")} failed: ${stderr || err.message}`));

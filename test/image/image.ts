@@ -1,7 +1,7 @@
 // The product's container image in the tests: built (or reused when nothing it contains changed) by
 // build-image.sh, and run with podman the way a kubelet would run the chart's containers.
-import { execFile } from "node:child_process";
 import { join } from "node:path";
+import { runCommand, type CommandResult } from "../cluster/command.ts";
 import { repoRoot } from "../cluster/paths.ts";
 import { spawnLogged, type OrchestratorProcess } from "../stack/process.ts";
 
@@ -18,33 +18,28 @@ let built: Promise<ContainerImage> | undefined;
 
 /** Builds the image, or finds it built; a failed build rejects with the script's output. */
 export function containerImage(): Promise<ContainerImage> {
-  built ??= run("bash", [join(repoRoot, "test/image/build-image.sh")], process.env, imageBuildTimeoutMs).then(
-    ({ code, stdout, stderr }) => {
-      if (code !== 0) throw new Error(`build-image.sh exited with ${code}:\n${stderr.slice(-4000)}`);
-      const vars = new Map(
-        stdout
-          .trim()
-          .split("\n")
-          .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)] as const),
-      );
-      const ref = vars.get("IMAGE");
-      if (!ref) throw new Error(`build-image.sh printed no IMAGE=:\n${stdout}`);
-      return {
-        ref,
-        env: {
-          CONTAINERS_CONF: vars.get("CONTAINERS_CONF") ?? "",
-          CONTAINERS_STORAGE_CONF: vars.get("CONTAINERS_STORAGE_CONF") ?? "",
-        },
-      };
-    },
-  );
+  built ??= runCommand("bash", [join(repoRoot, "test/image/build-image.sh")], {
+    env: process.env,
+    timeoutMs: imageBuildTimeoutMs,
+  }).then(({ code, stdout, stderr }) => {
+    if (code !== 0) throw new Error(`build-image.sh exited with ${code}:\n${stderr.slice(-4000)}`);
+    const vars = new Map(
+      stdout
+        .trim()
+        .split("\n")
+        .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)] as const),
+    );
+    const ref = vars.get("IMAGE");
+    if (!ref) throw new Error(`build-image.sh printed no IMAGE=:\n${stdout}`);
+    return {
+      ref,
+      env: {
+        CONTAINERS_CONF: vars.get("CONTAINERS_CONF") ?? "",
+        CONTAINERS_STORAGE_CONF: vars.get("CONTAINERS_STORAGE_CONF") ?? "",
+      },
+    };
+  });
   return built;
-}
-
-export interface CommandResult {
-  code: number;
-  stdout: string;
-  stderr: string;
 }
 
 /** Runs podman to completion; the exit code is in the result (a `podman run` gives the container's). */
@@ -53,7 +48,7 @@ export function podman(
   args: readonly string[],
   timeoutMs = 60_000,
 ): Promise<CommandResult> {
-  return run("podman", args, podmanEnv(image), timeoutMs);
+  return runCommand("podman", args, { env: podmanEnv(image), timeoutMs });
 }
 
 /** The hardening the chart gives its containers: read-only root, no capabilities, no privilege gain, /tmp. */
@@ -89,23 +84,4 @@ export async function removeContainer(image: ContainerImage, name: string): Prom
 
 function podmanEnv(image: ContainerImage): Record<string, string | undefined> {
   return { PATH: process.env["PATH"], HOME: process.env["HOME"], ...image.env };
-}
-
-function run(
-  command: string,
-  args: readonly string[],
-  env: Record<string, string | undefined>,
-  timeoutMs: number,
-): Promise<CommandResult> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      command,
-      args,
-      { env, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, cwd: repoRoot },
-      (err, stdout, stderr) => {
-        if (err && typeof err.code !== "number") reject(err);
-        else resolve({ code: typeof err?.code === "number" ? err.code : 0, stdout, stderr });
-      },
-    );
-  });
 }
