@@ -28,7 +28,7 @@ describe("loadConfig", () => {
     const config = loadConfig({ env: {} });
     expect(config.kubernetes.namespaces).toEqual([]);
     expect(config.monitoring.checkInterval).toBe(5_000);
-    expect(config.migration.rolloutTimeout).toBe(120_000);
+    expect(config.migration.rolloutTimeout).toBe(300_000);
     expect(config.recovery).toEqual({
       enabled: true,
       interval: 300_000,
@@ -235,6 +235,7 @@ format = "json"
       maxPods: 40,
       fallback: "on-demand",
       pendingTimeout: 90_000,
+      startupTimeout: 180_000,
     });
     expect(
       problemsOf(() =>

@@ -16,6 +16,8 @@ export const Annotation = {
   healthPath: `${PREFIX}health-path`,
   priority: `${PREFIX}priority`,
   recoveringFrom: `${PREFIX}recovering-from`,
+  /** The Deployment's own `spec.strategy` (JSON), kept while a move rolls with the surge (core/moveStrategy.ts). */
+  strategy: `${PREFIX}strategy`,
 } as const;
 
 /** Label on the Deployment's own metadata so `kubectl get deploy -L` shows the state. */

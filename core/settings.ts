@@ -105,8 +105,9 @@ export const SETTINGS = [
     key: "migration.rollout_timeout",
     env: "ROLLOUT_TIMEOUT",
     kind: kinds.duration({ positive: true }),
-    default: "120s",
-    description: "Longest wait for a move to Fargate to roll out and become healthy",
+    default: "5m",
+    description:
+      "Longest wait, from the flip, for a move off spot to roll out and become healthy (Fargate: its pods' unscheduled time, start-up and the verification fit in the default)",
   },
   {
     key: "migration.verification_delay",
@@ -448,7 +449,15 @@ export const SETTINGS = [
     kind: kinds.duration({ positive: true }),
     default: "90s",
     description:
-      "A move to Fargate whose new pods stay Pending this long fails, naming the Fargate scheduler's or the scheduler's reason",
+      "A move to Fargate whose new pod stays unscheduled (no node) this long fails, naming the Fargate scheduler's or the scheduler's reason",
+  },
+  {
+    key: "fargate.startup_timeout",
+    env: "FARGATE_STARTUP_TIMEOUT",
+    kind: kinds.duration({ positive: true }),
+    default: "3m",
+    description:
+      "A move to Fargate whose new pod, bound to its Fargate node, is not Ready this long fails, naming what it waits for (EKS: 30-90 s is usual, a microVM and an uncached image pull per pod)",
   },
   {
     key: "compute.on_demand_label",

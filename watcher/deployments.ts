@@ -1,12 +1,18 @@
 // The one door to the opted-in Deployments: read, list, and the only writes the watcher makes to them,
 // each guarded by the resourceVersion it read. Migration, recovery, follow-ups and drift repair use this
 // narrow interface, so their conflict, retry and rollback paths are tested without an apiserver.
-import { PatchStrategy, setHeaderOptions, type V1Deployment } from "@kubernetes/client-node";
+import {
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Deployment,
+  type V1DeploymentStrategy,
+} from "@kubernetes/client-node";
 import fastJsonPatch from "fast-json-patch";
 import { setTimeout as sleep } from "node:timers/promises";
 import { backoff } from "../core/backoff.ts";
 import type { Config } from "../core/config.ts";
 import { isOptedIn } from "../core/contract.ts";
+import { strategyMergePatch } from "../core/moveStrategy.ts";
 import { RetryableError } from "../core/errors.ts";
 import { classify, statusOf, type Kube } from "../core/kube.ts";
 
@@ -45,9 +51,12 @@ export function countsAsOptedIn(deployment: V1Deployment, scope: Scope): boolean
 /** Annotations or labels to set; `null` removes one. */
 export type KeyPatch = Record<string, string | null>;
 
-export interface MetadataPatch {
+/** What the watcher writes on a Deployment: metadata, and the strategy a move rolls with. */
+export interface DeploymentPatch {
   annotations?: KeyPatch;
   labels?: KeyPatch;
+  /** `spec.strategy` as it is to be stored, whole. */
+  strategy?: V1DeploymentStrategy;
 }
 
 export interface Deployments {
@@ -56,14 +65,10 @@ export interface Deployments {
   /** The Deployment as stored now; a PermanentError (`not-found`) once it is gone. */
   read(ref: DeploymentRef): Promise<V1Deployment>;
   /**
-   * Merge-patches annotations and labels, stored only if `current` is still the stored version
-   * (a RetryableError with status 409 otherwise).
+   * Merge-patches annotations, labels and the strategy, stored only if `current` is still the stored
+   * version (a RetryableError with status 409 otherwise).
    */
-  patchMetadata(
-    current: V1Deployment,
-    patch: MetadataPatch,
-    options?: { dryRun?: boolean },
-  ): Promise<V1Deployment>;
+  patch(current: V1Deployment, patch: DeploymentPatch, options?: { dryRun?: boolean }): Promise<V1Deployment>;
   /** Writes `updated`'s difference from `current`, stored only if `current` is still the stored version. */
   replace(current: V1Deployment, updated: V1Deployment): Promise<V1Deployment>;
 }
@@ -105,19 +110,21 @@ export class KubeDeployments implements Deployments {
     }
   }
 
-  async patchMetadata(
+  async patch(
     current: V1Deployment,
-    patch: MetadataPatch,
+    patch: DeploymentPatch,
     options: { dryRun?: boolean } = {},
   ): Promise<V1Deployment> {
     const ref = refOf(current);
     await this.kube.limiter.take();
-    const metadata = { ...patch, resourceVersion: current.metadata?.resourceVersion };
+    const { strategy, ...keys } = patch;
+    const metadata = { ...keys, resourceVersion: current.metadata?.resourceVersion };
+    const spec = strategy === undefined ? {} : { spec: { strategy: strategyMergePatch(strategy) } };
     try {
       return await this.kube.apps.patchNamespacedDeployment(
         {
           ...ref,
-          body: { metadata },
+          body: { metadata, ...spec },
           fieldManager: FIELD_MANAGER,
           ...(options.dryRun ? { dryRun: "All" } : {}),
         },
@@ -171,10 +178,10 @@ export type UpdateResult =
  * after a conflict or a transient failure it is decided again on the version stored now. Throws the last
  * error once `attempts` are spent, and a PermanentError at once (e.g. the Deployment was deleted).
  */
-export async function updateMetadata(
+export async function updateDeployment(
   deployments: Deployments,
   start: V1Deployment,
-  change: (current: V1Deployment) => MetadataPatch | undefined,
+  change: (current: V1Deployment) => DeploymentPatch | undefined,
   options: UpdateOptions = {},
 ): Promise<UpdateResult> {
   const { attempts = 5, retryBaseMs = 200, dryRun = false, signal } = options;
@@ -184,7 +191,7 @@ export async function updateMetadata(
       if (attempt > 1) current = await deployments.read(refOf(current));
       const patch = change(current);
       if (patch === undefined) return { written: false, deployment: current };
-      return { written: true, deployment: await deployments.patchMetadata(current, patch, { dryRun }) };
+      return { written: true, deployment: await deployments.patch(current, patch, { dryRun }) };
     } catch (err) {
       if (!(err instanceof RetryableError) || attempt >= attempts || signal?.aborted) throw err;
       // a conflict is decided again at once on the stored version; anything else waits a little first

@@ -3,7 +3,7 @@ import type { V1Deployment } from "@kubernetes/client-node";
 import { Annotation, COMPUTE_LABEL } from "../core/contract.ts";
 import { loadConfig } from "../core/config.ts";
 import { place } from "../core/placement.ts";
-import { repairOf } from "./drift.ts";
+import { hasLeftoverSurge, repairOf } from "./drift.ts";
 
 const config = loadConfig({ env: {} });
 const now = new Date("2026-11-30T10:00:00.250Z");
@@ -66,5 +66,34 @@ describe("repairOf", () => {
 
   it("ignores an invalid compute value", () => {
     expect(repairOf(deployment("gpu"), config, now)).toBeUndefined();
+  });
+});
+
+describe("hasLeftoverSurge", () => {
+  const stashed = (rollout: string | undefined, rolledOut = true) => {
+    const d = deployment("fargate", "fargate");
+    d.metadata!.annotations![Annotation.strategy] = '{"type":"Recreate"}';
+    if (rollout !== undefined) d.metadata!.annotations![Annotation.rollout] = rollout;
+    d.metadata!.generation = 2;
+    d.spec!.replicas = 2;
+    d.status = {
+      observedGeneration: 2,
+      replicas: rolledOut ? 2 : 4,
+      updatedReplicas: 2,
+      availableReplicas: 2,
+      conditions: [{ type: "Progressing", status: "True", reason: "NewReplicaSetAvailable" }],
+    };
+    return d;
+  };
+
+  it("finds a strategy stashed by a move that is over", () => {
+    expect(hasLeftoverSurge(stashed("healthy"))).toBe(true);
+    expect(hasLeftoverSurge(stashed(undefined))).toBe(true);
+  });
+
+  it("leaves a move still followed or still rolling (a rollback), and one with nothing stashed, alone", () => {
+    expect(hasLeftoverSurge(stashed("progressing"))).toBe(false);
+    expect(hasLeftoverSurge(stashed("failed: pod web-1 is not Ready", false))).toBe(false);
+    expect(hasLeftoverSurge(deployment("fargate", "fargate"))).toBe(false);
   });
 });

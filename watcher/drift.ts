@@ -6,12 +6,15 @@ import type { V1Deployment } from "@kubernetes/client-node";
 import { Annotation, COMPUTE_LABEL, EventReason, requestedCompute } from "../core/contract.ts";
 import type { Config } from "../core/config.ts";
 import type { Logger } from "../core/log.ts";
+import { isStashed } from "../core/moveStrategy.ts";
 import { isPlaced, place } from "../core/placement.ts";
 import { rfc3339 } from "../core/time.ts";
 import type { EventRecorder } from "./alerts/kubeEvents.ts";
 import { isConflict, refOf, type Deployments } from "./deployments.ts";
 import type { WatcherMetrics } from "./metrics.ts";
+import { restorePatch } from "./moves.ts";
 import { Periodic } from "./periodic.ts";
+import { rolloutStatus } from "./rollout.ts";
 
 export interface DriftRepairDeps {
   deployments: Deployments;
@@ -67,6 +70,7 @@ export class DriftRepair {
     const { deployments, config, log, metrics, recorder } = this.deps;
     let repaired = 0;
     for (const deployment of await deployments.list()) {
+      if (hasLeftoverSurge(deployment) && (await this.endSurge(deployment))) repaired++;
       const fixed = repairOf(deployment, config, this.deps.now?.() ?? new Date());
       if (fixed === undefined) continue;
       const dlog = log.child(refOf(deployment));
@@ -95,4 +99,40 @@ export class DriftRepair {
     }
     return repaired;
   }
+
+  /** Puts back the Deployment's own strategy, which a move no longer rolling left stashed; true if it did. */
+  private async endSurge(deployment: V1Deployment): Promise<boolean> {
+    const { deployments, config, log, metrics, recorder } = this.deps;
+    const dlog = log.child(refOf(deployment));
+    if (config.migration.dryRun) {
+      dlog.info("dry run: would put back the strategy a finished move left stashed");
+      return true;
+    }
+    try {
+      const stored = await deployments.patch(deployment, restorePatch(deployment));
+      metrics.driftRepairs.inc();
+      dlog.warn("a move no longer rolling left its surge; the Deployment's own strategy is back");
+      recorder.record(stored, {
+        type: "Normal",
+        reason: EventReason.placementRepaired,
+        action: "Repair",
+        note: `The strategy of a move that has ended was still set; put back the Deployment's own from ${Annotation.strategy}`,
+      });
+      return true;
+    } catch (err) {
+      if (isConflict(err)) dlog.debug("changed while putting back its strategy; next pass");
+      else dlog.error({ err }, "putting back the strategy failed");
+      return false;
+    }
+  }
+}
+
+/**
+ * A strategy stashed for a move that is over: not `progressing` (followed to a verdict, which puts it back)
+ * and rolled out (a rollback left by a leader that stopped still rolls with its surge until then).
+ */
+export function hasLeftoverSurge(deployment: V1Deployment): boolean {
+  if (!isStashed(deployment)) return false;
+  if (deployment.metadata?.annotations?.[Annotation.rollout] === "progressing") return false;
+  return rolloutStatus(deployment).done;
 }

@@ -83,6 +83,11 @@ const recoveringFromOnDemand = web({
 
 const healthy: FollowResult = { ok: true, seconds: 42 };
 const unhealthy: FollowResult = { ok: false, why: "pod web-1 is not Ready" };
+/** A recovery that fails; its rollback (a move off spot) goes as `rollback` says. */
+const recoveryFails =
+  (rollback: FollowResult): FollowRollout =>
+  async (_ref, target) =>
+    target === "spot" ? unhealthy : rollback;
 
 describe("a follow-up's verdict", () => {
   it.each([
@@ -142,6 +147,7 @@ describe("a follow-up's verdict", () => {
       what: "a failed recovery from on-demand nodes: rolled back to on-demand, never to Fargate",
       stored: recoveringFromOnDemand,
       result: unhealthy,
+      follow: recoveryFails(healthy),
       annotations: {
         [Annotation.compute]: "on-demand",
         [Annotation.reason]: "rollback",
@@ -186,6 +192,7 @@ describe("a follow-up's verdict", () => {
       what: "a recovery that failed: rolled back, the move's time and the label recorded by the watcher",
       stored: recovering,
       result: unhealthy,
+      follow: recoveryFails(healthy),
       annotations: {
         [Annotation.compute]: "fargate",
         [Annotation.reason]: "rollback",
@@ -200,8 +207,24 @@ describe("a follow-up's verdict", () => {
       problems: 1,
       summaries: 0,
     },
-  ])("$what", async ({ stored, result, annotations, absent, label, events, problems, summaries }) => {
-    const { deployments, followUps, recorder, alerter } = setup(result);
+    {
+      what: "a recovery that failed and whose rollback failed too: told apart, in the annotation, an Event and an alert",
+      stored: recovering,
+      result: unhealthy,
+      follow: recoveryFails({ ok: false, why: "pod web-2 is not Ready" }),
+      annotations: {
+        [Annotation.compute]: "fargate",
+        [Annotation.reason]: "rollback",
+        [Annotation.rollout]: "failed: rollback to Fargate failed: pod web-2 is not Ready",
+        [Annotation.failedRecoveryAttempts]: "2",
+      },
+      label: "fargate",
+      events: ["RecoveryRolledBack", "MigrationFailed"],
+      problems: 2,
+      summaries: 0,
+    },
+  ])("$what", async ({ stored, result, follow, annotations, absent, label, events, problems, summaries }) => {
+    const { deployments, followUps, recorder, alerter } = setup(follow ?? result);
     const verdict = await followUps.follow(deployments.put(stored));
     expect(verdict.result).toEqual(result);
     expect(deployments.annotations("web")).toMatchObject(annotations);
@@ -308,7 +331,9 @@ describe("follow-ups", () => {
 
   it("does not resume a move from a listing taken before its verdict was written", async () => {
     let calls = 0;
-    const { deployments, followUps, alerter } = setup(async () => (calls++, unhealthy));
+    const { deployments, followUps, alerter } = setup(async (_ref, target) =>
+      target === "spot" ? (calls++, unhealthy) : healthy,
+    );
     const listed = deployments.put(recovering);
     await followUps.follow(listed); // rolled back: compute=fargate, failed-recovery-attempts=2
     const stored = await deployments.read({ namespace: "shop", name: "web" });

@@ -11,12 +11,13 @@ import {
   PLACE_NAME,
   requestedCompute,
   type Compute,
+  type OffSpot,
 } from "../core/contract.ts";
 import type { Config } from "../core/config.ts";
 import type { Logger } from "../core/log.ts";
 import type { Alerter } from "./alerts/alerter.ts";
 import type { DeploymentEvent, EventReasonValue, EventRecorder } from "./alerts/kubeEvents.ts";
-import { keyOf, refOf, updateMetadata, type DeploymentRef, type Deployments } from "./deployments.ts";
+import { keyOf, refOf, updateDeployment, type DeploymentRef, type Deployments } from "./deployments.ts";
 import type { WatcherMetrics } from "./metrics.ts";
 import { failedRecoveries, verdictPatch, type FollowResult, type WriteContext } from "./moves.ts";
 import { nextAttempt, recoveryState } from "./recovery/policy.ts";
@@ -129,25 +130,31 @@ export class FollowUps {
       log.info("follow-up stopped with the leader's term; the next leader follows the move");
       return { ref, target };
     }
+    let stored: V1Deployment | undefined;
     try {
-      await this.record(deployment, target, result, log);
+      stored = await this.record(deployment, target, result, log);
     } catch (err) {
       log.error({ err }, "recording the verdict failed; the move is followed again by the next pass");
+    }
+    // a failed recovery's rollback is a move of its own, followed to its end (its verdict ends its surge)
+    if (stored !== undefined && target === "spot" && isRollback(stored)) {
+      await this.run(stored, requestedCompute(stored) ?? "fargate");
     }
     return { ref, target, result };
   }
 
+  /** Writes the verdict and tells of it; returns the Deployment as stored, undefined when nothing was written. */
   private async record(
     deployment: V1Deployment,
     target: Compute,
     result: FollowResult,
     log: Logger,
-  ): Promise<void> {
+  ): Promise<V1Deployment | undefined> {
     const context: WriteContext = {
       now: this.deps.now?.() ?? new Date(),
       username: this.deps.config.webhook.orchestratorUsername,
     };
-    const update = await updateMetadata(
+    const update = await updateDeployment(
       this.deps.deployments,
       deployment,
       (current) => verdictPatch(current, target, result, context),
@@ -155,9 +162,28 @@ export class FollowUps {
     );
     if (!update.written) {
       log.info({ result }, "compute changed while the move was followed; verdict not recorded");
+      return undefined;
+    }
+    if (isOffSpot(target) && isRollback(update.deployment))
+      this.announceRollback(update.deployment, target, result, log);
+    else this.announce(update.deployment, target, result, context.now, log);
+    return update.deployment;
+  }
+
+  /** The end of a failed recovery's rollback: a log line when it is healthy again, an Event and alert if not. */
+  private announceRollback(stored: V1Deployment, target: OffSpot, result: FollowResult, log: Logger): void {
+    const { metrics, recorder, alerter } = this.deps;
+    const where = PLACE_NAME[target];
+    metrics.rollouts.inc({ compute: target, result: result.ok ? "healthy" : "failed" });
+    if (result.ok) {
+      log.info({ seconds: result.seconds }, `rolled back; healthy on ${where} again`);
       return;
     }
-    this.announce(update.deployment, target, result, context.now, log);
+    const key = keyOf(refOf(stored));
+    log.error({ why: result.why }, `rollback to ${where} failed`);
+    const note = `Rollback to ${where} after a failed recovery failed: ${result.why}`;
+    recorder.record(stored, event("Warning", EventReason.migrationFailed, "Verify", note));
+    alerter.problem(`Rolling ${key} back to ${where} failed: ${result.why}`, { deployment: key });
   }
 
   /** The metric, Event, log line and alert of a recorded verdict. */
@@ -229,6 +255,10 @@ function event(
   note: string,
 ): DeploymentEvent {
   return { type, reason, action, note };
+}
+
+function isRollback(d: V1Deployment): boolean {
+  return isOffSpot(requestedCompute(d)) && d.metadata?.annotations?.[Annotation.reason] === "rollback";
 }
 
 function inProgress(d: V1Deployment): boolean {

@@ -46,7 +46,7 @@ export function withInventory(
       return listed;
     },
     read: (ref) => deployments.read(ref),
-    patchMetadata: (current, patch, options) => deployments.patchMetadata(current, patch, options),
+    patch: (current, patch, options) => deployments.patch(current, patch, options),
     replace: (current, updated) => deployments.replace(current, updated),
   };
 }

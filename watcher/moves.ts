@@ -5,14 +5,23 @@ import {
   Annotation,
   COMPUTE_LABEL,
   isOffSpot,
+  PLACE_NAME,
   requestedCompute,
   type Compute,
   type OffSpot,
   type Reason,
   type RolloutState,
 } from "../core/contract.ts";
+import {
+  isStashed,
+  isSurge,
+  keepsOwnStrategy,
+  stashedStrategy,
+  strategyStash,
+  SURGE_STRATEGY,
+} from "../core/moveStrategy.ts";
 import { rfc3339 } from "../core/time.ts";
-import type { KeyPatch, MetadataPatch } from "./deployments.ts";
+import type { KeyPatch, DeploymentPatch } from "./deployments.ts";
 
 /** When and as whom the watcher writes. */
 export interface WriteContext {
@@ -36,25 +45,60 @@ export type FollowResult =
 const MAX_WHY = 200;
 
 /**
- * A move to `to`: the switch, the reason, and the move's time and author, with the Deployment's compute
- * label. The webhook writes the same time, author and label when it sees the change; the watcher writes
- * them too, so a move made while the webhook is down still starts the recovery cooldown.
+ * A move of `current` to `to`: the switch, the reason, and the move's time and author, with the
+ * Deployment's compute label, and the surge it rolls with. The webhook writes the same time, author and
+ * label when it sees the change; the watcher writes them too, so a move made while the webhook is down
+ * still starts the recovery cooldown.
  */
 export function movePatch(
+  current: V1Deployment,
   to: Compute,
   reason: Reason,
   context: WriteContext,
   annotations: KeyPatch = {},
-): MetadataPatch {
+): DeploymentPatch {
+  const surge = surgePatch(current);
   return {
     annotations: {
       [Annotation.compute]: to,
       [Annotation.reason]: reason,
       [Annotation.changedAt]: rfc3339(context.now),
       [Annotation.changedBy]: context.username,
+      ...surge.annotations,
       ...annotations,
     },
     labels: { [COMPUTE_LABEL]: to },
+    ...(surge.strategy ? { strategy: surge.strategy } : {}),
+  };
+}
+
+/**
+ * The surge a move rolls with (core/moveStrategy.ts): the Deployment's own strategy stashed, unless a move
+ * before this one (a rollback's recovery, say) stashed it already.
+ */
+function surgePatch(current: V1Deployment): DeploymentPatch {
+  const stashed = isStashed(current);
+  if (!stashed && keepsOwnStrategy(current)) return {};
+  const strategy = isSurge(current.spec?.strategy) ? {} : { strategy: SURGE_STRATEGY };
+  if (stashed) return strategy;
+  return { annotations: { [Annotation.strategy]: strategyStash(current.spec?.strategy) }, ...strategy };
+}
+
+/** The Deployment's own strategy back, as it was before the move, and its stash removed. */
+export function restorePatch(current: V1Deployment): DeploymentPatch {
+  if (!isStashed(current)) return {};
+  const own = stashedStrategy(current);
+  // an unreadable stash (edited by hand) cannot be put back: the strategy stays as it is
+  return { annotations: { [Annotation.strategy]: null }, ...(own ? { strategy: own } : {}) };
+}
+
+/** `patch` with `restorePatch(current)` added: the verdict of a move ends its surge. */
+function withRestore(current: V1Deployment, patch: DeploymentPatch): DeploymentPatch {
+  const restore = restorePatch(current);
+  return {
+    ...patch,
+    annotations: { ...patch.annotations, ...restore.annotations },
+    ...(restore.strategy ? { strategy: restore.strategy } : {}),
   };
 }
 
@@ -85,30 +129,40 @@ export function verdictPatch(
   target: Compute,
   result: FollowResult,
   context: WriteContext,
-): MetadataPatch | undefined {
+): DeploymentPatch | undefined {
   const onTarget = requestedCompute(current) === target;
   if (isOffSpot(target)) {
     if (!onTarget || (!result.ok && result.superseded)) return undefined;
-    return { annotations: { [Annotation.rollout]: result.ok ? "healthy" : failedRollout(result.why) } };
+    if (current.metadata?.annotations?.[Annotation.reason] === "rollback") {
+      // `rollout` still tells why the recovery failed, unless the rollback fails too
+      const why = `rollback to ${PLACE_NAME[target]} failed: ${result.ok ? "" : result.why}`;
+      return withRestore(
+        current,
+        result.ok ? {} : { annotations: { [Annotation.rollout]: failedRollout(why) } },
+      );
+    }
+    const rollout = result.ok ? "healthy" : failedRollout(result.why);
+    return withRestore(current, { annotations: { [Annotation.rollout]: rollout } });
   }
   const done = { [Annotation.recoveringFrom]: null };
   if (result.ok) {
     if (!onTarget) return undefined;
-    return {
+    return withRestore(current, {
       annotations: { [Annotation.rollout]: "healthy", [Annotation.failedRecoveryAttempts]: null, ...done },
-    };
+    });
   }
   const attempts = { [Annotation.failedRecoveryAttempts]: String(failedRecoveries(current) + 1), ...done };
   if (!onTarget) return { annotations: attempts };
-  return movePatch(rollbackTarget(current), "rollback", context, {
+  // the rollback is a move of its own: it rolls with the surge the recovery stashed, and its verdict ends it
+  return movePatch(current, rollbackTarget(current), "rollback", context, {
     ...attempts,
     [Annotation.rollout]: failedRollout(result.why),
   });
 }
 
 /** The move back to spot that a recovery attempt starts, remembering where it comes from for a rollback. */
-export function recoveryPatch(from: OffSpot, context: WriteContext): MetadataPatch {
-  return movePatch("spot", "recovery", context, {
+export function recoveryPatch(current: V1Deployment, from: OffSpot, context: WriteContext): DeploymentPatch {
+  return movePatch(current, "spot", "recovery", context, {
     [Annotation.lastRecoveryAt]: rfc3339(context.now),
     [Annotation.rollout]: "progressing" satisfies RolloutState,
     [Annotation.recoveringFrom]: from,

@@ -8,7 +8,7 @@ import type { Logger } from "../core/log.ts";
 import type { Config } from "../core/config.ts";
 import type { DeploymentRef } from "./deployments.ts";
 import type { FollowResult } from "./moves.ts";
-import { describePending, stuckPod } from "./pendingPods.ts";
+import { describeWaiting, stuckPods, type StuckPod, type Waiting } from "./pendingPods.ts";
 import { checkHealth, type HealthOptions } from "./workloadHealth.ts";
 
 export type RolloutStatus = { done: true } | { done: false; failed: boolean; why: string };
@@ -18,8 +18,11 @@ interface FollowOptions extends HealthOptions {
   checkIntervalMs: number;
   /** Pause after the rollout completes before health is verified. */
   verificationDelayMs?: number;
-  /** A new pod Pending this long fails the move, with its reason; unset: the reason is told at the timeout. */
-  pendingTimeoutMs?: number;
+  /**
+   * A new pod waiting this long fails the move, with its reason: unscheduled (no node yet), or bound and
+   * starting (its containers not Ready). Unset: the reason is told at the timeout.
+   */
+  waitLimitsMs?: Partial<Record<Waiting, number>>;
   log: Logger;
   signal?: AbortSignal;
   /** Checked on every read of the Deployment: a reason to stop following it (its compute changed again). */
@@ -73,7 +76,14 @@ export function rolloutFollower(kube: Kube, config: Config): FollowRollout {
     followRollout(kube, ref, target, timeoutMs, {
       checkIntervalMs: monitoring.checkInterval,
       verificationDelayMs: migration.verificationDelay,
-      ...(target === "fargate" ? { pendingTimeoutMs: config.fargate.pendingTimeout } : {}),
+      ...(target === "fargate"
+        ? {
+            waitLimitsMs: {
+              unscheduled: config.fargate.pendingTimeout,
+              starting: config.fargate.startupTimeout,
+            },
+          }
+        : {}),
       // the configured Service is health-checked for the configured Deployment only
       ...(kubernetes.serviceName !== "" && ref.name === kubernetes.deploymentName
         ? { serviceName: kubernetes.serviceName }
@@ -85,8 +95,8 @@ export function rolloutFollower(kube: Kube, config: Config): FollowRollout {
 
 /**
  * Polls the Deployment until its rollout is complete and it is healthy on `target`, or it fails
- * (ProgressDeadlineExceeded, deleted, a new pod Pending past `pendingTimeoutMs`), `abortIf` gives a reason,
- * or `timeoutMs` passes. A failure while new pods are Pending names the longest one and why it waits.
+ * (ProgressDeadlineExceeded, deleted, a new pod waiting past its limit), `abortIf` gives a reason, or
+ * `timeoutMs` passes. A failure while new pods wait names the longest waiting one and what holds it.
  */
 async function followRollout(
   kube: Kube,
@@ -100,9 +110,10 @@ async function followRollout(
   const { log, signal } = options;
   let rolledOut = false;
   let lastWhy = "no status read yet";
-  // pods waiting longer than this are looked into: the pending timeout, or else the last poll's turn
-  const lookIntoPendingAt =
-    started + (options.pendingTimeoutMs ?? Math.max(0, timeoutMs - options.checkIntervalMs));
+  // pods waiting longer than this are looked into: the shortest wait limit, or else the last poll's turn
+  const limits = Object.values(options.waitLimitsMs ?? {});
+  const lookIntoPodsAt =
+    started + (limits.length > 0 ? Math.min(...limits) : Math.max(0, timeoutMs - options.checkIntervalMs));
   for (;;) {
     if (signal?.aborted) return { ok: false, why: "stopped before the rollout finished" };
     try {
@@ -113,14 +124,17 @@ async function followRollout(
       if (!status.done && status.failed) return { ok: false, why: status.why };
       if (!status.done) {
         lastWhy = `rollout: ${status.why}`;
-        if (Date.now() >= lookIntoPendingAt) {
-          const stuck = await stuckPod(kube, deployment, Date.now());
-          if (stuck !== undefined) {
-            lastWhy = describePending(stuck.pending, stuck.reason);
-            const { pendingTimeoutMs } = options;
-            if (pendingTimeoutMs !== undefined && stuck.pending.forMs >= pendingTimeoutMs) {
-              return { ok: false, why: lastWhy, pending: true };
-            }
+        if (Date.now() >= lookIntoPodsAt) {
+          const over = overLimit(await stuckPods(kube, deployment), options.waitLimitsMs ?? {});
+          if (over.longest !== undefined)
+            lastWhy = describeWaiting(over.longest.waiting, over.longest.reason);
+          if (over.failed !== undefined) {
+            const { waiting, reason } = over.failed;
+            return {
+              ok: false,
+              why: describeWaiting(waiting, reason),
+              pending: waiting.waiting === "unscheduled",
+            };
           }
         }
       } else {
@@ -144,6 +158,18 @@ async function followRollout(
     log.debug({ why: lastWhy }, "waiting for rollout");
     await pause(Math.min(options.checkIntervalMs, left), signal);
   }
+}
+
+/** Of the pods waiting longest, the one past its kind's limit (unscheduled first), and the longest of all. */
+function overLimit(
+  stuck: Partial<Record<Waiting, StuckPod>>,
+  limits: Partial<Record<Waiting, number>>,
+): { failed?: StuckPod; longest?: StuckPod } {
+  const waiting = (["unscheduled", "starting"] as const).flatMap((kind) => stuck[kind] ?? []);
+  return {
+    failed: waiting.find((s) => s.waiting.forMs >= (limits[s.waiting.waiting] ?? Infinity)),
+    longest: [...waiting].sort((a, b) => b.waiting.forMs - a.waiting.forMs)[0],
+  };
 }
 
 async function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {

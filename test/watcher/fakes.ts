@@ -13,7 +13,7 @@ import {
   type DeploymentRef,
   type Deployments,
   type KeyPatch,
-  type MetadataPatch,
+  type DeploymentPatch,
 } from "../../watcher/deployments.ts";
 
 type Operation = "read" | "list" | "patch" | "replace";
@@ -22,7 +22,7 @@ export class FakeDeployments implements Deployments {
   private readonly stored = new Map<string, V1Deployment>();
   private version = 100;
   /** Every write stored, in order. */
-  readonly writes: { key: string; patch: MetadataPatch }[] = [];
+  readonly writes: { key: string; patch: DeploymentPatch }[] = [];
   private readonly failures: { operation: Operation; key?: string; error: Error }[] = [];
   private readonly interference = new Map<string, (d: V1Deployment) => void>();
 
@@ -69,9 +69,9 @@ export class FakeDeployments implements Deployments {
     return structuredClone(found);
   }
 
-  async patchMetadata(
+  async patch(
     current: V1Deployment,
-    patch: MetadataPatch,
+    patch: DeploymentPatch,
     options: { dryRun?: boolean } = {},
   ): Promise<V1Deployment> {
     const key = keyOf(refOf(current));
@@ -80,6 +80,7 @@ export class FakeDeployments implements Deployments {
     const metadata = (next.metadata ??= {});
     metadata.annotations = merge(metadata.annotations, patch.annotations);
     metadata.labels = merge(metadata.labels, patch.labels);
+    if (patch.strategy !== undefined) (next.spec ??= { selector: {}, template: {} }).strategy = patch.strategy;
     if (options.dryRun) return next;
     this.writes.push({ key, patch });
     return this.put(next);

@@ -59,6 +59,20 @@ describe("fargateDemand and fargateUse", () => {
     ];
     expect(fargateUse(deployments)).toEqual({ vcpu: 2.5, pods: 3 });
   });
+
+  it("count a recovery from Fargate until its verdict: its Fargate pods stay until spot's are Ready", () => {
+    const recovering = (from: string, rollout: string) => {
+      const d = app("r", { compute: "spot", replicas: 2 });
+      Object.assign(d.metadata!.annotations!, {
+        [Annotation.recoveringFrom]: from,
+        [Annotation.rollout]: rollout,
+      });
+      return d;
+    };
+    expect(fargateUse([recovering("fargate", "progressing")])).toEqual({ vcpu: 0.5, pods: 2 });
+    expect(fargateUse([recovering("on-demand", "progressing")])).toEqual({ vcpu: 0, pods: 0 });
+    expect(fargateUse([recovering("fargate", "healthy")])).toEqual({ vcpu: 0, pods: 0 });
+  });
 });
 
 describe("allocate", () => {

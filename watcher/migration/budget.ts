@@ -2,7 +2,7 @@
 // each pod, and which of an interruption's Deployments fit in what is left, highest priority first.
 import type { V1Deployment } from "@kubernetes/client-node";
 import type { Config } from "../../core/config.ts";
-import { priorityOf, requestedCompute } from "../../core/contract.ts";
+import { Annotation, priorityOf, requestedCompute } from "../../core/contract.ts";
 import { fargateSize } from "../../core/fargateSize.ts";
 import type { ClassPriority } from "../cluster/priorityClasses.ts";
 import { keyOf, refOf } from "../deployments.ts";
@@ -34,11 +34,24 @@ export function fargateDemand(deployment: V1Deployment): FargateUse | undefined 
   return { vcpu: replicas * size.vcpu, pods: replicas };
 }
 
-/** What the Deployments asking for Fargate among `deployments` use. */
+/**
+ * True when the Deployment holds Fargate capacity: it asks for Fargate, or it is recovering from there (its
+ * Fargate pods stay until their spot replacements are Ready). A move's surge adds no Fargate pods beyond
+ * `spec.replicas`: the old pods it keeps are where the move comes from.
+ */
+export function holdsFargate(deployment: V1Deployment): boolean {
+  const annotations = deployment.metadata?.annotations ?? {};
+  if (requestedCompute(deployment) === "fargate") return true;
+  return (
+    annotations[Annotation.rollout] === "progressing" && annotations[Annotation.recoveringFrom] === "fargate"
+  );
+}
+
+/** What the Deployments holding Fargate capacity among `deployments` use. */
 export function fargateUse(deployments: V1Deployment[]): FargateUse {
   const use = { vcpu: 0, pods: 0 };
   for (const d of deployments) {
-    if (requestedCompute(d) !== "fargate") continue;
+    if (!holdsFargate(d)) continue;
     const demand = fargateDemand(d);
     use.vcpu += demand?.vcpu ?? 0;
     use.pods += demand?.pods ?? 0;

@@ -10,7 +10,7 @@ import type { Alerter } from "../alerts/alerter.ts";
 import type { EventRecorder } from "../alerts/kubeEvents.ts";
 import type { NodeLookup } from "../cluster/nodeIndex.ts";
 import type { ClassPriority } from "../cluster/priorityClasses.ts";
-import { keyOf, refOf, updateMetadata, type Deployments } from "../deployments.ts";
+import { keyOf, refOf, updateDeployment, type Deployments } from "../deployments.ts";
 import { summarizeMigrations, type FollowUps, type Verdict } from "../followUp.ts";
 import type { WatcherMetrics } from "../metrics.ts";
 import type { Ec2Event } from "../sqs/ec2Event.ts";
@@ -217,12 +217,12 @@ export class Migrator {
     const context = { now: this.deps.now?.() ?? new Date(), username: config.webhook.orchestratorUsername };
     let plan = { action: "move", to: "fargate" } as Plan;
     try {
-      const update = await updateMetadata(
+      const update = await updateDeployment(
         deployments,
         listed,
         (current) => {
           plan = planFor(current, config.fargate.fallback, overBudget);
-          return plan.action === "move" ? migrationPatch(plan.to, event, node, context) : undefined;
+          return plan.action === "move" ? migrationPatch(current, plan.to, event, node, context) : undefined;
         },
         { attempts: MAX_FLIP_ATTEMPTS, dryRun, signal },
       );

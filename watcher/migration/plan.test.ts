@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { V1Deployment, V1PodSpec } from "@kubernetes/client-node";
 import { Annotation, COMPUTE_LABEL } from "../../core/contract.ts";
+import { SURGE_STRATEGY } from "../../core/moveStrategy.ts";
 import type { Ec2Event } from "../sqs/ec2Event.ts";
 import { describeNotFargate, interruptedNodeValue, migrationPatch, planFor } from "./plan.ts";
 
@@ -97,9 +98,10 @@ describe("migrationPatch", () => {
     (to) => {
       const event = { kind: "spot-interruption", instanceId: "i-0123456789abcdef0" } as Ec2Event;
       const now = new Date("2026-11-30T10:00:00.999Z");
-      expect(
-        migrationPatch(to, event, "ip-10-0-1-2", { now, username: "system:serviceaccount:so:so" }),
-      ).toEqual({
+      const own = { type: "RollingUpdate", rollingUpdate: { maxSurge: "25%", maxUnavailable: "25%" } };
+      const current = { metadata: { name: "web" }, spec: { strategy: own } } as V1Deployment;
+      const context = { now, username: "system:serviceaccount:so:so" };
+      expect(migrationPatch(current, to, event, "ip-10-0-1-2", context)).toEqual({
         annotations: {
           [Annotation.compute]: to,
           [Annotation.reason]: "spot-interruption",
@@ -107,8 +109,10 @@ describe("migrationPatch", () => {
           [Annotation.changedBy]: "system:serviceaccount:so:so",
           [Annotation.interruptedNode]: interruptedNodeValue("ip-10-0-1-2", "i-0123456789abcdef0"),
           [Annotation.rollout]: "progressing",
+          [Annotation.strategy]: JSON.stringify(own),
         },
         labels: { [COMPUTE_LABEL]: to },
+        strategy: SURGE_STRATEGY,
       });
     },
   );

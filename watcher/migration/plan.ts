@@ -9,7 +9,7 @@ import {
   type RolloutState,
 } from "../../core/contract.ts";
 import { fargateIncompatibilities } from "../../core/placement.ts";
-import type { MetadataPatch } from "../deployments.ts";
+import type { DeploymentPatch } from "../deployments.ts";
 import { movePatch, type WriteContext } from "../moves.ts";
 import type { Ec2Event } from "../sqs/ec2Event.ts";
 
@@ -51,12 +51,13 @@ export function planFor(deployment: V1Deployment, fallback: Fallback, overBudget
 
 /** The move off spot for an interruption of `node`. */
 export function migrationPatch(
+  current: V1Deployment,
   to: OffSpot,
   event: Ec2Event,
   node: string,
   context: WriteContext,
-): MetadataPatch {
-  return movePatch(to, event.kind, context, {
+): DeploymentPatch {
+  return movePatch(current, to, event.kind, context, {
     [Annotation.interruptedNode]: interruptedNodeValue(node, event.instanceId),
     [Annotation.rollout]: "progressing" satisfies RolloutState,
   });

@@ -1,6 +1,7 @@
 import type { V1Deployment, V1Node } from "@kubernetes/client-node";
 import { pino } from "pino";
 import { describe, expect, it, vi } from "vitest";
+import { SURGE_STRATEGY } from "../../core/moveStrategy.ts";
 import { Annotation, COMPUTE_LABEL } from "../../core/contract.ts";
 import { loadConfig } from "../../core/config.ts";
 import {
@@ -141,8 +142,10 @@ describe("a recovery pass", () => {
         [Annotation.lastRecoveryAt]: "2026-11-30T12:00:00Z",
         [Annotation.rollout]: "progressing",
         [Annotation.recoveringFrom]: "fargate",
+        [Annotation.strategy]: "{}",
       },
       labels: { [COMPUTE_LABEL]: "spot" },
+      strategy: SURGE_STRATEGY,
     });
     expect(recorder.events.map((e) => e.reason)).toEqual(["RecoveringToSpot", "RecoveredToSpot"]);
   });

@@ -122,7 +122,7 @@ export class Recovery {
     const from = requestedCompute(deployment) === "on-demand" ? "on-demand" : "fargate";
     let flipped: V1Deployment;
     try {
-      flipped = await deployments.patchMetadata(deployment, recoveryPatch(from, this.context()));
+      flipped = await deployments.patch(deployment, recoveryPatch(deployment, from, this.context()));
     } catch (err) {
       // a conflict means someone changed it since this pass read it; the next pass looks again
       log.info({ err, status: statusOf(err) }, "recovery flip not stored; will look again next pass");
@@ -143,7 +143,7 @@ export class Recovery {
     const log = this.log.child(refOf(deployment));
     if (this.deps.config.migration.dryRun) return;
     try {
-      await this.deps.deployments.patchMetadata(deployment, {
+      await this.deps.deployments.patch(deployment, {
         annotations: { [Annotation.changedAt]: rfc3339(now) },
       });
       log.info("the move off spot had no recorded time; recorded now, the recovery cooldown starts now");

@@ -6,6 +6,7 @@ import { Annotation, COMPUTE_LABEL, isOptedIn, requestedCompute, type Compute } 
 import { fargateIncompatibilities, place, readStash, type PlacementConfig } from "../../core/placement.ts";
 import { rfc3339 } from "../../core/time.ts";
 import { guardCompute, type ApplyGuardAction } from "./applyGuard.ts";
+import { guardStrategy } from "./strategyGuard.ts";
 import {
   annotationOf,
   computeChanges,
@@ -43,14 +44,18 @@ export function mutate(request: AdmissionRequest, options: MutateOptions): Mutat
   const metadata = (mutated.metadata ??= {});
   (metadata.labels ??= {})[COMPUTE_LABEL] = compute;
   if (compute !== requested) (metadata.annotations ??= {})[Annotation.compute] = compute;
-  if (computeChanges(write, compute)) {
+  const changes = computeChanges(write, compute);
+  const orchestrator = isOrchestrator(write, options.orchestratorUsername);
+  if (changes) {
     const annotations = (metadata.annotations ??= {});
     annotations[Annotation.changedAt] = rfc3339(options.now?.() ?? new Date());
     annotations[Annotation.changedBy] = write.username;
-    if (!isOrchestrator(write, options.orchestratorUsername)) annotations[Annotation.reason] = "manual";
+    if (!orchestrator) annotations[Annotation.reason] = "manual";
   }
+  const strategyWarning = orchestrator ? undefined : guardStrategy(write, mutated, changes);
   const ops = compare(original, mutated);
   const found = warnings(write, compute);
+  if (strategyWarning !== undefined) found.unshift(strategyWarning);
   if (guarded.warning !== undefined) found.unshift(guarded.warning);
   return { ...patched(ops, found), compute, applyGuard: guarded.action };
 }
