@@ -1,10 +1,12 @@
 import { execFile } from "node:child_process";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { binary } from "./binaries.ts";
 import { apiserverAnswers, loadKubeConfig } from "./kubeconfig.ts";
+import { kwokStages } from "./kwok-stages.ts";
 import { kwokNodeAnnotation } from "./nodes.ts";
 import { waitFor } from "./wait.ts";
 
@@ -24,27 +26,45 @@ export interface KwokCluster {
 export type UpOutcome = "reused" | "restarted" | "created";
 
 export async function clusterUp(cluster: KwokCluster): Promise<UpOutcome> {
-  if (await apiserverAnswers(cluster.kubeconfigPath)) return "reused";
-  if ((await listClusters(cluster)).includes(cluster.name)) {
-    try {
-      await kwokctl(cluster, ["start", "cluster", "--name", cluster.name]);
-      await writeKubeconfig(cluster);
-      await waitUntilUsable(cluster.kubeconfigPath);
-      return "restarted";
-    } catch (err) {
-      process.stderr.write(`[cluster] restarting '${cluster.name}' failed, recreating it: ${String(err)}\n`);
-      await clusterDown(cluster);
-    }
+  const config = kwokctlConfig();
+  if ((await createdFrom(cluster)) === hashOf(config)) {
+    const outcome = await reuseOrRestart(cluster);
+    if (outcome) return outcome;
+  } else if ((await listClusters(cluster)).includes(cluster.name)) {
+    // made with other stages or options: reusing it would test another emulation than this checkout's
+    process.stderr.write(
+      `[cluster] '${cluster.name}' was created from another kwokctl config: recreating it\n`,
+    );
+    await clusterDown(cluster);
   }
-  await writeKwokctlConfig(cluster);
+  await mkdir(dirname(cluster.kubeconfigPath), { recursive: true });
+  await writeFile(kwokctlConfigPath(cluster), config);
   await kwokctl(cluster, ["create", "cluster", ...createArgs(cluster)]);
+  await writeFile(configHashPath(cluster), `${hashOf(config)}\n`);
   await writeKubeconfig(cluster);
   await waitUntilUsable(cluster.kubeconfigPath);
   return "created";
 }
 
+/** The cluster as it is when it answers, started again when it is stopped; undefined when neither works. */
+async function reuseOrRestart(cluster: KwokCluster): Promise<UpOutcome | undefined> {
+  if (await apiserverAnswers(cluster.kubeconfigPath)) return "reused";
+  if (!(await listClusters(cluster)).includes(cluster.name)) return undefined;
+  try {
+    await kwokctl(cluster, ["start", "cluster", "--name", cluster.name]);
+    await writeKubeconfig(cluster);
+    await waitUntilUsable(cluster.kubeconfigPath);
+    return "restarted";
+  } catch (err) {
+    process.stderr.write(`[cluster] restarting '${cluster.name}' failed, recreating it: ${String(err)}\n`);
+    await clusterDown(cluster);
+    return undefined;
+  }
+}
+
 export async function clusterDown(cluster: KwokCluster): Promise<void> {
   await rm(cluster.kubeconfigPath, { force: true });
+  await rm(configHashPath(cluster), { force: true });
   if (!(await listClusters(cluster)).includes(cluster.name)) return;
   await kwokctl(cluster, ["delete", "cluster", "--name", cluster.name]);
 }
@@ -89,19 +109,28 @@ function kwokctlConfigPath(cluster: KwokCluster): string {
   return join(dirname(cluster.kubeconfigPath), "kwokctl.yaml");
 }
 
-/** Options without a command-line flag: bind every component to loopback only. */
-async function writeKwokctlConfig(cluster: KwokCluster): Promise<void> {
-  await mkdir(dirname(cluster.kubeconfigPath), { recursive: true });
-  await writeFile(
-    kwokctlConfigPath(cluster),
-    [
-      "kind: KwokctlConfiguration",
-      "apiVersion: config.kwok.x-k8s.io/v1alpha1",
-      "options:",
-      "  bindAddress: 127.0.0.1",
-      "",
-    ].join("\n"),
-  );
+/** Beside the kubeconfig: the hash of the kwokctl config the running cluster was created from. */
+function configHashPath(cluster: KwokCluster): string {
+  return join(dirname(cluster.kubeconfigPath), "kwokctl.yaml.sha256");
+}
+
+/** Options without a command-line flag (every component on loopback only), then the cluster's Stages. */
+function kwokctlConfig(): string {
+  return [
+    "kind: KwokctlConfiguration",
+    "apiVersion: config.kwok.x-k8s.io/v1alpha1",
+    "options:",
+    "  bindAddress: 127.0.0.1",
+    kwokStages(),
+  ].join("\n");
+}
+
+function hashOf(config: string): string {
+  return createHash("sha256").update(config).digest("hex");
+}
+
+async function createdFrom(cluster: KwokCluster): Promise<string | undefined> {
+  return (await readFile(configHashPath(cluster), "utf8").catch(() => undefined))?.trim();
 }
 
 async function writeKubeconfig(cluster: KwokCluster): Promise<void> {
