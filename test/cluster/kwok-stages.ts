@@ -35,7 +35,10 @@ const startupAnnotation = `.metadata.annotations["${startupDelayAnnotation}"]`;
 const withStartup: Expression = { key: startupAnnotation, operator: "Exists" };
 const withoutStartup: Expression = { key: startupAnnotation, operator: "DoesNotExist" };
 
-/** jq: the time left until bound + the annotation's duration, in whole milliseconds (kwok reads a Go duration). */
+/**
+ * jq: the time left until bound + the annotation's duration, as a Go duration (what kwok reads) in whole
+ * milliseconds, rounded up: a deadline on a whole second must not pass a moment early.
+ */
 const timeUntilStarted = `
 (${startupAnnotation}
   | [scan("([0-9.]+)(ms|s|m|h)") | (.[0] | tonumber) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[.[1]]]
@@ -43,7 +46,7 @@ const timeUntilStarted = `
 | ([.status.conditions[]? | select(.type == "PodScheduled" and .status == "True") | .lastTransitionTime][0]
     // .status.startTime
   | fromdate) as $bound
-| "\\((($bound + $delay - now) * 1000) | floor)ms"
+| "\\((($bound + $delay - now) * 1000) | ceil)ms"
 `.trim();
 
 const nodeReady = `
