@@ -1,15 +1,13 @@
-import type { KubeConfig, V1Pod } from "@kubernetes/client-node";
-import {
-  startAdmissionServer,
-  type AdmissionDecision,
-  type AdmissionRequest,
-} from "../cluster/admission-server.ts";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { startAdmissionServer } from "../cluster/admission-server.ts";
 import { errorMessage } from "../cluster/wait.ts";
-import { createFargateNode, sweepFargateNodes } from "./fargate-nodes.ts";
-import { decideFargate } from "./placement.ts";
+import { FargateAdmission } from "./admission.ts";
+import { sweepFargateNodes } from "./fargate-nodes.ts";
+import { eksLaunchRate, FargateLauncher, type LaunchRate } from "./launch-rate.ts";
 import { fargateProfiles } from "./profile-store.ts";
 import { FargateQuota } from "./quota.ts";
 import { registerFargateWebhook } from "./registration.ts";
+import { instantStartup, type StartupTime } from "./startup.ts";
 
 export { fargateWebhookName } from "./registration.ts";
 
@@ -20,6 +18,10 @@ export interface FargateEmulatorOptions {
   upkeepIntervalMs?: number;
   /** a Fargate node younger than this is kept even without a pod */
   nodeGraceMs?: number;
+  /** binding to Ready, for profiles that set none (default: at once; EKS takes 30–90 s, see startup.ts) */
+  startup?: StartupTime;
+  /** the account's launch rate, shared by profiles that set none (default: AWS's, see launch-rate.ts) */
+  launchRate?: LaunchRate;
 }
 
 export interface FargateEmulator {
@@ -28,8 +30,10 @@ export interface FargateEmulator {
 
 /**
  * Emulates EKS Fargate: a pod-creation webhook applies the Fargate profiles (profile-store.ts), gives each
- * matching pod a Fargate node of its own and pins it there, rejects matching pods Fargate cannot run, and
- * leaves Pending those over a profile's pod quota, as the fargate-scheduler does (quota.ts).
+ * matching pod a Fargate node of its own and pins it there, rejects matching pods Fargate cannot run, leaves
+ * Pending those over a profile's quotas, as the fargate-scheduler does (quota.ts), holds pods over the
+ * account's launch rate unscheduled until their turn (launch-rate.ts) and has kwok keep each pod starting for
+ * its start-up time (startup.ts).
  */
 export async function startFargateEmulator(
   kc: KubeConfig,
@@ -37,10 +41,12 @@ export async function startFargateEmulator(
     zones = ["eu-west-1a", "eu-west-1b", "eu-west-1c"],
     upkeepIntervalMs = 5_000,
     nodeGraceMs = 15_000,
+    startup = instantStartup,
+    launchRate = eksLaunchRate,
   }: FargateEmulatorOptions = {},
 ): Promise<FargateEmulator> {
-  const profiles = fargateProfiles(kc);
   const quota = new FargateQuota(kc);
+  const launcher = new FargateLauncher(kc, launchRate);
   let reporting = Promise.resolve();
   const reportTimers = new Set<NodeJS.Timeout>();
   const reportWaiting = () =>
@@ -49,31 +55,6 @@ export async function startFargateEmulator(
       .catch((err: unknown) => {
         process.stderr.write(`[fargate] reporting pods over quota failed: ${errorMessage(err)}\n`);
       }));
-  // pods under a quota are admitted one at a time, so that pods created together are counted one by one
-  let quotaTurn: Promise<unknown> = Promise.resolve();
-
-  async function admit(request: AdmissionRequest): Promise<AdmissionDecision> {
-    if (request.kind.kind !== "Pod" || request.operation !== "CREATE") return { allowed: true };
-    const decision = decideFargate(request.object as V1Pod, request.namespace ?? "", await profiles.get());
-    if (decision.outcome === "not-fargate") return { allowed: true };
-    if (decision.outcome === "rejected") return { allowed: false, message: decision.message };
-    // a dry run must not leave a node behind (the webhook declares sideEffects NoneOnDryRun)
-    if (request.dryRun) return { allowed: true, patch: decision.patchFor("fargate-dry-run") };
-    const { name, podQuota } = decision.profile;
-    if (podQuota === undefined)
-      return { allowed: true, patch: decision.patchFor(await createFargateNode(kc, zones)) };
-    const admitted = quotaTurn.then(async (): Promise<AdmissionDecision> => {
-      if ((await quota.placed(name)) >= podQuota) {
-        reportSoon();
-        return { allowed: true, patch: decision.waitingPatch() };
-      }
-      const nodeName = await createFargateNode(kc, zones);
-      quota.reserve(name, nodeName);
-      return { allowed: true, patch: decision.patchFor(nodeName) };
-    });
-    quotaTurn = admitted.catch(() => undefined);
-    return admitted;
-  }
 
   /** The pod exists only once admitted: its Event follows a moment later (or at the next upkeep). */
   function reportSoon(): void {
@@ -86,7 +67,16 @@ export async function startFargateEmulator(
     }
   }
 
-  const server = await startAdmissionServer(admit);
+  const admission = new FargateAdmission({
+    kc,
+    profiles: fargateProfiles(kc),
+    quota,
+    launcher,
+    zones,
+    startup,
+    onWaiting: reportSoon,
+  });
+  const server = await startAdmissionServer((request) => admission.admit(request));
   const registration = await registerFargateWebhook(kc, {
     url: server.url("/mutate"),
     caBundle: server.caBundle,
@@ -99,6 +89,7 @@ export async function startFargateEmulator(
         await registration.upkeep();
         await sweepFargateNodes(kc, nodeGraceMs);
         await reportWaiting();
+        await launcher.releaseDue();
       })
       .catch((err: unknown) => {
         process.stderr.write(`[fargate] emulator upkeep failed: ${errorMessage(err)}\n`);
@@ -112,6 +103,7 @@ export async function startFargateEmulator(
       await upkeeping;
       await reporting;
       await registration.release();
+      await launcher.close();
       await server.close();
     },
   };

@@ -3,7 +3,16 @@ import fastJsonPatch, { type Operation } from "fast-json-patch";
 import { fargateComputeLabel, fargateTaint } from "../cluster/nodes.ts";
 import { fargateIncompatibility } from "./compatibility.ts";
 import { fargateProfileLabel, matchingProfile, type FargateProfile } from "./profiles.ts";
-import { fargateScheduler } from "./quota.ts";
+import { fargateScheduler, overQuotaAnnotation, type QuotaLimit } from "./quota.ts";
+import { startupAnnotations } from "./startup.ts";
+
+/** What the emulator adds to a pod it places: its start-up time, and what holds it until its launch. */
+export interface Launch {
+  /** from binding to Ready (startup.ts) */
+  startupMs: number;
+  /** the launch rate's hold on the pod (launch-rate.ts); none: it launches now */
+  hold?: (pod: V1Pod) => void;
+}
 
 export type FargateDecision =
   | { outcome: "not-fargate" }
@@ -11,9 +20,9 @@ export type FargateDecision =
   | {
       outcome: "fargate";
       profile: FargateProfile;
-      patchFor(nodeName: string): Operation[];
+      patchFor(nodeName: string, launch?: Launch): Operation[];
       /** The pod handed to the fargate-scheduler with no node: it waits for capacity (quota.ts). */
-      waitingPatch(): Operation[];
+      waitingPatch(limit: QuotaLimit): Operation[];
     };
 
 /** What EKS does with a pod at creation, given the cluster's Fargate profiles. */
@@ -29,8 +38,9 @@ export function decideFargate(
   return {
     outcome: "fargate",
     profile,
-    patchFor: (nodeName) => fastJsonPatch.compare(pod, placeOnFargate(pod, profile.name, nodeName)),
-    waitingPatch: () => fastJsonPatch.compare(pod, waitForFargate(pod, profile.name)),
+    patchFor: (nodeName, launch = { startupMs: 0 }) =>
+      fastJsonPatch.compare(pod, placeOnFargate(pod, profile.name, nodeName, launch)),
+    waitingPatch: (limit) => fastJsonPatch.compare(pod, waitForFargate(pod, profile.name, limit)),
   };
 }
 
@@ -38,20 +48,25 @@ export function decideFargate(
  * The pod as it leaves the EKS admission chain: labelled with its profile, tolerating the Fargate taint,
  * and pinned to the Fargate node made for it (EKS runs each Fargate pod on a node of its own).
  */
-function placeOnFargate(pod: V1Pod, profileName: string, nodeName: string): V1Pod {
+function placeOnFargate(pod: V1Pod, profileName: string, nodeName: string, launch: Launch): V1Pod {
   const placed = labelledForFargate(pod, profileName);
   placed.spec!.nodeSelector = {
     ...placed.spec!.nodeSelector,
     [fargateComputeLabel]: "fargate",
     "kubernetes.io/hostname": nodeName,
   };
+  const startup = startupAnnotations(launch.startupMs);
+  if (Object.keys(startup).length)
+    placed.metadata!.annotations = { ...placed.metadata!.annotations, ...startup };
+  launch.hold?.(placed);
   return placed;
 }
 
 /** The pod as EKS leaves it for its fargate-scheduler, which has no capacity to give it. */
-function waitForFargate(pod: V1Pod, profileName: string): V1Pod {
+function waitForFargate(pod: V1Pod, profileName: string, limit: QuotaLimit): V1Pod {
   const waiting = labelledForFargate(pod, profileName);
   waiting.spec!.schedulerName = fargateScheduler;
+  waiting.metadata!.annotations = { ...waiting.metadata!.annotations, [overQuotaAnnotation]: limit };
   return waiting;
 }
 

@@ -1,5 +1,7 @@
 // Fargate profiles as EKS evaluates them: a pod runs on Fargate when its namespace and labels match
 // one selector of a profile. Namespaces and labels accept the * and ? wildcards.
+import type { LaunchRate } from "./launch-rate.ts";
+import type { StartupTime } from "./startup.ts";
 
 export interface FargateProfileSelector {
   namespace: string;
@@ -14,6 +16,15 @@ export interface FargateProfile {
    * profile's pods so that tests sharing a cluster keep their limits apart. Unset: no limit.
    */
   podQuota?: number;
+  /** Emulation only: the account's limit on its Fargate pods' vCPUs (quota.ts), counted the same way. */
+  vcpuQuota?: number;
+  /**
+   * Emulation only: how long this profile's pods take from binding to Ready (startup.ts), so that a suite
+   * measuring it does not slow the others down. Unset: the emulator's default.
+   */
+  startup?: StartupTime;
+  /** Emulation only: a launch rate of the profile's own (launch-rate.ts). Unset: the account's, shared. */
+  launchRate?: LaunchRate;
 }
 
 /** Set by EKS on every pod it schedules to Fargate; a pod may also carry it to pick among matching profiles. */
