@@ -1,7 +1,9 @@
 // Command-line flags of `npm run demo -- [flags]`.
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { parseDuration } from "../core/duration.ts";
 import { repoRoot } from "../test/cluster/paths.ts";
+import type { StartupTime } from "../test/fargate/startup.ts";
 
 export const USAGE = `Usage: npm run demo -- [flags]
 
@@ -14,6 +16,9 @@ Flags:
   --ci                 non-interactive: no colours, exit code says whether the demo succeeded
   --report <path>      where to write the HTML report (default: demo-report.html in the repository root)
   --kubeconfig <path>  use this cluster instead of the local one (never started or stopped by the demo)
+  --fargate-start <duration>
+                       how long a Fargate pod takes from scheduling to Ready, ±20% (default 45s; EKS takes
+                       30–90 s); 0 for at once
   -h, --help           this text`;
 
 export interface DemoOptions {
@@ -21,7 +26,12 @@ export interface DemoOptions {
   ci: boolean;
   reportPath: string;
   kubeconfig: string | undefined;
+  /** The start-up time of the demo's Fargate pods. */
+  fargateStartup: StartupTime;
 }
+
+/** Each Fargate pod draws its start-up time within ±20% of the mean, as start-ups vary on EKS. */
+const FARGATE_START_JITTER = 0.2;
 
 export function parseDemoArgs(argv: string[]): DemoOptions | "help" {
   const { values } = parseArgs({
@@ -31,6 +41,7 @@ export function parseDemoArgs(argv: string[]): DemoOptions | "help" {
       ci: { type: "boolean", default: false },
       report: { type: "string" },
       kubeconfig: { type: "string" },
+      "fargate-start": { type: "string", default: "45s" },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -43,5 +54,11 @@ export function parseDemoArgs(argv: string[]): DemoOptions | "help" {
     ci: values.ci,
     reportPath: resolve(values.report ?? `${repoRoot}/demo-report.html`),
     kubeconfig: values.kubeconfig,
+    fargateStartup: fargateStartup(values["fargate-start"]),
   };
+}
+
+function fargateStartup(text: string): StartupTime {
+  const meanMs = parseDuration(text);
+  return { meanMs, jitterMs: Math.round(meanMs * FARGATE_START_JITTER) };
 }

@@ -7,6 +7,7 @@ import type { KubeConfig, V1Node } from "@kubernetes/client-node";
 import { loadKubeConfig } from "../test/cluster/kubeconfig.ts";
 import { errorMessage } from "../test/cluster/wait.ts";
 import { startFargateEmulator, type FargateEmulator } from "../test/fargate/emulator.ts";
+import type { StartupTime } from "../test/fargate/startup.ts";
 import { startStack, type Stack } from "../test/stack/stack.ts";
 import { cleanUpCluster } from "./cleanup.ts";
 import { prepareCluster } from "./cluster.ts";
@@ -84,6 +85,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 
   try {
     narrator.heading("spot-fargate-orchestrator demo");
+    narrator.step(fargateStartupLine(options.fargateStartup));
     phase = "preparing the cluster";
     const cluster = await prepareCluster(options.kubeconfig, narrator);
     const kc = (running.kc = loadKubeConfig(cluster.kubeconfigPath));
@@ -112,7 +114,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 
     phase = "setting up Fargate";
     running.emulator = await startFargateEmulator(kc, { zones: Object.values(zones) });
-    const profile = await addFargateProfile(kc, namespace);
+    const profile = await addFargateProfile(kc, namespace, options.fargateStartup);
     state.update((s) => (s.fargateProfile = profile));
     narrator.step(
       `Fargate profile ${profile}: pods in ${namespace} labelled compute-type=fargate run on Fargate`,
@@ -244,6 +246,16 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
+}
+
+/** What the Fargate pods will be like: slow to start, as on EKS. */
+function fargateStartupLine({ meanMs, jitterMs }: StartupTime): string {
+  if (meanMs === 0)
+    return "Fargate pods are Ready as soon as they are scheduled here (--fargate-start 0); on EKS that takes 30–90 s";
+  return (
+    `Fargate pods take ${seconds(meanMs)} (±${seconds(jitterMs)}) from scheduling to Ready, as on EKS (30–90 s): ` +
+    "each gets a microVM of its own and pulls its image with no cache"
+  );
 }
 
 /** The spot node running the most replicas (the most dramatic one to lose). */

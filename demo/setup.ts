@@ -6,6 +6,7 @@ import { NodeLabel } from "../core/contract.ts";
 import { addNode, ec2NodeManifest, instanceIdOf } from "../test/cluster/nodes.ts";
 import { waitFor } from "../test/cluster/wait.ts";
 import { fargateProfiles } from "../test/fargate/profile-store.ts";
+import type { StartupTime } from "../test/fargate/startup.ts";
 import { appName, replicas, sampleDeployment, sampleService, poolTaint } from "./sampleApp.ts";
 import { readyOn, type ClusterSampler, type Snapshot } from "./sampler.ts";
 
@@ -53,12 +54,20 @@ export function fargateProfileName(namespace: string): string {
   return `fp-${namespace}`;
 }
 
-/** What EKS would have after `aws eks create-fargate-profile --selectors namespace=<ns>,labels={compute-type=fargate}`. */
-export async function addFargateProfile(kc: KubeConfig, namespace: string): Promise<string> {
+/**
+ * What EKS would have after `aws eks create-fargate-profile --selectors namespace=<ns>,labels={compute-type=fargate}`,
+ * its pods taking `startup` from scheduling to Ready.
+ */
+export async function addFargateProfile(
+  kc: KubeConfig,
+  namespace: string,
+  startup: StartupTime,
+): Promise<string> {
   const name = fargateProfileName(namespace);
   await fargateProfiles(kc).add({
     name,
     selectors: [{ namespace, labels: { "compute-type": "fargate" } }],
+    startup,
   });
   return name;
 }
