@@ -20,6 +20,7 @@ import { terminateNode } from "../cluster/nodes.ts";
 import { clusterDir } from "../cluster/paths.ts";
 import { waitFor } from "../cluster/wait.ts";
 import { fargateProfiles } from "../fargate/profile-store.ts";
+import type { FargateProfile } from "../fargate/profiles.ts";
 import { startStack, type Stack } from "../stack/stack.ts";
 
 export function clients(kc: KubeConfig) {
@@ -141,13 +142,15 @@ export interface SuiteStack {
 /**
  * The whole product for one suite's namespace (webhook and watcher processes, SQS emulator), with an emulated
  * Fargate profile for that namespace; all of it, and the nodes the suite adds, removed after the suite.
- * `sharedEnv`: settings both processes read (placement, fallback).
+ * `sharedEnv`: settings both processes read (placement, fallback); `fargate`: the profile's emulation settings
+ * (start-up time, quotas).
  */
 export function useStack(
   kc: KubeConfig,
   ns: { readonly name: string },
   watcherEnv: Record<string, string> | (() => Record<string, string>),
   sharedEnv: Record<string, string> = {},
+  fargate: Omit<FargateProfile, "name" | "selectors"> = {},
 ): SuiteStack {
   const suite: { stack?: Stack; nodes: V1Node[] } = { nodes: [] };
   const profile = () => `fp-${ns.name}`;
@@ -155,6 +158,7 @@ export function useStack(
     await fargateProfiles(kc).add({
       name: profile(),
       selectors: [{ namespace: ns.name, labels: { "compute-type": "fargate" } }],
+      ...fargate,
     });
     suite.stack = await startStack({
       kc,
