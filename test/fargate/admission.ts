@@ -63,10 +63,9 @@ export class FargateAdmission {
   /** The pod's token (it waits for its launch when there is none yet), start-up time and node of its own. */
   private async launch(profile: FargateProfile): Promise<{ node: string; launch: Launch }> {
     const { launcher, startup, kc, zones } = this.parts;
-    const launchAt = launcher.reserve(profile);
     const launch: Launch = {
       startupMs: drawStartupMs(profile.startup ?? startup),
-      hold: launchAt === undefined ? undefined : (placed) => launcher.holdUntil(placed, launchAt),
+      hold: launcher.reserve(profile),
     };
     return { node: await createFargateNode(kc, zones), launch };
   }

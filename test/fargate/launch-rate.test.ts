@@ -41,11 +41,11 @@ describe("LaunchSchedule", () => {
 });
 
 describe("dueInOrder", () => {
-  const waiting = (name: string, launchAt: number, admittedBy = "other"): WaitingPod => ({
+  const waiting = (name: string, launchAt: number, heldBy = "other"): WaitingPod => ({
     namespace: "ns",
     name,
     launchAt,
-    admittedBy,
+    heldBy,
   });
 
   it("lifts due gates oldest first, and all of a closing emulator's", () => {

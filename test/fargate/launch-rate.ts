@@ -35,12 +35,25 @@ export const launchAtAnnotation = "test.spot-orchestrator.io/fargate-launch-at";
 /** How often waiting pods are looked at while some are due soon. */
 const POLL_MS = 50;
 
+/** A pod's wait for its launch: until when, and which emulator holds it. */
+export interface LaunchHold {
+  launchAt: number;
+  heldBy: string;
+}
+
 /** A waiting pod as the release sees it. */
-export interface WaitingPod {
+export interface WaitingPod extends LaunchHold {
   namespace: string;
   name: string;
-  launchAt: number;
-  admittedBy: string;
+}
+
+/** The pod as admitted to wait for its launch: gated, labelled to be found, its launch time noted. */
+export function holdForLaunch(pod: V1Pod, { launchAt, heldBy }: LaunchHold): void {
+  const metadata = (pod.metadata ??= {});
+  metadata.labels = { ...metadata.labels, [launchGate]: heldBy };
+  metadata.annotations = { ...metadata.annotations, [launchAtAnnotation]: String(launchAt) };
+  const spec = (pod.spec ??= { containers: [] });
+  spec.schedulingGates = [...(spec.schedulingGates ?? []), { name: launchGate }];
 }
 
 /** Launch times from token buckets: the account's, and one per profile that sets its own rate. */
@@ -86,20 +99,12 @@ export class FargateLauncher {
     this.schedule = new LaunchSchedule(accountRate);
   }
 
-  /** Takes the pod's token: undefined when it may launch now, else the time it may. */
-  reserve(profile: FargateProfile): number | undefined {
+  /** Takes the pod's token: undefined when it may launch now, else its hold until its launch. */
+  reserve(profile: FargateProfile): LaunchHold | undefined {
     const launchAt = this.schedule.next(profile);
-    if (launchAt !== undefined) this.follow(launchAt);
-    return launchAt;
-  }
-
-  /** The pod as admitted to wait for its launch: gated, labelled to be found, its launch time noted. */
-  holdUntil(pod: V1Pod, launchAt: number): void {
-    const metadata = (pod.metadata ??= {});
-    metadata.labels = { ...metadata.labels, [launchGate]: this.id };
-    metadata.annotations = { ...metadata.annotations, [launchAtAnnotation]: String(launchAt) };
-    const spec = (pod.spec ??= { containers: [] });
-    spec.schedulingGates = [...(spec.schedulingGates ?? []), { name: launchGate }];
+    if (launchAt === undefined) return undefined;
+    this.follow(launchAt);
+    return { launchAt, heldBy: this.id };
   }
 
   /** Lifts the gates whose time has come, oldest first (and every gate of this emulator, when closing). */
@@ -142,7 +147,7 @@ export class FargateLauncher {
       namespace: pod.metadata?.namespace ?? "",
       name: pod.metadata?.name ?? "",
       launchAt: Number(pod.metadata?.annotations?.[launchAtAnnotation] ?? 0),
-      admittedBy: pod.metadata?.labels?.[launchGate] ?? "",
+      heldBy: pod.metadata?.labels?.[launchGate] ?? "",
     }));
   }
 
@@ -163,7 +168,7 @@ export class FargateLauncher {
 /** The waiting pods to launch now, in the order their tokens were given: due ones, and all of `everyOf`'s. */
 export function dueInOrder(waiting: readonly WaitingPod[], now: number, everyOf?: string): WaitingPod[] {
   return waiting
-    .filter((pod) => pod.launchAt <= now || pod.admittedBy === everyOf)
+    .filter((pod) => pod.launchAt <= now || pod.heldBy === everyOf)
     .sort(
       (a, b) =>
         a.launchAt - b.launchAt || a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name),

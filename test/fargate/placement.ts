@@ -2,6 +2,7 @@ import type { V1Pod } from "@kubernetes/client-node";
 import fastJsonPatch, { type Operation } from "fast-json-patch";
 import { fargateComputeLabel, fargateTaint } from "../cluster/nodes.ts";
 import { fargateIncompatibility } from "./compatibility.ts";
+import { holdForLaunch, type LaunchHold } from "./launch-rate.ts";
 import { fargateProfileLabel, matchingProfile, type FargateProfile } from "./profiles.ts";
 import { fargateScheduler, overQuotaAnnotation, type QuotaLimit } from "./quota.ts";
 import { startupAnnotations } from "./startup.ts";
@@ -11,7 +12,7 @@ export interface Launch {
   /** from binding to Ready (startup.ts) */
   startupMs: number;
   /** the launch rate's hold on the pod (launch-rate.ts); none: it launches now */
-  hold?: (pod: V1Pod) => void;
+  hold?: LaunchHold;
 }
 
 export type FargateDecision =
@@ -58,7 +59,7 @@ function placeOnFargate(pod: V1Pod, profileName: string, nodeName: string, launc
   const startup = startupAnnotations(launch.startupMs);
   if (Object.keys(startup).length)
     placed.metadata!.annotations = { ...placed.metadata!.annotations, ...startup };
-  launch.hold?.(placed);
+  if (launch.hold) holdForLaunch(placed, launch.hold);
   return placed;
 }
 
