@@ -80,7 +80,8 @@ export class FakeDeployments implements Deployments {
     const metadata = (next.metadata ??= {});
     metadata.annotations = merge(metadata.annotations, patch.annotations);
     metadata.labels = merge(metadata.labels, patch.labels);
-    if (patch.strategy !== undefined) (next.spec ??= { selector: {}, template: {} }).strategy = patch.strategy;
+    if (patch.strategy !== undefined)
+      (next.spec ??= { selector: {}, template: {} }).strategy = patch.strategy;
     if (options.dryRun) return next;
     this.writes.push({ key, patch });
     return this.put(next);
