@@ -52,6 +52,8 @@ export interface InterruptionContext {
   drillEnv: Record<string, string>;
   cooldownMs: number;
   recoveryIntervalMs: number;
+  /** How long to wait for the Fargate pods: their slowest start-up and a margin. */
+  fargateWaitMs: number;
   originalPlacement: Placement;
   /** Zone of the node the node group adds after the interrupted one is gone. */
   replacementZone: string;
@@ -107,7 +109,7 @@ export async function runInterruption(ctx: InterruptionContext): Promise<Interru
   const scheduled = await sampler.until(
     `${replicas} new pods scheduled on Fargate nodes`,
     (s) => onFargate(s).length >= replicas && onFargate(s),
-    60_000,
+    ctx.fargateWaitMs,
     flipped,
   );
   narrator.step(`${replicas} new pods scheduled on Fargate, one node each`, scheduled.snapshot.at);
@@ -116,7 +118,7 @@ export async function runInterruption(ctx: InterruptionContext): Promise<Interru
   const ready = await sampler.until(
     `${replicas}/${replicas} pods Ready on Fargate and none left on spot`,
     (s) => readyOn(s, "fargate").length === replicas && s.pods.length === replicas,
-    60_000,
+    ctx.fargateWaitMs,
     flipped,
   );
   narrator.success(
@@ -128,7 +130,7 @@ export async function runInterruption(ctx: InterruptionContext): Promise<Interru
   const endpoints = await sampler.until(
     `the Service's ${replicas} ready endpoints to be the Fargate pods`,
     (s) => s.readyEndpoints.length === replicas && s.readyEndpoints.every((name) => fargatePods(s).has(name)),
-    60_000,
+    ctx.fargateWaitMs,
     flipped,
   );
   const moveMinEndpoints = minEndpoints(sampler, drillSent, endpoints.snapshot.at);
@@ -145,7 +147,7 @@ export async function runInterruption(ctx: InterruptionContext): Promise<Interru
       if (rollout?.startsWith("failed")) throw new Error(`the watcher says the move failed: ${rollout}`);
       return rollout === "healthy" && rollout;
     },
-    90_000,
+    ctx.fargateWaitMs + 30_000,
     flipped,
   );
   narrator.success(`watcher verified the move: ${Annotation.rollout}=healthy`, verdict.snapshot.at);

@@ -18,7 +18,7 @@ Flags:
   --kubeconfig <path>  use this cluster instead of the local one (never started or stopped by the demo)
   --fargate-start <duration>
                        how long a Fargate pod takes from scheduling to Ready, ±20% (default 45s; EKS takes
-                       30–90 s; the demo waits 60 s for them, so at most 45s); 0 for at once
+                       30–90 s); 0 for at once
   -h, --help           this text`;
 
 export interface DemoOptions {

@@ -35,19 +35,26 @@ import { formatTimings, summarize } from "./summary.ts";
 import { tryItLines } from "./tryIt.ts";
 import { LogFollower } from "./watcherLog.ts";
 
-/** Short intervals so a drill goes to Fargate and back within a minute. */
-const recovery = { intervalMs: 5_000, cooldownMs: 20_000 };
-const demoWatcherSettings: Record<string, string> = {
-  RECOVERY_INTERVAL: "5s",
-  RECOVERY_COOLDOWN: "20s",
-  RECOVERY_TIMEOUT: "60s",
-  RECOVERY_BACKOFF_BASE: "30s",
-  RECOVERY_MAX_BACKOFF: "2m",
-  ROLLOUT_TIMEOUT: "60s",
-  CHECK_INTERVAL: "500ms",
-  VERIFICATION_DELAY: "500ms",
-  DRIFT_CHECK_INTERVAL: "30s",
-};
+/**
+ * Short intervals so a drill goes to Fargate and back within a few minutes: the cooldown ends a little after
+ * the slowest Fargate pod can be Ready, so the app goes back to spot once the move is over.
+ */
+function recoveryTimings({ meanMs, jitterMs }: StartupTime): { intervalMs: number; cooldownMs: number } {
+  return { intervalMs: 5_000, cooldownMs: Math.max(20_000, meanMs + jitterMs + 15_000) };
+}
+
+function demoWatcherSettings(recovery: { intervalMs: number; cooldownMs: number }): Record<string, string> {
+  return {
+    RECOVERY_INTERVAL: `${recovery.intervalMs}ms`,
+    RECOVERY_COOLDOWN: `${recovery.cooldownMs}ms`,
+    RECOVERY_TIMEOUT: "60s",
+    RECOVERY_BACKOFF_BASE: "30s",
+    RECOVERY_MAX_BACKOFF: "2m",
+    CHECK_INTERVAL: "500ms",
+    VERIFICATION_DELAY: "500ms",
+    DRIFT_CHECK_INTERVAL: "30s",
+  };
+}
 const zones = { first: "eu-west-1a", second: "eu-west-1b", replacement: "eu-west-1c" };
 
 /** Everything the run started or made, for the cleanup. */
@@ -62,6 +69,8 @@ interface Running {
 
 export async function runDemo(options: DemoOptions): Promise<number> {
   const narrator = new Narrator();
+  const recovery = recoveryTimings(options.fargateStartup);
+  const watcherSettings = demoWatcherSettings(recovery);
   const running: Running = {};
   let phase = "starting";
   let cleaning: Promise<void> | undefined;
@@ -126,7 +135,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       kubeconfigPath: cluster.kubeconfigPath,
       namespace,
       logDir,
-      watcherEnv: demoWatcherSettings,
+      watcherEnv: watcherSettings,
     });
     const stack = running.stack;
     const died = exitOfEither(stack, () => cleaning !== undefined);
@@ -140,8 +149,8 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     watcherLog.start();
     const leading = await watcherLog.find('"leading"', (e) => e.msg.startsWith("leading:"), 60_000);
     narrator.step(
-      `watcher leading: recovery every ${demoWatcherSettings["RECOVERY_INTERVAL"]}, ` +
-        `cooldown ${demoWatcherSettings["RECOVERY_COOLDOWN"]}`,
+      `watcher leading: recovery every ${seconds(recovery.intervalMs)}, ` +
+        `cooldown ${seconds(recovery.cooldownMs)}`,
       leading.at,
     );
     narrator.detail(`logs: ${logDir}`);
@@ -183,6 +192,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       drillEnv,
       cooldownMs: recovery.cooldownMs,
       recoveryIntervalMs: recovery.intervalMs,
+      fargateWaitMs: options.fargateStartup.meanMs + options.fargateStartup.jitterMs + 30_000,
       originalPlacement: placementOf(onSpot.deployment.spec?.template.spec),
       replacementZone: zones.replacement,
       recordNode: (name) => state.addNode(name),
@@ -207,7 +217,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
         {
           from: narrator.elapsed(outcome.milestones.flipped),
           to: narrator.elapsed(outcome.milestones.cooldownUntil),
-          label: `recovery cooldown (${demoWatcherSettings["RECOVERY_COOLDOWN"]})`,
+          label: `recovery cooldown (${seconds(recovery.cooldownMs)})`,
         },
       ],
       summary,
