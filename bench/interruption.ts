@@ -1,10 +1,13 @@
 // Interruption benchmark against the local control plane with the real stack (SQS emulator, webhook and
 // watcher processes, started as the image starts them): event sent → N opted-in Deployments flipped, for
 // N = 1, 10, 100, next to the floor of the same N merge patches sent at once by a bare client (plus the SQS
-// receive for one); then the watcher's memory and start-up (to leading with a warm index), in a small
-// cluster and with 5,000 nodes and 50,000 pods. Each figure is printed beside its floor and target.
-// Usage: npm run bench:interruption [-- --sizes 1,10,100 --runs 5,5,3 --nodes 5000 --pods 50000
-//        --load-budget 240 --load-concurrency 50 --concurrency 20 --skip-memory
+// receive for one); then event sent → every replica Ready on Fargate (with EKS's start-up time) for
+// N = 1, 10, 100, next to the Fargate emulator's own start-up for those pods plus one patch; then the
+// watcher's memory and start-up (to leading with a warm index), in a small cluster and with 5,000 nodes and
+// 50,000 pods. Each figure is printed beside its floor and target.
+// Usage: npm run bench:interruption [-- --sizes 1,10,100 --runs 5,5,3 --ready-sizes 1,10,100
+//        --ready-runs 1,1,1 --ready-replicas 1 --fargate-start 45s --fargate-jitter 10s --skip-ready
+//        --nodes 5000 --pods 50000 --load-budget 240 --load-concurrency 50 --concurrency 20 --skip-memory
 //        --node-options="<the watcher's NODE_OPTIONS instead of the image's>"]
 // E2E_KUBECONFIG points it at another cluster (on this host: the webhook is registered by 127.0.0.1 URL).
 import { mkdir, writeFile } from "node:fs/promises";
@@ -15,6 +18,8 @@ import { CoreV1Api, VersionApi, type KubeConfig } from "@kubernetes/client-node"
 import { waitUntilUsable } from "../test/cluster/kwok-cluster.ts";
 import { loadKubeConfig } from "../test/cluster/kubeconfig.ts";
 import { upLocalCluster } from "../test/cluster/local-cluster.ts";
+import type { StartupTime } from "../test/fargate/startup.ts";
+import { parseDuration } from "../core/duration.ts";
 import { createNamespace, deleteNamespace } from "../test/cluster/namespace.ts";
 import { repoRoot } from "../test/cluster/paths.ts";
 import { startStack, type Stack } from "../test/stack/stack.ts";
@@ -30,6 +35,8 @@ import {
   sizeResult,
   type SizeResult,
 } from "./interruption/report.ts";
+import { readyPhase, type ReadyPhaseResult } from "./interruption/readyPhase.ts";
+import { readyRows, readyTable } from "./interruption/readyReport.ts";
 import { sqsReceiveFloor } from "./interruption/sqsFloor.ts";
 import { waitForLeadership } from "./interruption/watcherProbe.ts";
 import { machineLine } from "./machine.ts";
@@ -40,6 +47,12 @@ const { values } = parseArgs({
   options: {
     sizes: { type: "string", default: "1,10,100" },
     runs: { type: "string", default: "5,5,3" },
+    "ready-sizes": { type: "string", default: "1,10,100" },
+    "ready-runs": { type: "string", default: "1,1,1" },
+    "ready-replicas": { type: "string", default: "1" },
+    "fargate-start": { type: "string", default: "45s" },
+    "fargate-jitter": { type: "string", default: "10s" },
+    "skip-ready": { type: "boolean", default: false },
     nodes: { type: "string", default: "5000" },
     pods: { type: "string", default: "50000" },
     "load-budget": { type: "string", default: "240" },
@@ -52,9 +65,23 @@ const { values } = parseArgs({
 const numbers = (list: string) => list.split(",").map(Number);
 const SIZES = numbers(values.sizes);
 const RUNS = numbers(values.runs);
-if (SIZES.length !== RUNS.length || [...SIZES, ...RUNS].some((n) => !Number.isInteger(n) || n < 1)) {
-  throw new Error("--sizes and --runs need the same number of positive integers");
+const READY_SIZES = numbers(values["ready-sizes"]);
+const READY_RUNS = numbers(values["ready-runs"]);
+const READY_REPLICAS = Number(values["ready-replicas"]);
+for (const [sizes, runs, flags] of [
+  [SIZES, RUNS, "--sizes and --runs"],
+  [READY_SIZES, READY_RUNS, "--ready-sizes and --ready-runs"],
+] as const) {
+  if (sizes.length !== runs.length || [...sizes, ...runs].some((n) => !Number.isInteger(n) || n < 1)) {
+    throw new Error(`${flags} need the same number of positive integers`);
+  }
 }
+if (!Number.isInteger(READY_REPLICAS) || READY_REPLICAS < 1)
+  throw new Error("--ready-replicas: a positive integer");
+const FARGATE_STARTUP: StartupTime = {
+  meanMs: parseDuration(values["fargate-start"]),
+  jitterMs: parseDuration(values["fargate-jitter"]),
+};
 
 const benchDir = join(repoRoot, ".bench");
 const started = performance.now();
@@ -155,6 +182,23 @@ async function main(): Promise<void> {
   const loadAfterLatency = loadavg();
   console.log(`\n${latencyTable(sizes, sqs)}`);
 
+  let ready: ReadyPhaseResult | undefined;
+  if (!values["skip-ready"]) {
+    ready = await readyPhase(kc, stack, {
+      namespace,
+      sizes: READY_SIZES,
+      runs: READY_RUNS,
+      replicas: READY_REPLICAS,
+      startup: FARGATE_STARTUP,
+      watcherEnv,
+      logDir: join(benchDir, "logs", namespace),
+      log,
+      onCleanup: (step) => cleanups.push(step),
+    });
+    console.log(`\n${readyTable(ready)}`);
+  }
+  const loadAfterReady = loadavg();
+
   let memory: MemoryResult | undefined;
   if (!values["skip-memory"]) {
     // the memory watcher must win the Lease and have a history of its own
@@ -171,18 +215,24 @@ async function main(): Promise<void> {
     console.log(`\n${memoryLines(memory)}`);
   }
 
-  const rows = [...latencyRows(sizes, sqs), ...(memory ? memoryRows(memory) : [])];
+  const rows = [
+    ...latencyRows(sizes, sqs),
+    ...(ready ? readyRows(ready) : []),
+    ...(memory ? memoryRows(memory) : []),
+  ];
   console.log(`\n${verdictTable(rows)}`);
   const seconds = (performance.now() - started) / 1000;
   const machine = {
     summary: machineLine(),
     loadAverageBefore: loadBefore,
     loadAverageAfterLatency: loadAfterLatency,
+    loadAverageAfterReady: loadAfterReady,
     loadAverageEnd: loadavg(),
   };
   console.log(
     `\n${machine.summary}\n1-min load average ${loadBefore[0]!.toFixed(2)} at start, ` +
-      `${loadAfterLatency[0]!.toFixed(2)} after the latency runs, ${machine.loadAverageEnd[0]!.toFixed(2)} at the end; ` +
+      `${loadAfterLatency[0]!.toFixed(2)} after the flip runs, ${loadAfterReady[0]!.toFixed(2)} after the ` +
+      `ready runs, ${machine.loadAverageEnd[0]!.toFixed(2)} at the end; ` +
       `apiserver ${serverVersion}; watcher NODE_OPTIONS "${watcherEnv["NODE_OPTIONS"]}", warm compile cache; ` +
       `${seconds.toFixed(0)} s in all`,
   );
@@ -192,7 +242,7 @@ async function main(): Promise<void> {
   await mkdir(benchDir, { recursive: true });
   await writeFile(
     join(benchDir, "interruption.json"),
-    `${JSON.stringify({ date: new Date().toISOString(), serverVersion, watcherEnv, machine, seconds, sqs, sizes, memory, rows }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), serverVersion, watcherEnv, machine, seconds, sqs, sizes, ready, memory, rows }, null, 2)}\n`,
   );
   log(`wrote ${join(benchDir, "interruption.json")}`);
 }

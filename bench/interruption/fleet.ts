@@ -1,6 +1,7 @@
 // One benchmark run's objects: a fresh spot node and N opted-in one-replica Deployments whose pods sit on
 // it. Once the pods are bound the Deployments are paused, so a flip (and the template change the webhook
-// makes) starts no rollout: runs stay independent and no pods spill onto other runs' nodes.
+// makes) starts no rollout: runs stay independent and no pods spill onto other runs' nodes. A run that
+// times the move itself resumes them: their pods then go to Fargate, where the run's profile sends them.
 import {
   AppsV1Api,
   CoreV1Api,
@@ -64,6 +65,25 @@ export async function createFleet(
     apps.patchNamespacedDeployment({ namespace, name, body: { spec: { paused: true } } }, mergePatch),
   );
   return { run, node, nodeName, instanceId: instanceIdOf(node), deployments, labelSelector };
+}
+
+/** Unpauses the fleet's Deployments and waits until the Deployment controller has seen each unpaused. */
+export async function resumeFleet(kc: KubeConfig, namespace: string, fleet: Fleet): Promise<void> {
+  const apps = kc.makeApiClient(AppsV1Api);
+  await mapLimit(fleet.deployments, 20, (name) =>
+    apps.patchNamespacedDeployment({ namespace, name, body: { spec: { paused: false } } }, mergePatch),
+  );
+  await pollUntil(
+    `the Deployment controller to see run ${fleet.run} unpaused`,
+    async () => {
+      const list = await apps.listNamespacedDeployment({ namespace, labelSelector: fleet.labelSelector });
+      return list.items.every(
+        (d) =>
+          d.spec?.paused !== true && (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 1),
+      );
+    },
+    { timeoutMs: 60_000, intervalMs: 200 },
+  );
 }
 
 /** Deletes the run's Deployments, their pods (at once: no kubelet waits on them) and its node. */

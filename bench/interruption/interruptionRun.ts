@@ -8,9 +8,9 @@ import { defaultZone, regionOf } from "../../test/cluster/nodes.ts";
 import { waitForEmptyQueue } from "../../test/e2e/support.ts";
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { createFleet, deleteFleet, type Fleet } from "./fleet.ts";
-import { startFlipClock } from "./flipClock.ts";
 import { assertOn, floorFlip, resetToSpot } from "./floor.ts";
 import { concurrentFloorFlip } from "./concurrentFloor.ts";
+import { flippedToFargate, startDeploymentClock } from "./deploymentClock.ts";
 import { flipLogTimes, watcherCounters } from "./watcherProbe.ts";
 
 export interface RunContext {
@@ -53,11 +53,24 @@ export async function interruptionRun(ctx: RunContext, n: number, label: string)
   }
 }
 
-/** Sends the interruption for the fleet's node and times the watcher's flip of every Deployment on it. */
-export async function watcherFlip(ctx: RunContext, fleet: Fleet): Promise<WatcherFlip> {
+/**
+ * Sends the interruption for the fleet's node and times the watcher's flip of every Deployment on it.
+ * `onSent` learns the moment of the send (performance.now()), for clocks that run past the flip.
+ */
+export async function watcherFlip(
+  ctx: RunContext,
+  fleet: Fleet,
+  onSent?: (sentAt: number) => void,
+): Promise<WatcherFlip> {
   const { kc, namespace, queue, watcher } = ctx;
   const n = fleet.deployments.length;
-  const clock = await startFlipClock(kc, namespace, fleet.labelSelector, fleet.deployments);
+  const clock = await startDeploymentClock(
+    kc,
+    namespace,
+    fleet.labelSelector,
+    fleet.deployments,
+    flippedToFargate,
+  );
   let lastSeen: number;
   let sentAt: number;
   let sentEpoch: number;
@@ -73,7 +86,8 @@ export async function watcherFlip(ctx: RunContext, fleet: Fleet): Promise<Watche
     await queue.client.send(
       new SendMessageCommand({ QueueUrl: queue.url, MessageBody: JSON.stringify(event) }),
     );
-    lastSeen = await clock.allFlipped(60_000);
+    onSent?.(sentAt);
+    lastSeen = await clock.allReached(60_000);
   } finally {
     clock.stop();
   }
