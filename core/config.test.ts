@@ -236,6 +236,8 @@ format = "json"
       fallback: "on-demand",
       pendingTimeout: 90_000,
       startupTimeout: 180_000,
+      expectedStartup: 60_000,
+      launchRate: 20,
     });
     expect(
       problemsOf(() =>

@@ -18,6 +18,10 @@ export const Annotation = {
   recoveringFrom: `${PREFIX}recovering-from`,
   /** The Deployment's own `spec.strategy` (JSON), kept while a move rolls with the surge (core/moveStrategy.ts). */
   strategy: `${PREFIX}strategy`,
+  /** When AWS emitted the interruption that started the move off spot (RFC 3339). */
+  interruptedAt: `${PREFIX}interrupted-at`,
+  /** When the interrupted node goes (RFC 3339): `instance-action-time`, else the event's time + 2 min. */
+  deadline: `${PREFIX}deadline`,
 } as const;
 
 /** Label on the Deployment's own metadata so `kubectl get deploy -L` shows the state. */
@@ -73,6 +77,10 @@ export const EventReason = {
   migratedToOnDemand: "MigratedToOnDemand",
   fargateBudgetExceeded: "FargateBudgetExceeded",
   pendingOnFargate: "PendingOnFargate",
+  /** The move cannot be Ready off spot before its node's deadline (expected start-up, launch rate). */
+  deadlineAtRisk: "DeadlineAtRisk",
+  /** No drain guard for the move: a PodDisruptionBudget of the user's governs its pods, or it is too late. */
+  drainGuardSkipped: "DrainGuardSkipped",
 } as const;
 
 /** Taints and labels that EKS and Karpenter put on nodes. */

@@ -10,6 +10,7 @@ import {
   HttpMethod,
   IsomorphicFetchHttpLibrary,
   KubeConfig,
+  PolicyV1Api,
   RequestContext,
   SchedulingV1Api,
 } from "@kubernetes/client-node";
@@ -24,6 +25,7 @@ export interface Kube {
   coordination: CoordinationV1Api;
   events: EventsV1Api;
   scheduling: SchedulingV1Api;
+  policy: PolicyV1Api;
   /** Paces writes to the apiserver (qps/burst), like client-go's rate limiter. */
   limiter: TokenBucket;
 }
@@ -97,6 +99,7 @@ function clientsOf(config: KubeConfig, limiter: TokenBucket): Kube {
     coordination: config.makeApiClient(CoordinationV1Api),
     events: config.makeApiClient(EventsV1Api),
     scheduling: config.makeApiClient(SchedulingV1Api),
+    policy: config.makeApiClient(PolicyV1Api),
     limiter,
   };
 }

@@ -154,6 +154,14 @@ export const SETTINGS = [
     description: "Deployments of one event patched in parallel",
   },
   {
+    key: "migration.drain_guard",
+    env: "DRAIN_GUARD",
+    kind: kinds.bool,
+    default: "true",
+    description:
+      "While a move off spot rolls, a PodDisruptionBudget (`maxUnavailable: 0`) over the Deployment's pods holds drainers' evictions (Karpenter, NTH, managed node groups) until replacements are Ready, at most until the node's deadline less the pods' grace period; left out when a PodDisruptionBudget of yours covers the pods",
+  },
+  {
     key: "migration.drift_check_interval",
     env: "DRIFT_CHECK_INTERVAL",
     kind: kinds.duration(),
@@ -458,6 +466,22 @@ export const SETTINGS = [
     default: "3m",
     description:
       "A move to Fargate whose new pod, bound to its Fargate node, is not Ready this long fails, naming what it waits for (EKS: 30-90 s is usual, a microVM and an uncached image pull per pod)",
+  },
+  {
+    key: "fargate.expected_startup",
+    env: "FARGATE_EXPECTED_STARTUP",
+    kind: kinds.duration({ positive: true }),
+    default: "60s",
+    description:
+      "How long a Fargate pod is expected to take from its flip to Ready; a move that cannot be Ready before its node's deadline (less the pods' grace period) at this start-up and the launch rate is announced at its start",
+  },
+  {
+    key: "fargate.launch_rate",
+    env: "FARGATE_LAUNCH_RATE",
+    kind: kinds.int(1),
+    default: "20",
+    description:
+      "Fargate pods the account launches per second (AWS's default quota: 20/s, burst 20), for that forecast",
   },
   {
     key: "compute.on_demand_label",

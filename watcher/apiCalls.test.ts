@@ -10,6 +10,7 @@ const GROUPS: Record<string, string> = {
   coordination: "coordination.k8s.io",
   events: "events.k8s.io",
   scheduling: "scheduling.k8s.io",
+  policy: "policy",
 };
 const VERBS: Record<string, string> = {
   read: "get",
@@ -20,7 +21,7 @@ const VERBS: Record<string, string> = {
   delete: "delete",
 };
 const CALL =
-  /\b(apps|core|discovery|coordination|events|scheduling)\.(read|list|create|replace|patch|delete)(\w+?)(?:ForAllNamespaces)?\(/g;
+  /\b(apps|core|discovery|coordination|events|scheduling|policy)\.(read|list|create|replace|patch|delete)(\w+?)(?:ForAllNamespaces)?\(/g;
 /** A collection the watcher mirrors by list + watch: `"/api/v1/pods"`, `"/apis/apps/v1/deployments"`. */
 const MIRRORED = /"\/apis?\/(?:([\w.]+)\/)?v1\/(\w+)"/g;
 

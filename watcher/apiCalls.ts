@@ -70,6 +70,13 @@ export const WATCHER_API_CALLS: readonly ApiAccess[] = [
     why: "the order in which an interruption shares out the Fargate budget (the pods' PriorityClass)",
   },
   {
+    group: "policy",
+    resource: "poddisruptionbudgets",
+    verbs: ["create", "delete", "list"],
+    scope: "cluster",
+    why: "drain guards: a PodDisruptionBudget over a moving Deployment's pods while its move rolls; a user's own PodDisruptionBudget on them is left to govern",
+  },
+  {
     group: "coordination.k8s.io",
     resource: "leases",
     verbs: ["get", "create", "update"],

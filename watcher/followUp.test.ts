@@ -11,7 +11,7 @@ import {
   unavailable,
   unreachable,
 } from "../test/watcher/fakes.ts";
-import { FollowUps } from "./followUp.ts";
+import { FollowUps, summarizeMigrations } from "./followUp.ts";
 import { createWatcherMetrics } from "./metrics.ts";
 import type { FollowResult } from "./moves.ts";
 import type { FollowRollout } from "./rollout.ts";
@@ -22,7 +22,7 @@ const config = loadConfig({ env: { ORCHESTRATOR_USERNAME: USER } }); // cooldown
 const now = new Date("2026-11-30T10:48:00Z");
 const attemptStart = "2026-11-30T10:45:00Z";
 
-function setup(follow: FollowResult | FollowRollout) {
+function setup(follow: FollowResult | FollowRollout, released: string[] = []) {
   const deployments = new FakeDeployments();
   const alerter = recordingAlerter();
   const recorder = recordingRecorder();
@@ -40,8 +40,9 @@ function setup(follow: FollowResult | FollowRollout) {
     signal: term.signal,
     now: () => now,
     writeRetryBaseMs: 1,
+    guards: { release: async (ref, why) => void released.push(`${ref.namespace}/${ref.name} ${why}`) },
   });
-  return { deployments, alerter, recorder, metrics, term, followUps };
+  return { deployments, alerter, recorder, metrics, term, followUps, released };
 }
 
 function web(annotations: Record<string, string>): V1Deployment {
@@ -355,5 +356,67 @@ describe("follow-ups", () => {
     });
     done.metadata!.annotations![Annotation.rollout] = "healthy";
     expect(followUps.resume([done])).toEqual([]);
+  });
+});
+
+describe("a move off spot against its interruption's clock", () => {
+  const clocked = (deadline: string) =>
+    web({
+      [Annotation.compute]: "fargate",
+      [Annotation.reason]: "spot-interruption",
+      [Annotation.changedAt]: "2026-11-30T10:47:01Z",
+      [Annotation.interruptedAt]: "2026-11-30T10:47:00Z",
+      [Annotation.deadline]: deadline,
+    });
+
+  it("is measured from the event to the healthy verdict, met before the deadline, in the Event and summary", async () => {
+    const { deployments, followUps, recorder, metrics, alerter, released } = setup(healthy);
+    const verdict = followUps.follow(deployments.put(clocked("2026-11-30T10:49:00Z")));
+    await summarizeMigrations(alerter, [verdict], "node-1");
+    expect((await verdict).timing).toEqual({ sinceEvent: 60, beforeDeadline: 60 });
+    const text = await metrics.registry.metrics();
+    expect(text).toContain(
+      'spot_orchestrator_move_ready_seconds_bucket{le="60",compute="fargate",reason="spot-interruption"} 1',
+    );
+    expect(text).toContain(
+      'spot_orchestrator_move_deadline_total{compute="fargate",reason="spot-interruption",result="met"} 1',
+    );
+    expect(recorder.events[0]?.note).toBe(
+      "Healthy on Fargate after 42s; every replica Ready 60s after the event, 60s before the node's deadline",
+    );
+    expect(alerter.summaries[0]).toMatchObject({
+      ok: true,
+      title: "Moved 1 Deployment(s) off node-1 to Fargate",
+    });
+    expect(released).toEqual(["shop/web verdict"]);
+  });
+
+  it("counts a move healthy after the deadline as missed, and the summary says so", async () => {
+    const { deployments, followUps, metrics, alerter } = setup(healthy);
+    const verdict = followUps.follow(deployments.put(clocked("2026-11-30T10:47:30Z")));
+    await summarizeMigrations(alerter, [verdict], "node-1");
+    const text = await metrics.registry.metrics();
+    expect(text).toContain(
+      'spot_orchestrator_move_deadline_total{compute="fargate",reason="spot-interruption",result="missed"} 1',
+    );
+    expect(alerter.summaries[0]).toMatchObject({
+      ok: false,
+      title: "Moved 1 Deployment(s) off node-1 to Fargate; 1 Ready after the node's deadline",
+      lines: [
+        "shop/web: healthy on Fargate after 42s; every replica Ready 60s after the event, 30s after the node's deadline",
+      ],
+    });
+  });
+
+  it("releases the drain guard with a failed verdict too, and not when the leader's term ends first", async () => {
+    const failed = setup(unhealthy);
+    await failed.followUps.follow(failed.deployments.put(clocked("2026-11-30T10:49:00Z")));
+    expect(failed.released).toEqual(["shop/web verdict"]);
+    const stopped = setup(async () => {
+      stopped.term.abort();
+      return healthy;
+    });
+    await stopped.followUps.follow(stopped.deployments.put(clocked("2026-11-30T10:49:00Z")));
+    expect(stopped.released).toEqual([]);
   });
 });

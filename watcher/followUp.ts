@@ -19,13 +19,24 @@ import type { Alerter } from "./alerts/alerter.ts";
 import type { DeploymentEvent, EventReasonValue, EventRecorder } from "./alerts/kubeEvents.ts";
 import { keyOf, refOf, updateDeployment, type DeploymentRef, type Deployments } from "./deployments.ts";
 import type { WatcherMetrics } from "./metrics.ts";
-import { failedRecoveries, verdictPatch, type FollowResult, type WriteContext } from "./moves.ts";
+import type { DrainGuards } from "./drainGuard.ts";
+import {
+  describeTiming,
+  failedRecoveries,
+  moveTiming,
+  verdictPatch,
+  type FollowResult,
+  type MoveTiming,
+  type WriteContext,
+} from "./moves.ts";
 import { nextAttempt, recoveryState } from "./recovery/policy.ts";
 import type { FollowRollout } from "./rollout.ts";
 
 export interface FollowUpDeps {
   deployments: Deployments;
   followRollout: FollowRollout;
+  /** The drain guards of moves off spot, released with their verdict. */
+  guards?: Pick<DrainGuards, "release"> | undefined;
   recorder: Pick<EventRecorder, "record">;
   alerter: Alerter;
   metrics: WatcherMetrics;
@@ -43,6 +54,8 @@ export interface Verdict {
   target: Compute;
   /** Undefined when the follow-up was stopped (end of the leader's term) before a verdict. */
   result?: FollowResult;
+  /** A healthy move off spot made for an interruption, against its clock. */
+  timing?: MoveTiming | undefined;
 }
 
 export class FollowUps {
@@ -130,26 +143,30 @@ export class FollowUps {
       log.info("follow-up stopped with the leader's term; the next leader follows the move");
       return { ref, target };
     }
-    let stored: V1Deployment | undefined;
+    let recorded: { stored: V1Deployment; timing?: MoveTiming | undefined } | undefined;
     try {
-      stored = await this.record(deployment, target, result, log);
+      recorded = await this.record(deployment, target, result, log);
     } catch (err) {
       log.error({ err }, "recording the verdict failed; the move is followed again by the next pass");
     }
+    if (isOffSpot(target)) await this.deps.guards?.release(ref, "verdict");
     // a failed recovery's rollback is a move of its own, followed to its end (its verdict ends its surge)
-    if (stored !== undefined && target === "spot" && isRollback(stored)) {
-      await this.run(stored, requestedCompute(stored) ?? "fargate");
+    if (recorded !== undefined && target === "spot" && isRollback(recorded.stored)) {
+      await this.run(recorded.stored, requestedCompute(recorded.stored) ?? "fargate");
     }
-    return { ref, target, result };
+    return { ref, target, result, timing: recorded?.timing };
   }
 
-  /** Writes the verdict and tells of it; returns the Deployment as stored, undefined when nothing was written. */
+  /**
+   * Writes the verdict and tells of it; returns the Deployment as stored and the move's timing, undefined
+   * when nothing was written.
+   */
   private async record(
     deployment: V1Deployment,
     target: Compute,
     result: FollowResult,
     log: Logger,
-  ): Promise<V1Deployment | undefined> {
+  ): Promise<{ stored: V1Deployment; timing?: MoveTiming | undefined } | undefined> {
     const context: WriteContext = {
       now: this.deps.now?.() ?? new Date(),
       username: this.deps.config.webhook.orchestratorUsername,
@@ -164,10 +181,32 @@ export class FollowUps {
       log.info({ result }, "compute changed while the move was followed; verdict not recorded");
       return undefined;
     }
-    if (isOffSpot(target) && isRollback(update.deployment))
-      this.announceRollback(update.deployment, target, result, log);
-    else this.announce(update.deployment, target, result, context.now, log);
-    return update.deployment;
+    const stored = update.deployment;
+    if (isOffSpot(target) && isRollback(stored)) {
+      this.announceRollback(stored, target, result, log);
+      return { stored };
+    }
+    const timing = result.ok && isOffSpot(target) ? this.clock(stored, target, context.now, log) : undefined;
+    this.announce(stored, target, result, context.now, log, timing);
+    return { stored, timing };
+  }
+
+  /** The move against its interruption's clock: the move-ready histogram and the deadline counter. */
+  private clock(stored: V1Deployment, target: OffSpot, now: Date, log: Logger): MoveTiming | undefined {
+    const timing = moveTiming(stored, now);
+    if (timing === undefined) return undefined;
+    const { metrics } = this.deps;
+    const reason = stored.metadata?.annotations?.[Annotation.reason] ?? "manual";
+    metrics.moveReady.observe({ compute: target, reason }, timing.sinceEvent);
+    const met = timing.beforeDeadline >= 0;
+    metrics.moveDeadline.inc({ compute: target, reason, result: met ? "met" : "missed" });
+    if (met) log.info({ ...timing }, describeTiming(timing));
+    else
+      log.warn(
+        { ...timing },
+        `${describeTiming(timing)}: its pods on the interrupted node may have gone first`,
+      );
+    return timing;
   }
 
   /** The end of a failed recovery's rollback: a log line when it is healthy again, an Event and alert if not. */
@@ -193,6 +232,7 @@ export class FollowUps {
     result: FollowResult,
     now: Date,
     log: Logger,
+    timing?: MoveTiming,
   ): void {
     const { metrics, recorder, alerter, config } = this.deps;
     const key = keyOf(refOf(stored));
@@ -205,7 +245,8 @@ export class FollowUps {
       const after = `after ${Math.round(result.seconds)}s`;
       if (target !== "spot") {
         const reason = target === "fargate" ? EventReason.migratedToFargate : EventReason.migratedToOnDemand;
-        recorder.record(stored, event("Normal", reason, "Verify", `Healthy on ${where} ${after}`));
+        const clock = timing === undefined ? "" : `; ${describeTiming(timing)}`;
+        recorder.record(stored, event("Normal", reason, "Verify", `Healthy on ${where} ${after}${clock}`));
       } else {
         recorder.record(
           stored,
@@ -277,16 +318,19 @@ export async function summarizeMigrations(
   );
   if (decided.length === 0) return;
   const failures = decided.filter((v) => !v.result.ok).length;
+  const late = decided.filter((v) => v.timing !== undefined && v.timing.beforeDeadline < 0).length;
   const targets = [...new Set(decided.map((v) => PLACE_NAME[v.target]))].sort().join(" and ");
   alerter.summary({
     title:
-      failures === 0
+      (failures === 0
         ? `Moved ${decided.length} Deployment(s) off ${where} to ${targets}`
-        : `${failures} of ${decided.length} Deployment(s) failed to move off ${where} to ${targets}`,
-    ok: failures === 0,
-    lines: decided.map(({ ref, target, result }) =>
+        : `${failures} of ${decided.length} Deployment(s) failed to move off ${where} to ${targets}`) +
+      (late > 0 ? `; ${late} Ready after the node's deadline` : ""),
+    ok: failures === 0 && late === 0,
+    lines: decided.map(({ ref, target, result, timing }) =>
       result.ok
-        ? `${keyOf(ref)}: healthy on ${PLACE_NAME[target]} after ${Math.round(result.seconds)}s`
+        ? `${keyOf(ref)}: healthy on ${PLACE_NAME[target]} after ${Math.round(result.seconds)}s` +
+          (timing === undefined ? "" : `; ${describeTiming(timing)}`)
         : `${keyOf(ref)}: failed: ${result.why}`,
     ),
     eventId,

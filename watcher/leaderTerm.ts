@@ -15,6 +15,7 @@ import { affectedDeployments, ReplicaSetOwners } from "./cluster/affectedDeploym
 import type { ClusterLookup } from "./cluster/clusterIndex.ts";
 import { priorityClasses } from "./cluster/priorityClasses.ts";
 import { KubeDeployments, scopeOf } from "./deployments.ts";
+import { DrainGuards } from "./drainGuard.ts";
 import { DriftRepair } from "./drift.ts";
 import { eventHandling } from "./eventHandling.ts";
 import { FollowUps, summarizeMigrations } from "./followUp.ts";
@@ -69,15 +70,20 @@ export function leaderWork(parts: Omit<WatcherParts, "sqs">, signal: AbortSignal
   const recorder = new EventRecorder({ kube, identity, log, dryRun: config.migration.dryRun });
   const followRollout = rolloutFollower(kube, config);
   const common = { deployments, recorder, alerter, metrics, config, log, signal };
-  const followUps = new FollowUps({ ...common, followRollout });
+  const guards =
+    config.migration.drainGuard && !config.migration.dryRun
+      ? new DrainGuards({ kube, pods: cluster.pods, scope, metrics, log })
+      : undefined;
+  const followUps = new FollowUps({ ...common, followRollout, guards });
   const lookups = { ...cluster, owners: new ReplicaSetOwners(kube), scope };
   const concurrency = config.migration.maxConcurrentFlips;
   const affectedBy = (node: string) => affectedDeployments(node, lookups, concurrency);
   const listPods = async () => cluster.pods.all();
   const classPriority = () => priorityClasses(kube);
-  const migrator = new Migrator({ ...common, affectedBy, classPriority, nodes, followUps });
+  const migrator = new Migrator({ ...common, affectedBy, classPriority, nodes, followUps, guards });
   return {
     deployments,
+    guards,
     recorder,
     followUps,
     migrator,
@@ -161,7 +167,7 @@ export class LeaderTerm {
   /** After the signal is aborted: waits (briefly) for the term's work to stop. Nothing of it writes any more. */
   async end(): Promise<void> {
     const { log } = this.parts;
-    const { drift, recovery, followUps, migrator, recorder } = this.work;
+    const { drift, recovery, followUps, migrator, recorder, guards } = this.work;
     const wound = await settleWithin(
       [
         this.consumer.abort(),
@@ -172,17 +178,22 @@ export class LeaderTerm {
         recovery.idle(),
         migrator.idle(),
         recorder.idle(),
+        guards?.stop() ?? Promise.resolve(),
       ],
       WIND_DOWN_MS,
     );
     if (!wound) log.warn("some of the leader's work is still winding down; none of it can write any more");
   }
 
-  /** Follows the moves a previous leader left in progress. */
+  /** Follows the moves a previous leader left in progress, and deletes the drain guards it left. */
   private async resume(): Promise<void> {
     const { log, alerter } = this.parts;
     try {
-      const verdicts = this.work.followUps.resume(await this.work.deployments.list());
+      const listed = await this.work.deployments.list();
+      await this.work.guards?.sweep(listed).catch((err: unknown) => {
+        if (!this.signal.aborted) log.error({ err }, "finding drain guards left by a previous leader failed");
+      });
+      const verdicts = this.work.followUps.resume(listed);
       if (verdicts.length > 0) log.info({ resumed: verdicts.length }, "following moves left in progress");
       void summarizeMigrations(alerter, verdicts, "interrupted nodes");
     } catch (err) {

@@ -13,6 +13,17 @@ const KNOWN = {
   recoveryResults: ["recovered", "rolled-back"],
   sqsOperations: ["receive", "delete", "change-visibility", "get-queue-attributes"],
   lifecycleResults: ["completed", "expired", "failed"],
+  drainGuardResults: [
+    "created",
+    "released-verdict",
+    "released-deadline",
+    "released-leftover",
+    "user-pdb",
+    "too-late",
+    "nothing-on-node",
+    "failed",
+  ],
+  deadlineResults: ["met", "missed"],
   alertResults: ["sent", "failed", "dropped"],
   skippedWhy: [
     "fargate-incompatible",
@@ -58,6 +69,22 @@ export function createWatcherMetrics() {
       "Time from a flip to the Deployment being healthy on its new compute",
       [5, 10, 20, 30, 45, 60, 90, 120, 180, 300],
       ["compute"],
+    ),
+    moveReady: histogram(
+      "move_ready_seconds",
+      "Time from an interruption event (its time at AWS) to the move's healthy verdict: every replica Ready off spot, by compute and reason",
+      [15, 30, 45, 60, 75, 90, 105, 120, 150, 180, 240, 300],
+      ["compute", "reason"],
+    ),
+    moveDeadline: counter(
+      "move_deadline_total",
+      "Moves off spot that were healthy before (met) or after (missed) their node's deadline, by compute and reason",
+      ["compute", "reason", "result"],
+    ),
+    drainGuards: counter(
+      "drain_guards_total",
+      "Drain guards (a PodDisruptionBudget over a moving Deployment's pods) by what became of them",
+      ["result"],
     ),
     rollouts: counter("rollouts_total", "Followed rollouts by target compute and outcome", [
       "compute",
@@ -130,6 +157,11 @@ export function createWatcherMetrics() {
   for (const result of KNOWN.alertResults) metrics.alerts.inc({ result }, 0);
   for (const why of KNOWN.skippedWhy) metrics.deploymentsSkipped.inc({ why }, 0);
   for (const result of KNOWN.lifecycleResults) metrics.lifecycleActions.inc({ result }, 0);
+  for (const result of KNOWN.drainGuardResults) metrics.drainGuards.inc({ result }, 0);
+  for (const compute of COMPUTE_TYPES.filter(isOffSpot)) {
+    for (const result of KNOWN.deadlineResults)
+      metrics.moveDeadline.inc({ compute, reason: "spot-interruption", result }, 0);
+  }
   return metrics;
 }
 

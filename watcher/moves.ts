@@ -20,7 +20,7 @@ import {
   strategyStash,
   SURGE_STRATEGY,
 } from "../core/moveStrategy.ts";
-import { rfc3339 } from "../core/time.ts";
+import { parseTime, rfc3339 } from "../core/time.ts";
 import type { KeyPatch, DeploymentPatch } from "./deployments.ts";
 
 /** When and as whom the watcher writes. */
@@ -43,6 +43,30 @@ export type FollowResult =
     };
 
 const MAX_WHY = 200;
+
+/** A move off spot against its interruption's clock. */
+export interface MoveTiming {
+  /** From the event (its time at AWS) to the verdict. */
+  sinceEvent: number;
+  /** From the verdict to the node's deadline; negative once past it. */
+  beforeDeadline: number;
+}
+
+/** Where a move off spot stands against its interruption's clock; undefined without one (a manual move). */
+export function moveTiming(stored: V1Deployment, now: Date): MoveTiming | undefined {
+  const annotations = stored.metadata?.annotations ?? {};
+  const at = parseTime(annotations[Annotation.interruptedAt]);
+  const deadline = parseTime(annotations[Annotation.deadline]);
+  if (at === undefined || deadline === undefined) return undefined;
+  return { sinceEvent: (now.getTime() - at) / 1000, beforeDeadline: (deadline - now.getTime()) / 1000 };
+}
+
+/** How a timing reads in Events, logs and alerts. */
+export function describeTiming(timing: MoveTiming): string {
+  const margin = Math.round(Math.abs(timing.beforeDeadline));
+  const side = timing.beforeDeadline >= 0 ? "before" : "after";
+  return `every replica Ready ${Math.round(timing.sinceEvent)}s after the event, ${margin}s ${side} the node's deadline`;
+}
 
 /**
  * A move of `current` to `to`: the switch, the reason, and the move's time and author, with the
@@ -166,5 +190,8 @@ export function recoveryPatch(current: V1Deployment, from: OffSpot, context: Wri
     [Annotation.lastRecoveryAt]: rfc3339(context.now),
     [Annotation.rollout]: "progressing" satisfies RolloutState,
     [Annotation.recoveringFrom]: from,
+    // the interruption's clock stops with the move back
+    [Annotation.interruptedAt]: null,
+    [Annotation.deadline]: null,
   });
 }

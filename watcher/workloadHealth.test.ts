@@ -2,31 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { V1Deployment, V1EndpointSlice, V1Pod, V1ReplicaSet } from "@kubernetes/client-node";
-import {
-  httpHealthy,
-  missingEndpoints,
-  newReplicaSet,
-  podUrl,
-  selectorString,
-  serviceSelects,
-} from "./workloadHealth.ts";
-
-describe("selectorString", () => {
-  it("renders matchLabels and every expression operator", () => {
-    expect(
-      selectorString({
-        matchLabels: { app: "web", tier: "front" },
-        matchExpressions: [
-          { key: "env", operator: "In", values: ["a", "b"] },
-          { key: "zone", operator: "NotIn", values: ["c"] },
-          { key: "canary", operator: "Exists" },
-          { key: "legacy", operator: "DoesNotExist" },
-        ],
-      }),
-    ).toBe("app=web,tier=front,env in (a,b),zone notin (c),canary,!legacy");
-    expect(selectorString(undefined)).toBe("");
-  });
-});
+import { httpHealthy, missingEndpoints, newReplicaSet, podUrl, serviceSelects } from "./workloadHealth.ts";
 
 describe("serviceSelects", () => {
   const labels = { app: "web", "pod-template-hash": "abc" };

@@ -4,7 +4,6 @@
 import type {
   V1Deployment,
   V1EndpointSlice,
-  V1LabelSelector,
   V1Node,
   V1Pod,
   V1ReplicaSet,
@@ -12,6 +11,7 @@ import type {
 } from "@kubernetes/client-node";
 import { Annotation, type Compute } from "../core/contract.ts";
 import type { Kube } from "../core/kube.ts";
+import { selectorString } from "../core/labelSelector.ts";
 import { arrivedOn } from "./cluster/nodeKinds.ts";
 import { controllerOf, isPodReady } from "./cluster/pods.ts";
 
@@ -26,19 +26,6 @@ export interface HealthOptions {
 
 const REVISION = "deployment.kubernetes.io/revision";
 const POD_TEMPLATE_HASH = "pod-template-hash";
-
-/** A label selector in the string form list calls take. */
-export function selectorString(selector: V1LabelSelector | undefined): string {
-  const parts = Object.entries(selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
-  for (const e of selector?.matchExpressions ?? []) {
-    const values = (e.values ?? []).join(",");
-    if (e.operator === "In") parts.push(`${e.key} in (${values})`);
-    else if (e.operator === "NotIn") parts.push(`${e.key} notin (${values})`);
-    else if (e.operator === "Exists") parts.push(e.key);
-    else if (e.operator === "DoesNotExist") parts.push(`!${e.key}`);
-  }
-  return parts.join(",");
-}
 
 /** True when a Service's (equality) selector selects pods with `labels`; a selector-less Service selects none. */
 export function serviceSelects(service: V1Service, labels: Record<string, string>): boolean {

@@ -376,6 +376,47 @@ const cases: Record<string, AlertCases> = {
       },
     },
   },
+  SpotOrchestratorMoveMissedDeadline: {
+    fires: {
+      series: [
+        counter(
+          "move_deadline_total",
+          { compute: "fargate", reason: "spot-interruption", result: "missed" },
+          "0x5 1x20",
+        ),
+      ],
+      at: "10m",
+      labels: { compute: "fargate", reason: "spot-interruption" },
+      summary: "Moves to fargate were Ready after their node's deadline",
+    },
+    silent: {
+      "moves that met their deadline": {
+        series: [
+          counter(
+            "move_deadline_total",
+            { compute: "fargate", reason: "spot-interruption", result: "met" },
+            "0+1x20",
+          ),
+          counter(
+            "move_deadline_total",
+            { compute: "fargate", reason: "spot-interruption", result: "missed" },
+            "0x20",
+          ),
+        ],
+        at: "10m",
+      },
+      "a miss older than the window": {
+        series: [
+          counter(
+            "move_deadline_total",
+            { compute: "fargate", reason: "spot-interruption", result: "missed" },
+            "0x5 1x60",
+          ),
+        ],
+        at: "50m",
+      },
+    },
+  },
 };
 
 /** team-a/web on Fargate since the epoch (promtool's time 0), moved for `reason`. */

@@ -112,14 +112,15 @@ describe("selects", () => {
     expect(selects(web, labelled({ app: "web", tier: "back" }))).toBe(false);
     expect(selects(web, labelled({ app: "web" }))).toBe(false);
   });
-  it("does not judge selectors with matchExpressions or without matchLabels", () => {
+  it("judges matchExpressions too, and never selects with an empty selector", () => {
     const expressions: V1Deployment = {
       spec: {
         selector: { matchLabels: { app: "web" }, matchExpressions: [{ key: "tier", operator: "Exists" }] },
         template: {},
       },
     };
-    expect(selects(expressions, labelled({ app: "web", tier: "front" }))).toBe(false);
+    expect(selects(expressions, labelled({ app: "web", tier: "front" }))).toBe(true);
+    expect(selects(expressions, labelled({ app: "web" }))).toBe(false);
     expect(selects({ spec: { selector: {}, template: {} } }, labelled({ app: "web" }))).toBe(false);
   });
 });

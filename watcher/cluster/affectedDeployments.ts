@@ -3,6 +3,7 @@
 // indexes; only a ReplicaSet not named after its Deployment is read (once).
 import type { V1Deployment, V1OwnerReference, V1Pod, V1ReplicaSet } from "@kubernetes/client-node";
 import { classify, statusOf, type Kube } from "../../core/kube.ts";
+import { isEmptySelector, selectorMatches } from "../../core/labelSelector.ts";
 import { mapLimit } from "../../core/mapLimit.ts";
 import { countsAsOptedIn, keyOf, type DeploymentRef, type Scope } from "../deployments.ts";
 import type { DeploymentLookup } from "./deploymentIndex.ts";
@@ -79,13 +80,11 @@ export function deploymentNameOf(pod: V1Pod): string | undefined {
   return replicaSet.slice(0, -hash.length - 1) || undefined;
 }
 
-/** Whether the Deployment's selector selects the pod; only a plain matchLabels selector is judged. */
+/** Whether the Deployment's selector selects the pod; an empty selector (which the apiserver refuses) never does. */
 export function selects(deployment: V1Deployment, pod: V1Pod): boolean {
   const selector = deployment.spec?.selector;
-  const matchLabels = Object.entries(selector?.matchLabels ?? {});
-  if (matchLabels.length === 0 || (selector?.matchExpressions?.length ?? 0) > 0) return false;
-  const labels = pod.metadata?.labels ?? {};
-  return matchLabels.every(([key, value]) => labels[key] === value);
+  if (selector === undefined || isEmptySelector(selector)) return false;
+  return selectorMatches(selector, pod.metadata?.labels ?? {});
 }
 
 /** What finding the affected Deployments looks in: the watcher's indexes, and the ReplicaSet owners. */

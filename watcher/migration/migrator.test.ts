@@ -11,6 +11,7 @@ import {
   unreachable,
 } from "../../test/watcher/fakes.ts";
 import type { NodeLookup } from "../cluster/nodeIndex.ts";
+import type { GuardOutcome } from "../drainGuard.ts";
 import { FollowUps } from "../followUp.ts";
 import { createWatcherMetrics } from "../metrics.ts";
 import type { Ec2Event } from "../sqs/ec2Event.ts";
@@ -35,6 +36,7 @@ function setup(
     config?: typeof config;
     classPriority?: () => Promise<(name: string | undefined) => number>;
     affectedBy?: (node: string) => Promise<V1Deployment[]>;
+    guards?: { guard: (d: V1Deployment, node: string, deadline: Date) => Promise<GuardOutcome> };
   } = {},
 ) {
   const deployments = new FakeDeployments();
@@ -64,6 +66,7 @@ function setup(
     nodes,
     affectedBy: options.affectedBy ?? (async () => deployments.list()),
     classPriority: options.classPriority ?? (async () => () => 0),
+    guards: options.guards,
   });
   const handle = () => migrator.handle(event, { log, receivedAt: Date.now() });
   return { deployments, migrator, followUps, alerter, recorder, metrics: common.metrics, handle };
@@ -315,3 +318,60 @@ function setupWith(
   });
   return { migrator };
 }
+
+describe("an interruption's moves and the node's deadline", () => {
+  it("guard each flipped Deployment until the deadline, and tell of a user's budget governing instead", async () => {
+    const guarded: string[] = [];
+    const { deployments, recorder, handle } = setup({
+      guards: {
+        guard: async (d, node, deadline) => {
+          const compute = d.metadata?.annotations?.[Annotation.compute];
+          guarded.push(`${d.metadata?.name} ${compute} ${node} ${deadline.toISOString()}`);
+          return d.metadata?.name === "api"
+            ? {
+                guarded: false,
+                why: "user-pdb",
+                detail:
+                  "its pods are covered by PodDisruptionBudget shop/api-pdb, which governs their evictions",
+              }
+            : { guarded: true, until: deadline, name: "x" };
+        },
+      },
+    });
+    deployments.put(structuredClone(web));
+    deployments.put({ ...structuredClone(web), metadata: { ...structuredClone(web.metadata), name: "api" } });
+    await handle();
+    expect(guarded.sort()).toEqual([
+      `api fargate ${NODE} ${event.deadline!.toISOString()}`,
+      `web fargate ${NODE} ${event.deadline!.toISOString()}`,
+    ]);
+    expect(recorder.events.filter((e) => e.reason === "DrainGuardSkipped")).toMatchObject([
+      {
+        deployment: "shop/api",
+        note: "No drain guard while it moves: its pods are covered by PodDisruptionBudget shop/api-pdb, which governs their evictions",
+      },
+    ]);
+  });
+
+  it("that cannot be Ready before the deadline less the grace period are named at the start", async () => {
+    const slow = loadConfig({ env: { FARGATE_EXPECTED_STARTUP: "100s" } });
+    const { deployments, recorder, alerter, handle } = setup({ config: slow });
+    deployments.put(structuredClone(web));
+    await handle();
+    expect(recorder.events.filter((e) => e.reason === "DeadlineAtRisk")).toHaveLength(1);
+    expect(alerter.problems).toMatchObject([
+      { message: `1 Deployment(s) cannot be Ready on Fargate before node ${NODE} goes` },
+    ]);
+    expect(alerter.problems[0]?.details?.["shop/web"]).toMatch(
+      /^expected Ready on Fargate at .*, 1[01]s after its pods on/,
+    );
+  });
+
+  it("that fit in the deadline are not", async () => {
+    const { deployments, alerter, recorder, handle } = setup();
+    deployments.put(structuredClone(web));
+    await handle();
+    expect(recorder.events.filter((e) => e.reason === "DeadlineAtRisk")).toEqual([]);
+    expect(alerter.problems).toEqual([]);
+  });
+});

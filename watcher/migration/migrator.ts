@@ -13,7 +13,8 @@ import type { ClassPriority } from "../cluster/priorityClasses.ts";
 import { keyOf, refOf, updateDeployment, type Deployments } from "../deployments.ts";
 import { summarizeMigrations, type FollowUps, type Verdict } from "../followUp.ts";
 import type { WatcherMetrics } from "../metrics.ts";
-import type { Ec2Event } from "../sqs/ec2Event.ts";
+import type { DrainGuards } from "../drainGuard.ts";
+import { deadlineOf, type Ec2Event } from "../sqs/ec2Event.ts";
 import {
   allocate,
   budgetOf,
@@ -25,7 +26,8 @@ import {
 } from "./budget.ts";
 import { migrationPatch, planFor, type Plan } from "./plan.ts";
 import { eventAction } from "./eventAction.ts";
-import { reportAlertOnly, reportFlips, type FlipOutcome } from "./report.ts";
+import { atRisk } from "./forecast.ts";
+import { reportAlertOnly, reportAtRisk, reportGuard, reportFlips, type FlipOutcome } from "./report.ts";
 
 export interface MigratorDeps {
   /** The opted-in Deployments with pods on a node, read fresh (see cluster/affectedDeployments.ts). */
@@ -35,6 +37,8 @@ export interface MigratorDeps {
   deployments: Deployments;
   nodes: NodeLookup;
   followUps: FollowUps;
+  /** Drain guards for the moves off spot; absent with `migration.drain_guard` off. */
+  guards?: Pick<DrainGuards, "guard"> | undefined;
   recorder: Pick<EventRecorder, "record">;
   alerter: Alerter;
   metrics: WatcherMetrics;
@@ -121,6 +125,11 @@ export class Migrator {
       : await this.moveAll(affected, event, node, log);
     const flipped = outcomes.filter((o) => o.outcome === "flipped").map((o) => o.deployment);
     if (flipped.length > 0 && !dryRun) metrics.eventToFlip.observe((Date.now() - receivedAt) / 1000);
+    const toFargate = outcomes.flatMap((o) =>
+      o.outcome === "flipped" && o.to === "fargate" ? [o.deployment] : [],
+    );
+    const late = atRisk(toFargate, deadlineOf(event), this.now().getTime(), config.fargate);
+    if (late.length > 0) reportAtRisk({ ...this.deps, dryRun }, event, node, late, log);
 
     let verdicts: Promise<Verdict>[] = [];
     if (!dryRun) {
@@ -214,7 +223,7 @@ export class Migrator {
     const { deployments, config, signal } = this.deps;
     const dryRun = config.migration.dryRun;
     const log = eventLog.child(refOf(listed));
-    const context = { now: this.deps.now?.() ?? new Date(), username: config.webhook.orchestratorUsername };
+    const context = { now: this.now(), username: config.webhook.orchestratorUsername };
     let plan = { action: "move", to: "fargate" } as Plan;
     try {
       const update = await updateDeployment(
@@ -229,6 +238,10 @@ export class Migrator {
       const deployment = update.deployment;
       if (plan.action === "skip") return { outcome: "skipped", deployment, plan };
       log.info({ dryRun }, `${dryRun ? "dry run: would flip" : "compute flipped"} to ${plan.to}`);
+      if (!dryRun && this.deps.guards) {
+        const guarded = await this.deps.guards.guard(deployment, node, deadlineOf(event), log);
+        reportGuard(this.deps.recorder, deployment, guarded);
+      }
       return plan.to === "fargate"
         ? { outcome: "flipped", deployment, to: "fargate" }
         : { outcome: "flipped", deployment, to: "on-demand", because: plan.because };
@@ -257,6 +270,10 @@ export class Migrator {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  private now(): Date {
+    return this.deps.now?.() ?? new Date();
   }
 
   private track(summary: Promise<void>): void {

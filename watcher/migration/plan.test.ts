@@ -96,7 +96,12 @@ describe("migrationPatch", () => {
   it.each(["fargate", "on-demand"] as const)(
     "flips compute to %s with the event's reason and node, and records the move's time and author itself",
     (to) => {
-      const event = { kind: "spot-interruption", instanceId: "i-0123456789abcdef0" } as Ec2Event;
+      const event = {
+        kind: "spot-interruption",
+        instanceId: "i-0123456789abcdef0",
+        time: new Date("2026-11-30T09:59:58Z"),
+        deadline: new Date("2026-11-30T10:01:58Z"),
+      } as Ec2Event;
       const now = new Date("2026-11-30T10:00:00.999Z");
       const own = { type: "RollingUpdate", rollingUpdate: { maxSurge: "25%", maxUnavailable: "25%" } };
       const current = { metadata: { name: "web" }, spec: { strategy: own } } as V1Deployment;
@@ -110,6 +115,8 @@ describe("migrationPatch", () => {
           [Annotation.interruptedNode]: interruptedNodeValue("ip-10-0-1-2", "i-0123456789abcdef0"),
           [Annotation.rollout]: "progressing",
           [Annotation.strategy]: JSON.stringify(own),
+          [Annotation.interruptedAt]: "2026-11-30T09:59:58Z",
+          [Annotation.deadline]: "2026-11-30T10:01:58Z",
         },
         labels: { [COMPUTE_LABEL]: to },
         strategy: SURGE_STRATEGY,

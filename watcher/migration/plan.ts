@@ -11,7 +11,8 @@ import {
 import { fargateIncompatibilities } from "../../core/placement.ts";
 import type { DeploymentPatch } from "../deployments.ts";
 import { movePatch, type WriteContext } from "../moves.ts";
-import type { Ec2Event } from "../sqs/ec2Event.ts";
+import { rfc3339 } from "../../core/time.ts";
+import { deadlineOf, type Ec2Event } from "../sqs/ec2Event.ts";
 
 /** Why a Deployment does not go to Fargate. */
 export type NotFargate =
@@ -49,7 +50,7 @@ export function planFor(deployment: V1Deployment, fallback: Fallback, overBudget
   return { action: "skip", why: "not-fargate", because };
 }
 
-/** The move off spot for an interruption of `node`. */
+/** The move off spot for an interruption of `node`, with the event's time and the node's deadline. */
 export function migrationPatch(
   current: V1Deployment,
   to: OffSpot,
@@ -60,6 +61,8 @@ export function migrationPatch(
   return movePatch(current, to, event.kind, context, {
     [Annotation.interruptedNode]: interruptedNodeValue(node, event.instanceId),
     [Annotation.rollout]: "progressing" satisfies RolloutState,
+    [Annotation.interruptedAt]: rfc3339(event.time),
+    [Annotation.deadline]: rfc3339(deadlineOf(event)),
   });
 }
 

@@ -7,7 +7,10 @@ import type { Alerter } from "../alerts/alerter.ts";
 import type { EventReasonValue, EventRecorder } from "../alerts/kubeEvents.ts";
 import { keyOf, refOf, type DeploymentRef } from "../deployments.ts";
 import type { WatcherMetrics } from "../metrics.ts";
-import { describeEvent, type Ec2Event } from "../sqs/ec2Event.ts";
+import { rfc3339 } from "../../core/time.ts";
+import type { GuardOutcome } from "../drainGuard.ts";
+import { deadlineOf, describeEvent, type Ec2Event } from "../sqs/ec2Event.ts";
+import type { AtRisk } from "./forecast.ts";
 import { describeNotFargate, interruptedNodeValue, type NotFargate, type Plan } from "./plan.ts";
 
 export type FlipOutcome =
@@ -142,5 +145,59 @@ export function reportAlertOnly(
     deployments: [],
     skipped: deployments.map((d) => ({ deployment: refOf(d), why })),
     dryRun,
+  });
+}
+
+/** The Event of a move whose pods no drain guard holds: a PodDisruptionBudget of the user's does, or too late. */
+export function reportGuard(
+  recorder: Pick<EventRecorder, "record">,
+  deployment: V1Deployment,
+  outcome: GuardOutcome,
+): void {
+  if (outcome.guarded || outcome.why === "failed" || outcome.why === "nothing-on-node") return;
+  recorder.record(deployment, {
+    type: "Normal",
+    reason: EventReason.drainGuardSkipped,
+    action: "Migrate",
+    note: `No drain guard while it moves: ${outcome.detail}`,
+  });
+}
+
+/**
+ * The moves that cannot be Ready on Fargate before their pods on the doomed node must go: a Warning Event on
+ * each and one alert, at the start, so a person knows which Deployments will lose pods.
+ */
+export function reportAtRisk(
+  deps: ReportDeps,
+  event: Ec2Event,
+  node: string,
+  late: AtRisk[],
+  log: Logger,
+): void {
+  const deadline = rfc3339(deadlineOf(event));
+  const lines = late.map(({ deployment, readyBy, holdUntil }) => {
+    const seconds = Math.round((readyBy.getTime() - holdUntil.getTime()) / 1000);
+    return {
+      deployment,
+      text: `expected Ready on Fargate at ${rfc3339(readyBy)}, ${seconds}s after its pods on ${node} must go (${rfc3339(holdUntil)})`,
+    };
+  });
+  log.warn(
+    { deployments: lines.map((l) => `${keyOf(refOf(l.deployment))}: ${l.text}`), deadline },
+    "moves that cannot be Ready on Fargate before the node's deadline",
+  );
+  if (deps.dryRun) return;
+  for (const { deployment, text } of lines) {
+    deps.recorder.record(deployment, {
+      type: "Warning",
+      reason: EventReason.deadlineAtRisk,
+      action: "Migrate",
+      note: `Cannot be Ready before node ${node} goes at ${deadline}: ${text}; drainers will evict those pods before their replacements are Ready`,
+    });
+  }
+  deps.alerter.problem(`${late.length} Deployment(s) cannot be Ready on Fargate before node ${node} goes`, {
+    deadline,
+    event: describeEvent(event),
+    ...Object.fromEntries(lines.map((l) => [keyOf(refOf(l.deployment)), l.text])),
   });
 }

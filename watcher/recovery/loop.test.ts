@@ -142,6 +142,8 @@ describe("a recovery pass", () => {
         [Annotation.lastRecoveryAt]: "2026-11-30T12:00:00Z",
         [Annotation.rollout]: "progressing",
         [Annotation.recoveringFrom]: "fargate",
+        [Annotation.interruptedAt]: null,
+        [Annotation.deadline]: null,
         [Annotation.strategy]: "{}",
       },
       labels: { [COMPUTE_LABEL]: "spot" },

@@ -74,6 +74,11 @@ export interface LifecycleAction {
 export type Ec2Event =
   SpotInterruption | RebalanceRecommendation | InstanceStopping | ScheduledChange | AsgTermination;
 
+/** When the event's instance goes: its own deadline, else two minutes (a spot warning's notice) after it. */
+export function deadlineOf(event: Ec2Event): Date {
+  return event.deadline ?? new Date(event.time.getTime() + SPOT_NOTICE_MS);
+}
+
 /** The instances an event names. */
 export function instancesOf(event: Ec2Event): string[] {
   return event.kind === "scheduled-change" ? event.instanceIds : [event.instanceId];
