@@ -82,6 +82,8 @@ export interface TestWatcher {
   handle(event: Ec2Event): Promise<void>;
   /** Follows the moves left in progress among the opted-in Deployments, as a new leader does. */
   resume(): Promise<number>;
+  /** Deletes the drain guards a previous leader left, and keeps the deadlines of the rest, as a new leader does. */
+  sweepGuards(): Promise<void>;
   /** Resolves once every follow-up, summary and Event started so far is done. */
   idle(): Promise<void>;
   close(): Promise<void>;
@@ -100,7 +102,7 @@ export async function startTestWatcher(config: Config, log: Logger = quietLog): 
   const lifecycle = recordingLifecycle();
   const parts = { kube, cluster, interruptions, alerter, metrics, config, log, lifecycle };
   const work = leaderWork(parts, term.signal);
-  const { migrator, followUps, recorder, deployments, drift, recovery, handleEvent } = work;
+  const { migrator, followUps, recorder, deployments, drift, recovery, handleEvent, guards } = work;
   const idle = async () => {
     await migrator.idle();
     await followUps.idle();
@@ -117,10 +119,12 @@ export async function startTestWatcher(config: Config, log: Logger = quietLog): 
     lifecycle,
     handle: (event) => handleEvent(event, { log, receivedAt: Date.now() }),
     resume: async () => followUps.resume(await deployments.list()).length,
+    sweepGuards: async () => guards?.sweep(await deployments.list()),
     idle,
     async close() {
       term.abort();
       await idle();
+      await guards?.stop();
       await cluster.stop();
     },
   };
