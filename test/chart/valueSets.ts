@@ -28,6 +28,17 @@ export const valueSets: Record<string, object> = {
           nodeSelectorTerms: [{ matchExpressions: [{ key: "a", operator: "Exists" }] }],
         },
       },
+      podAntiAffinity: {
+        preferredDuringSchedulingIgnoredDuringExecution: [
+          {
+            weight: 100,
+            podAffinityTerm: {
+              topologyKey: "kubernetes.io/hostname",
+              labelSelector: { matchLabels: { "app.kubernetes.io/instance": "sfo" } },
+            },
+          },
+        ],
+      },
     },
     topologySpreadConstraints: [
       {
