@@ -8,7 +8,7 @@
 # and `nonroot` moves with every rebuild. To take a newer one, put the tag's current digest here
 # (`crane digest gcr.io/distroless/nodejs24-debian12:nonroot`, or `skopeo inspect --format '{{.Digest}}'
 # docker://gcr.io/distroless/nodejs24-debian12:nonroot`). The builder's tag names its Node.js version.
-# What scanners report here and is a choice (README, "What the scanners say"):
+# What scanners report here and is a choice (the README's "What the scanners say"):
 #checkov:skip=CKV_DOCKER_2:Kubernetes probes both processes on their health ports; a HEALTHCHECK would need a shell or a client in a distroless image, and the kubelet ignores it
 #checkov:skip=CKV_DOCKER_7:the base images come as ARGs, whose defaults are a versioned tag and a digest; the check reads `FROM ${BUILDER_IMAGE}` as an untagged image
 ARG BUILDER_IMAGE=node:24.21.0-bookworm-slim

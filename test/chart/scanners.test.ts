@@ -166,6 +166,22 @@ describe("what a platform team's scanners say", () => {
     expect(undone["team"]).toBe("platform");
   });
 
+  // kube-score's container-resources is skipped for the CPU limit alone: the rest of it, checked here
+  it("requests CPU and memory and limits memory in both containers, as kube-score's container-resources would", async () => {
+    const deployment = one(await render({}), "Deployment") as unknown as {
+      spec: { template: { spec: { containers: { name: string; resources: Record<string, unknown> }[] } } };
+    };
+    const resources = Object.fromEntries(
+      deployment.spec.template.spec.containers.map((c) => [c.name, c.resources]),
+    );
+    for (const name of ["webhook", "watcher"]) {
+      expect(resources[name]).toMatchObject({
+        requests: { cpu: expect.any(String), memory: expect.any(String) },
+        limits: { memory: expect.any(String) },
+      });
+    }
+  });
+
   // The skips are by ID and conditional on what they excuse: a new weakness is still a finding.
   it("still reports what a change would break: a writable root filesystem, a moving image tag", async () => {
     const file = await renderedChart("regression", {

@@ -286,7 +286,7 @@ severity: {{ index . 1 | quote }}
 {{/*
 What policy scanners (checkov, kube-score) report on the Deployment and is a choice, skipped by check ID with
 the reason; a choice that values undo (a digest, `Always`, the NetworkPolicy) is skipped only while it holds.
-The chart README's "What the scanners say" lists them. checkov takes `<ID>=<reason>` (no `=` in the reason).
+The project README's "What the scanners say" lists them. checkov takes `<ID>=<reason>` (no `=` in the reason).
 */}}
 {{- define "spot-fargate-orchestrator.scannerSkips" -}}
 {{- $kubeScore := list "container-resources" "container-ephemeral-storage-request-and-limit" -}}
