@@ -193,6 +193,47 @@ describe("the stack in moto", () => {
     ]);
   });
 
+  it.each([
+    { QueueKmsKey: "create", created: true },
+    {
+      QueueKmsKey: `arn:aws:kms:${region}:${motoAccount}:key/1234abcd-12ab-34cd-56ef-1234567890ab`,
+      created: false,
+    },
+  ])(
+    "encrypts both queues with a customer-managed key, which the role may use: QueueKmsKey=$QueueKmsKey",
+    async ({ QueueKmsKey, created }) => {
+      const name = created ? "kms-created" : "kms-given";
+      const stack = await deployStack(moto, name, {
+        ClusterName: name,
+        ...irsa,
+        AllowDrill: "true",
+        QueueKmsKey,
+      });
+      const queue = await queueAttributes(stack.outputs["QueueUrl"]!);
+      const keyArn = queue["KmsMasterKeyId"]!;
+      if (created)
+        expect(keyArn).toMatch(new RegExp(`^arn:aws:kms:${region}:${motoAccount}:key/[0-9a-f-]{36}$`));
+      else expect(keyArn).toBe(QueueKmsKey);
+      // (moto reports SqsManagedSseEnabled=true beside a key; the template leaves it out then)
+      expect((await queueAttributes(stack.outputs["DeadLetterQueueUrl"]!))["KmsMasterKeyId"]).toBe(keyArn);
+
+      const { policies } = await roleOf(stack.outputs["RoleArn"]!);
+      expect(Object.keys(policies).sort()).toEqual([
+        "spot-orchestrator-drill",
+        "spot-orchestrator-drill-key",
+        "spot-orchestrator-lifecycle",
+        "spot-orchestrator-queue",
+        "spot-orchestrator-queue-key",
+      ]);
+      expect(policies["spot-orchestrator-queue-key"]!.Statement).toEqual([
+        { Sid: "DecryptInterruptionEvents", Effect: "Allow", Action: "kms:Decrypt", Resource: keyArn },
+      ]);
+      expect(policies["spot-orchestrator-drill-key"]!.Statement).toEqual([
+        { Sid: "EncryptDrillEvents", Effect: "Allow", Action: "kms:GenerateDataKey", Resource: keyArn },
+      ]);
+    },
+  );
+
   const podIdentityStatement = (clusterName: string) => ({
     Sid: "EksPodIdentity",
     Effect: "Allow",

@@ -40,7 +40,7 @@ interface Resource {
   Properties: Record<string, unknown>;
 }
 const template = parse(readFileSync(templatePath, "utf8"), { customTags }) as {
-  Parameters: Record<string, { Default?: string }>;
+  Parameters: Record<string, { Default?: string; AllowedPattern?: string }>;
   Rules: Record<string, { Assertions: { Assert: unknown; AssertDescription: string }[] }>;
   Conditions: Record<string, unknown>;
   Resources: Record<string, Resource>;
@@ -235,6 +235,79 @@ describe("deploy/aws/spot-orchestrator.yaml", () => {
     const descriptions = brokenRules(parameters);
     expect(descriptions).toHaveLength(broken.length);
     broken.forEach((start, i) => expect(descriptions[i]).toMatch(new RegExp(`^${start}`)));
+  });
+
+  it("encrypts both queues with SQS-managed keys by default, else with the customer-managed key given or created", () => {
+    const keyArn = { "Fn::If": ["CreateKmsKey", { "Fn::GetAtt": "QueueKey.Arn" }, { Ref: "QueueKmsKey" }] };
+    for (const queue of [resources.Queue!, resources.DeadLetterQueue!]) {
+      expect(queue.Properties.SqsManagedSseEnabled).toEqual({
+        "Fn::If": ["UseKmsKey", { Ref: "AWS::NoValue" }, true],
+      });
+      expect(queue.Properties.KmsMasterKeyId).toEqual({
+        "Fn::If": ["UseKmsKey", keyArn, { Ref: "AWS::NoValue" }],
+      });
+    }
+    const given = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    expect(
+      ([{}, { QueueKmsKey: "create" }, { QueueKmsKey: given }] as Record<string, string>[]).map(
+        (parameters) => [
+          evaluate({ Condition: "UseKmsKey" }, parameters),
+          evaluate({ Condition: "CreateKmsKey" }, parameters),
+        ],
+      ),
+    ).toEqual([
+      [false, false],
+      [true, true],
+      [true, false],
+    ]);
+    const pattern = new RegExp(template.Parameters.QueueKmsKey!.AllowedPattern!);
+    for (const value of ["", "create", given, given.replace("1234abcd-12ab", "mrk-1234abcd12ab")])
+      expect(value).toMatch(pattern);
+    // an alias would not do: IAM policies grant the use of a key by its key ARN
+    for (const value of ["alias/queues", "arn:aws:kms:eu-west-1:111122223333:alias/queues", "Create"])
+      expect(value).not.toMatch(pattern);
+
+    // the role decrypts what it receives, and encrypts what a drill sends
+    expect(resources.QueueKeyPolicy!.Condition).toBe("UseKmsKey");
+    expect(resources.DrillKeyPolicy!.Condition).toBe("DrillAllowedWithKmsKey");
+    expect(evaluate({ Condition: "DrillAllowedWithKmsKey" }, { AllowDrill: "true" })).toBe(false);
+    expect(
+      evaluate({ Condition: "DrillAllowedWithKmsKey" }, { AllowDrill: "true", QueueKmsKey: "create" }),
+    ).toBe(true);
+    const statements = (name: string) =>
+      (resources[name]!.Properties.PolicyDocument as { Statement: unknown[] }).Statement;
+    expect(statements("QueueKeyPolicy")).toEqual([
+      { Sid: "DecryptInterruptionEvents", Effect: "Allow", Action: "kms:Decrypt", Resource: keyArn },
+    ]);
+    expect(statements("DrillKeyPolicy")).toEqual([
+      { Sid: "EncryptDrillEvents", Effect: "Allow", Action: "kms:GenerateDataKey", Resource: keyArn },
+    ]);
+  });
+
+  it("creates a rotated key whose policy lets EventBridge send to the encrypted queues, with QueueKmsKey=create", () => {
+    for (const name of ["QueueKey", "QueueKeyAlias"]) expect(resources[name]!.Condition).toBe("CreateKmsKey");
+    const key = resources.QueueKey!.Properties as {
+      EnableKeyRotation: boolean;
+      KeyPolicy: { Statement: Record<string, unknown>[] };
+    };
+    expect(key.EnableKeyRotation).toBe(true);
+    expect(key.KeyPolicy.Statement).toEqual([
+      {
+        Sid: "AccountAdministersTheKeyAndIamGrantsItsUse",
+        Effect: "Allow",
+        Principal: { AWS: { "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root" } },
+        Action: "kms:*",
+        Resource: "*",
+      },
+      {
+        Sid: "EventBridgeSendsToTheQueues",
+        Effect: "Allow",
+        Principal: { Service: "events.amazonaws.com" },
+        Action: ["kms:GenerateDataKey", "kms:Decrypt"],
+        Resource: "*",
+      },
+    ]);
+    expect(resources.QueueKeyAlias!.Properties.TargetKeyId).toEqual({ Ref: "QueueKey" });
   });
 
   it("outputs the queue URLs and the role ARN", () => {

