@@ -39,6 +39,7 @@ export const ENABLED_VALUES = ["true", "false"] as const;
 
 export const REASONS = [
   "spot-interruption",
+  "capacity-reservation-interruption",
   "rebalance-recommendation",
   "instance-stopping",
   "scheduled-change",
