@@ -62,6 +62,8 @@ export const EventReason = {
   recoveredToSpot: "RecoveredToSpot",
   recoveryRolledBack: "RecoveryRolledBack",
   placementRepaired: "PlacementRepaired",
+  /** An apply moved the Deployment back to spot while the webhook was down; the drift pass restored it. */
+  applyReverted: "ApplyReverted",
   rebalanceRecommended: "RebalanceRecommended",
   scheduledChangeAnnounced: "ScheduledChangeAnnounced",
   instanceTerminating: "InstanceTerminating",
