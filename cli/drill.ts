@@ -23,7 +23,8 @@ Flags:
                         asg-termination names a lifecycle action Auto Scaling never started, so
                         completing it fails (logged by the watcher as no longer pending)
   --deadline <duration> spot-interruption: writes instance-action-time, which real warnings leave out
-                        (the watcher then counts 2 minutes from the event's time); scheduled-change:
+                        (the watcher then counts 2 minutes from the event's time);
+                        capacity-reservation-interruption: instance-termination-time; scheduled-change:
                         when the change starts (default 14 days)
   --account <id>        AWS account id written into the event (default 000000000000)
   --kubeconfig <path>   kubeconfig to read the Node with (default: KUBECONFIG, ~/.kube/config, in-cluster)

@@ -43,6 +43,7 @@ export const ENABLED_VALUES = ["true", "false"] as const;
 
 export const REASONS = [
   "spot-interruption",
+  "capacity-reservation-interruption",
   "rebalance-recommendation",
   "instance-stopping",
   "scheduled-change",
@@ -65,6 +66,8 @@ export const EventReason = {
   recoveredToSpot: "RecoveredToSpot",
   recoveryRolledBack: "RecoveryRolledBack",
   placementRepaired: "PlacementRepaired",
+  /** An apply moved the Deployment back to spot while the webhook was down; the drift pass restored it. */
+  applyReverted: "ApplyReverted",
   rebalanceRecommended: "RebalanceRecommended",
   scheduledChangeAnnounced: "ScheduledChangeAnnounced",
   instanceTerminating: "InstanceTerminating",

@@ -75,7 +75,8 @@ export interface Deployments {
 
 const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 const jsonPatch = setHeaderOptions("Content-Type", PatchStrategy.JsonPatch);
-const FIELD_MANAGER = "spot-orchestrator";
+/** The field manager of every write the watcher makes. */
+export const FIELD_MANAGER = "spot-orchestrator";
 
 /** The Deployments of the cluster, through the watcher's (rate-limited) client. */
 export class KubeDeployments implements Deployments {

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import type { V1Node } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../core/config.ts";
@@ -94,6 +95,19 @@ describe("eventHandling", () => {
     const termination = event({ kind: "asg-termination", instanceId: "i-0a1b2c3d" });
     await t.handle(termination);
     expect(t.lifecycle.completed).toEqual([termination]);
+  });
+
+  it("completes the lifecycle action of a hook that notifies the queue itself, once the moves are healthy", async () => {
+    const t = setup({}, { "i-0b662ef9931388ba0": [verdict(true)] });
+    const notification = parseMessageBody(
+      readFileSync(
+        new URL("../test/fixtures/aws-events/autoscaling-hook-notification-terminate.json", import.meta.url),
+        "utf8",
+      ),
+    );
+    await t.handle(notification);
+    expect(t.handled).toEqual(["i-0b662ef9931388ba0"]);
+    expect(t.lifecycle.completed).toEqual([notification]);
   });
 
   it("leaves the lifecycle action to its timeout when a move off the instance failed, and says so", async () => {

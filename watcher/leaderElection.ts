@@ -2,6 +2,11 @@
 // consumes events, follows rollouts and repairs drift. Every write carries the resourceVersion it read, so
 // two candidates never both win. Losing the Lease aborts the leader's signal at once, before anything
 // else, so the leader's work stops writing while this candidate campaigns again.
+//
+// As client-go's leaderelection does, no candidate compares its clock with another machine's: the times on
+// the Lease are written for people, and a holder's lease runs, for each candidate, from the moment that
+// candidate saw the Lease's record change (holder, times, transitions), counted on its own monotonic clock.
+// A candidate whose wall clock is off by any amount neither takes a live lease nor waits longer for a dead one.
 import { setTimeout as sleep } from "node:timers/promises";
 import { CoordinationV1Api, V1MicroTime, type V1Lease } from "@kubernetes/client-node";
 import { toError } from "../core/errors.ts";
@@ -11,6 +16,19 @@ import type { Logger } from "../core/log.ts";
 const LEASE_DURATION_MS = 15_000;
 const RENEW_DEADLINE_MS = 10_000;
 const RETRY_PERIOD_MS = 2_000;
+
+/** The clocks a candidate reads. */
+export interface ElectionClock {
+  /** Wall-clock milliseconds since the epoch: only what is written on the Lease (acquireTime, renewTime). */
+  now(): number;
+  /** Milliseconds of a clock that moves at a steady pace and never jumps: every duration the election counts. */
+  monotonic(): number;
+}
+
+export const systemClock: ElectionClock = {
+  now: () => Date.now(),
+  monotonic: () => performance.now(),
+};
 
 export interface LeaderElectorOptions {
   kube: Kube;
@@ -30,9 +48,13 @@ export interface LeaderElectorOptions {
   leaseDurationMs?: number;
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
+  clock?: ElectionClock;
 }
 
-/** When a lease stops counting: its last renewal plus its duration; undefined for a lease nobody holds. */
+/**
+ * When a lease stops counting by its holder's clock: its last renewal plus its duration; undefined for a
+ * lease nobody holds. Only for telling people (`status`, `doctor`): a candidate never decides by it.
+ */
 export function leaseExpiry(lease: V1Lease): number | undefined {
   const spec = lease.spec;
   if (!spec?.holderIdentity || spec.renewTime === undefined || spec.leaseDurationSeconds === undefined) {
@@ -41,12 +63,54 @@ export function leaseExpiry(lease: V1Lease): number | undefined {
   return new Date(spec.renewTime).getTime() + spec.leaseDurationSeconds * 1000;
 }
 
-/** True when `identity` may take the lease at `now`: it holds it, nobody does, or the holder let it expire. */
-export function canAcquire(lease: V1Lease, identity: string, now: number): boolean {
-  const holder = lease.spec?.holderIdentity;
-  if (!holder || holder === identity) return true;
-  const expiry = leaseExpiry(lease);
-  return expiry === undefined || expiry <= now;
+/**
+ * What a candidate last saw of the Lease, and when by its own monotonic clock (client-go's observedRecord and
+ * observedTime): the holder's lease runs for its duration from the moment the record was seen to change.
+ */
+export class LeaseObservation {
+  private record: string | undefined;
+  private holderIdentity: string | undefined;
+  private durationMs = 0;
+  private observedAt = 0;
+
+  /** Notes the Lease's record as read or written at `at` (monotonic); the time moves only when it changed. */
+  observe(spec: V1Lease["spec"], at: number): void {
+    const record = recordOf(spec);
+    if (record === this.record) return;
+    this.record = record;
+    this.holderIdentity = spec?.holderIdentity || undefined;
+    this.durationMs = (spec?.leaseDurationSeconds ?? 0) * 1000;
+    this.observedAt = at;
+  }
+
+  /** The holder last seen; undefined when nobody holds the lease. */
+  get holder(): string | undefined {
+    return this.holderIdentity;
+  }
+
+  /** How long the holder's lease still runs at `at` (monotonic): 0 once it has run out, or when nobody holds it. */
+  remainingMs(at: number): number {
+    if (this.holderIdentity === undefined) return 0;
+    return Math.max(0, this.observedAt + this.durationMs - at);
+  }
+}
+
+/** The election record of a Lease, as client-go compares it: the fields a holder changes when it renews. */
+function recordOf(spec: V1Lease["spec"]): string {
+  const ms = (time: Date | undefined) => (time === undefined ? null : new Date(time).getTime());
+  return JSON.stringify([
+    spec?.holderIdentity ?? "",
+    spec?.leaseDurationSeconds ?? null,
+    ms(spec?.acquireTime),
+    ms(spec?.renewTime),
+    spec?.leaseTransitions ?? null,
+  ]);
+}
+
+/** True when `identity` may take the lease at `at`: it holds it, nobody does, or the holder's lease ran out. */
+export function canAcquire(observed: LeaseObservation, identity: string, at: number): boolean {
+  const holder = observed.holder;
+  return holder === undefined || holder === identity || observed.remainingMs(at) === 0;
 }
 
 /** The lease spec after `identity` takes or renews it at `now`. */
@@ -74,6 +138,9 @@ export function claimedSpec(
 
 type Attempt = "held" | "held-by-other" | "failed";
 
+/** The shortest pause between two attempts, however soon another's lease runs out. */
+const MIN_PAUSE_MS = 50;
+
 export class LeaderElector {
   private readonly options: Required<LeaderElectorOptions>;
   private leading = false;
@@ -84,6 +151,7 @@ export class LeaderElector {
   private stopped = false;
   private readonly stopping = new AbortController();
   private running: Promise<void> | undefined;
+  private readonly observed = new LeaseObservation();
 
   constructor(options: LeaderElectorOptions) {
     this.options = {
@@ -91,6 +159,7 @@ export class LeaderElector {
       renewDeadlineMs: RENEW_DEADLINE_MS,
       retryPeriodMs: RETRY_PERIOD_MS,
       annotations: () => ({}),
+      clock: systemClock,
       ...options,
     };
   }
@@ -111,7 +180,7 @@ export class LeaderElector {
     await this.running;
     if (!this.leading) return;
     await this.stepDown("released");
-    const { kube, namespace, name, identity, log } = this.options;
+    const { kube, namespace, name, identity, log, clock } = this.options;
     try {
       const lease = await kube.coordination.readNamespacedLease({ namespace, name });
       if (lease.spec?.holderIdentity !== identity) return;
@@ -124,7 +193,7 @@ export class LeaderElector {
             ...lease.spec,
             holderIdentity: undefined,
             leaseDurationSeconds: 1,
-            renewTime: new V1MicroTime(),
+            renewTime: new V1MicroTime(clock.now()),
           },
         },
       });
@@ -135,11 +204,11 @@ export class LeaderElector {
   }
 
   private async campaign(): Promise<void> {
-    const { log, retryPeriodMs, renewDeadlineMs } = this.options;
+    const { log, retryPeriodMs, renewDeadlineMs, clock } = this.options;
     while (!this.stopped) {
       const attempt = await this.tryAcquireOrRenew(renewDeadlineMs);
       if (attempt !== "held") {
-        await this.pause(jitter(retryPeriodMs));
+        await this.pause(this.untilNextAttempt(attempt));
         continue;
       }
       this.leading = true;
@@ -148,17 +217,17 @@ export class LeaderElector {
       const signal = this.term.signal;
       this.starting = this.call("onStartedLeading", () => this.options.onStartedLeading(signal));
 
-      let lastRenew = Date.now();
+      let lastRenew = clock.monotonic();
       while (!this.stopped) {
         await this.pause(retryPeriodMs);
         if (this.stopped) break;
-        const left = renewDeadlineMs - (Date.now() - lastRenew);
+        const left = renewDeadlineMs - (clock.monotonic() - lastRenew);
         const renewed = await this.tryAcquireOrRenew(left);
         if (renewed === "held") {
-          lastRenew = Date.now();
+          lastRenew = clock.monotonic();
           continue;
         }
-        if (renewed === "held-by-other" || Date.now() - lastRenew >= renewDeadlineMs) {
+        if (renewed === "held-by-other" || clock.monotonic() - lastRenew >= renewDeadlineMs) {
           await this.stepDown(
             renewed === "held-by-other" ? "lease taken by another candidate" : "renew deadline passed",
           );
@@ -166,6 +235,17 @@ export class LeaderElector {
         }
       }
     }
+  }
+
+  /**
+   * A retry period, jittered; when another holds the lease and it runs out sooner, that moment: a standby
+   * takes a dead leader's lease as soon as it may, not up to a retry period later.
+   */
+  private untilNextAttempt(attempt: Attempt): number {
+    const { retryPeriodMs, clock } = this.options;
+    const retry = jitter(retryPeriodMs);
+    if (attempt !== "held-by-other") return retry;
+    return Math.max(MIN_PAUSE_MS, Math.min(retry, this.observed.remainingMs(clock.monotonic())));
   }
 
   private async stepDown(why: string): Promise<void> {
@@ -179,13 +259,16 @@ export class LeaderElector {
     await this.call("onStoppedLeading", this.options.onStoppedLeading);
   }
 
-  /** One read and write of the Lease, given up after `timeoutMs` (an apiserver that hangs is a failure). */
+  /**
+   * One read and write of the Lease, given up after `timeoutMs` (an apiserver that hangs is a failure). What
+   * it reads and writes is observed: another's lease is taken only once it ran out by this candidate's view.
+   */
   private async tryAcquireOrRenew(timeoutMs: number): Promise<Attempt> {
-    const { kube, namespace, name, identity, log, leaseDurationMs } = this.options;
+    const { kube, namespace, name, identity, log, leaseDurationMs, clock } = this.options;
     if (timeoutMs <= 0) return "failed";
-    const signal = AbortSignal.any([AbortSignal.timeout(timeoutMs), this.stopping.signal]);
+    const signal = AbortSignal.any([AbortSignal.timeout(Math.ceil(timeoutMs)), this.stopping.signal]);
     const coordination = cancellable(kube.config, signal).makeApiClient(CoordinationV1Api);
-    const now = Date.now();
+    const now = clock.now();
     let lease: V1Lease | undefined;
     try {
       lease = await coordination.readNamespacedLease({ namespace, name });
@@ -197,19 +280,21 @@ export class LeaderElector {
     }
     try {
       if (lease === undefined) {
-        await coordination.createNamespacedLease({
+        const created = await coordination.createNamespacedLease({
           namespace,
           body: {
             metadata: { name, namespace, annotations: this.options.annotations() },
             spec: claimedSpec(undefined, identity, now, leaseDurationMs),
           },
         });
+        this.observed.observe(created.spec, clock.monotonic());
         return "held";
       }
-      if (!canAcquire(lease, identity, now)) return "held-by-other";
+      this.observed.observe(lease.spec, clock.monotonic());
+      if (!canAcquire(this.observed, identity, clock.monotonic())) return "held-by-other";
       // the read resourceVersion stays in the body: a concurrent writer makes this a 409
       const annotations = { ...lease.metadata?.annotations, ...this.options.annotations() };
-      await coordination.replaceNamespacedLease({
+      const written = await coordination.replaceNamespacedLease({
         namespace,
         name,
         body: {
@@ -218,6 +303,7 @@ export class LeaderElector {
           spec: claimedSpec(lease, identity, now, leaseDurationMs),
         },
       });
+      this.observed.observe(written.spec, clock.monotonic());
       return "held";
     } catch (err) {
       if (statusOf(err) === 409) return lease?.spec?.holderIdentity === identity ? "failed" : "held-by-other";

@@ -1,5 +1,6 @@
 // How completing a lifecycle action ends, by what Auto Scaling answers (its calls stubbed; the real call
 // against moto is in test/aws/).
+import { readFileSync } from "node:fs";
 import type { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
 import { describe, expect, it } from "vitest";
 import { RetryableError } from "../core/errors.ts";
@@ -56,6 +57,24 @@ describe("AutoScalingLifecycle.complete", () => {
       },
     ]);
     expect(await t.counted("completed")).toBe(1);
+  });
+
+  it("continues the action of a hook that notifies the queue itself, as of one through EventBridge", async () => {
+    const notification = readFileSync(
+      new URL("../test/fixtures/aws-events/autoscaling-hook-notification-terminate.json", import.meta.url),
+      "utf8",
+    );
+    const t = lifecycleAnswering(async () => ({}));
+    await t.lifecycle.complete(parseMessageBody(notification) as AsgTermination, log);
+    expect(t.sent).toEqual([
+      {
+        AutoScalingGroupName: "spot-workers",
+        LifecycleHookName: "nth-terminate",
+        LifecycleActionToken: "c8f2a6d4-1e9b-4c73-b5a0-2d6e8f1a3c57",
+        InstanceId: "i-0b662ef9931388ba0",
+        LifecycleActionResult: "CONTINUE",
+      },
+    ]);
   });
 
   it("lets an action that is no longer pending be", async () => {

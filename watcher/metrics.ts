@@ -97,6 +97,12 @@ export function createWatcherMetrics() {
       "drift_repairs_total",
       "Deployments whose template was repaired to match their compute annotation",
     ),
+    applyReverts: counter(
+      "apply_guard_restored_total",
+      "Deployments an apply moved back to spot while the webhook was down, kept by the orchestrator off " +
+        "spot and restored there by the drift pass (rule apply-never-undoes-a-move), by compute",
+      ["compute"],
+    ),
     sqsErrors: counter("sqs_errors_total", "Failed SQS calls by operation", ["operation"]),
     alerts: counter("alerts_total", "Slack messages by outcome (sent, failed, dropped)", ["result"]),
     fargateBudgetExceeded: counter(
@@ -145,6 +151,7 @@ export function createWatcherMetrics() {
       registers,
     }),
   };
+  for (const compute of COMPUTE_TYPES.filter(isOffSpot)) metrics.applyReverts.inc({ compute }, 0);
   for (const compute of COMPUTE_TYPES) {
     metrics.timeToHealthy.zero({ compute });
     for (const result of KNOWN.rolloutResults) metrics.rollouts.inc({ compute, result }, 0);

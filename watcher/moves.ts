@@ -100,7 +100,7 @@ export function movePatch(
  * The surge a move rolls with (core/moveStrategy.ts): the Deployment's own strategy stashed, unless a move
  * before this one (a rollback's recovery, say) stashed it already.
  */
-function surgePatch(current: V1Deployment): DeploymentPatch {
+export function surgePatch(current: V1Deployment): DeploymentPatch {
   const stashed = isStashed(current);
   if (!stashed && keepsOwnStrategy(current)) return {};
   const strategy = isSurge(current.spec?.strategy) ? {} : { strategy: SURGE_STRATEGY };

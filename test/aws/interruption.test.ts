@@ -3,11 +3,15 @@
 // termination lifecycle action put through EventBridge, delivered by the stack's rules into its queue, and
 // consumed by the watcher pointed at the stack's queue URL (its region taken from the URL), which moves the
 // opted-in Deployment off the node. The webhook and the watcher run as CLI processes against the real apiserver.
+// And a lifecycle hook whose notification target is the stack's queue itself (AWS Node Termination Handler's
+// setup): its notification sent to the queue as Auto Scaling sends it, and the same action through the stack's
+// EventBridge rule, as Auto Scaling emits it there too.
 //
 // moto 5.2.5 keeps Auto Scaling groups and lifecycle hooks but answers CompleteLifecycleAction with HTTP 500
 // (not implemented; the test checks that it still does): the watcher's Auto Scaling endpoint is a recording
 // stand-in that answers that one call as AWS documents it, and the test asserts what the watcher sent.
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   AutoScalingClient,
@@ -16,7 +20,7 @@ import {
   CreateLaunchConfigurationCommand,
   PutLifecycleHookCommand,
 } from "@aws-sdk/client-auto-scaling";
-import { SQSClient } from "@aws-sdk/client-sqs";
+import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { AppsV1Api, type V1Node } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
@@ -61,7 +65,7 @@ beforeAll(async () => {
     name: `fp-${ns.name}`,
     selectors: [{ namespace: ns.name, labels: { "compute-type": "fargate" } }],
   });
-  nodes = await addSpotNodes(kc, 3, { nodegroup: pool, zone });
+  nodes = await addSpotNodes(kc, 4, { nodegroup: pool, zone });
   autoScaling = await startLifecycleStandIn();
   stack = await startStack({
     kc,
@@ -250,5 +254,76 @@ describe("an Auto Scaling termination lifecycle action through EventBridge and t
       1,
     );
     await waitForEmptyQueue(sqs, aws.outputs["QueueUrl"]!);
+  });
+});
+
+describe("an Auto Scaling lifecycle hook whose notification target is the stack's queue", () => {
+  it("moves the Deployment once, though the action comes from the hook and from EventBridge, then completes it", async () => {
+    const node = nodes[3]!;
+    const instanceId = instanceIdOf(node);
+    const group = `self-managed-${ns.name}`;
+    const app = optedInApp("hooked", 1, { "kubernetes.io/hostname": node.metadata!.name! });
+    await apps.createNamespacedDeployment({ namespace: ns.name, body: app });
+    await waitForAvailable(kc, ns.name, "hooked", 1);
+
+    // what Auto Scaling sends to the hook's target, with the hook's role: no EventBridge envelope
+    const notification = JSON.parse(
+      readFileSync(
+        new URL("../fixtures/aws-events/autoscaling-hook-notification-terminate.json", import.meta.url),
+        "utf8",
+      ),
+    ) as Record<string, string>;
+    Object.assign(notification, {
+      EC2InstanceId: instanceId,
+      AutoScalingGroupName: group,
+      LifecycleHookName: "nth-terminate",
+      LifecycleActionToken: randomUUID(),
+      RequestId: randomUUID(),
+      Time: new Date().toISOString(),
+    });
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: aws.outputs["QueueUrl"]!,
+        MessageBody: JSON.stringify(notification),
+      }),
+    );
+    // and what it emits to EventBridge for the same action, which the stack's rule sends to the queue too
+    const termination = awsEventFixture("autoscaling-instance-terminate-lifecycle-action");
+    Object.assign(termination.detail, {
+      EC2InstanceId: instanceId,
+      AutoScalingGroupName: group,
+      LifecycleHookName: notification["LifecycleHookName"],
+      LifecycleActionToken: notification["LifecycleActionToken"],
+    });
+    delete termination.time;
+    await putEvents(moto, [termination]);
+
+    const moved = await waitForAnnotations(kc, ns.name, "hooked", "healthy on Fargate", healthyOn("fargate"));
+    expect(moved.metadata!.annotations).toMatchObject({ [Annotation.reason]: "asg-termination" });
+    const mine = () =>
+      autoScaling.completed.filter((c) => c["LifecycleActionToken"] === notification["LifecycleActionToken"]);
+    await waitFor("the lifecycle action to be completed", () => mine().length > 0);
+    expect(mine()).toEqual([
+      {
+        Action: "CompleteLifecycleAction",
+        Version: "2011-01-01",
+        AutoScalingGroupName: group,
+        LifecycleHookName: "nth-terminate",
+        LifecycleActionToken: notification["LifecycleActionToken"],
+        InstanceId: instanceId,
+        LifecycleActionResult: "CONTINUE",
+      },
+    ]);
+    await waitFor("the other copy to be deleted as a repeat", async () => {
+      const metrics = await stack.watcherMetrics(watcherHealthPort);
+      return (
+        metricValue(metrics, "spot_orchestrator_events_received_total", {
+          type: "asg-termination",
+          result: "duplicate",
+        }) === 1
+      );
+    });
+    await waitForEmptyQueue(sqs, aws.outputs["QueueUrl"]!);
+    expect(mine()).toHaveLength(1);
   });
 });

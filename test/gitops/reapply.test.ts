@@ -10,7 +10,7 @@ import type { V1Deployment, V1Node, V1PodTemplateSpec } from "@kubernetes/client
 import fastJsonPatch from "fast-json-patch";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
-import { APPLY_RULE } from "../../webhook/admission/applyGuard.ts";
+import { APPLY_RULE } from "../../core/applyRule.ts";
 import { buildEc2Event } from "../../watcher/sqs/eventBuilder.ts";
 import { testKubeConfig, testKubeconfigPath } from "../cluster/kube.ts";
 import { useNamespace } from "../cluster/namespace.ts";

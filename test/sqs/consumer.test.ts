@@ -105,6 +105,48 @@ describe("SqsConsumer with the SQS emulator", () => {
     );
   });
 
+  it("hands on the notification of a lifecycle hook whose target is the queue itself, as an Auto Scaling termination", async () => {
+    const { handler, events } = recordingHandler();
+    const t = await setup(handler);
+    await send(t.sender, t.queueUrl, fixture("autoscaling-hook-notification-terminate"));
+    await send(t.sender, t.queueUrl, fixture("sns-wrapped-autoscaling-hook-notification"));
+
+    await waitFor("both to be handled", () => events.length === 2, waitOptions);
+    await emptied(t, t.queueUrl);
+    expect(events.map((e) => [e.kind, e.id, e.instanceId]).sort()).toEqual([
+      ["asg-termination", "4e7a1c92-5d3b-4f60-8a2e-9b1c7d5e3f04", "i-0b662ef9931388ba0"],
+      ["asg-termination", "7b3d5f10-2c8e-4a96-b1d7-5e0f9a3c6b28", "i-0b662ef9931388ba0"],
+    ]);
+  });
+
+  it("handles a lifecycle action once when it comes from EventBridge and from its hook", async () => {
+    const { handler, events } = recordingHandler();
+    const t = await setup(handler);
+    const hook = JSON.parse(fixture("autoscaling-hook-notification-terminate")) as Record<string, string>;
+    const viaEventBridge = buildEc2Event({
+      kind: "asg-termination",
+      instanceId: hook["EC2InstanceId"]!,
+      region: "us-east-1",
+      lifecycle: {
+        autoScalingGroupName: hook["AutoScalingGroupName"]!,
+        lifecycleHookName: hook["LifecycleHookName"]!,
+        lifecycleActionToken: hook["LifecycleActionToken"]!,
+      },
+    });
+    await send(t.sender, t.queueUrl, viaEventBridge);
+    await waitFor("the first copy to be handled", () => events.length === 1, waitOptions);
+    await send(t.sender, t.queueUrl, hook);
+    await waitFor(
+      "the other copy to be counted as a duplicate",
+      async () =>
+        (await counterValue(t.metrics.eventsReceived, { type: "asg-termination", result: "duplicate" })) ===
+        1,
+      waitOptions,
+    );
+    await emptied(t, t.queueUrl);
+    expect(events.map((e) => e.id)).toEqual([viaEventBridge.id]);
+  });
+
   it("deletes and counts messages it cannot act on, without calling the handler", async () => {
     const { handler, events } = recordingHandler();
     const t = await setup(handler);
@@ -116,6 +158,8 @@ describe("SqsConsumer with the SQS emulator", () => {
       "ignored-state": fixture("instance-state-change-running"),
       // routine (AWS Health updates every change it announces): debug only
       "ignored-health-event": fixture("health-ec2-operational-issue"),
+      // what Auto Scaling sends first to a hook's notification target
+      "ignored-transition": fixture("autoscaling-hook-notification-test"),
     };
     for (const body of Object.values(bodies)) await send(t.sender, t.queueUrl, body);
 

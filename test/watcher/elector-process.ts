@@ -1,14 +1,25 @@
-// A leader-election candidate in a process of its own, so a test can kill it as a node failure would.
-// Usage: node test/watcher/elector-process.ts <kubeconfig> <namespace> <lease name> <identity>
+// A leader-election candidate in a process of its own, so a test can kill it as a node failure would, and
+// give it a machine whose wall clock is off.
+// Usage: node test/watcher/elector-process.ts <kubeconfig> <namespace> <lease name> <identity> [clock skew ms]
 // Prints "leading" and "stopped" as its leadership changes.
 import { createKube } from "../../core/kube.ts";
 import { createLogger } from "../../core/log.ts";
 import { LeaderElector } from "../../watcher/leaderElection.ts";
 
-const [kubeconfig, namespace, name, identity] = process.argv.slice(2);
-if (!kubeconfig || !namespace || !name || !identity) {
-  process.stderr.write("usage: elector-process.ts <kubeconfig> <namespace> <lease name> <identity>\n");
+const [kubeconfig, namespace, name, identity, skew = "0"] = process.argv.slice(2);
+if (!kubeconfig || !namespace || !name || !identity || !Number.isInteger(Number(skew))) {
+  process.stderr.write(
+    "usage: elector-process.ts <kubeconfig> <namespace> <lease name> <identity> [clock skew ms]\n",
+  );
   process.exit(2);
+}
+
+// This machine's wall clock is `skew` ms off: the time everything here reads, the Lease's times included. Its
+// monotonic clock (performance.now, timers) is not: a skewed clock keeps its pace.
+const skewMs = Number(skew);
+if (skewMs !== 0) {
+  const wallClock = Date.now.bind(Date);
+  Date.now = () => wallClock() + skewMs;
 }
 
 const elector = new LeaderElector({

@@ -150,6 +150,8 @@ export async function currentUsername(kc: KubeConfig): Promise<string> {
 }
 
 export interface RunningWebhook {
+  /** Stops answering, registered still: the apiserver's calls fail and failurePolicy Ignore stores writes as sent. */
+  stopServing(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -227,13 +229,17 @@ export async function startOrchestratorWebhook(
       config.compute.fargateLabel
     );
   });
+  const stopServing = () =>
+    new Promise<void>((resolve) => {
+      if (!server.listening) return resolve();
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
   return {
+    stopServing,
     async close() {
       await deleteMutatingWebhookConfiguration(kc, name);
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await stopServing();
     },
   };
 }

@@ -1,4 +1,5 @@
-// Leader election between real candidates over a real Lease, with controller-runtime's timings.
+// Leader election between real candidates over a real Lease, with controller-runtime's timings; candidates in
+// processes of their own, some on machines whose wall clocks are off, are never two leaders at once.
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { CoordinationV1Api, V1MicroTime } from "@kubernetes/client-node";
@@ -62,17 +63,53 @@ function candidate(
   return state;
 }
 
-/** A candidate in its own process; resolves once it leads. */
-async function leaderProcess(lease: string, identity: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [script, testKubeconfigPath(), ns.name, lease, identity], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  children.push(child);
-  let output = "";
-  child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  await waitFor(`${identity} to lead`, () => output.includes("leading"), { timeoutMs: 30_000 });
-  return child;
+/** A candidate in its own process, on a machine whose wall clock is `skewMs` off; who leads, as it says. */
+interface ProcessCandidate {
+  identity: string;
+  child: ChildProcess;
+  leading: boolean;
 }
+
+/** Every candidate process of the test; `overlaps` lists each time one said it leads while another did. */
+const processes: ProcessCandidate[] = [];
+const overlaps: string[] = [];
+
+function startProcess(lease: string, identity: string, skewMs = 0): ProcessCandidate {
+  const args = [script, testKubeconfigPath(), ns.name, lease, identity, String(skewMs)];
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+  children.push(child);
+  const candidate: ProcessCandidate = { identity, child, leading: false };
+  processes.push(candidate);
+  let pending = "";
+  child.stdout?.on("data", (chunk: Buffer) => {
+    pending += chunk.toString();
+    const lines = pending.split("\n");
+    pending = lines.pop()!;
+    for (const line of lines) {
+      if (line === "leading") {
+        const others = processes.filter((p) => p !== candidate && p.leading).map((p) => p.identity);
+        if (others.length > 0) overlaps.push(`${identity} leads while ${others.join(", ")} does`);
+        candidate.leading = true;
+      } else if (line === "stopped") {
+        candidate.leading = false;
+      }
+    }
+  });
+  child.on("exit", () => (candidate.leading = false));
+  return candidate;
+}
+
+/** A candidate in its own process; resolves once it leads. */
+async function leaderProcess(lease: string, identity: string, skewMs = 0): Promise<ChildProcess> {
+  const candidate = startProcess(lease, identity, skewMs);
+  await waitFor(`${identity} to lead`, () => candidate.leading, { timeoutMs: 30_000 });
+  return candidate.child;
+}
+
+afterEach(() => {
+  processes.splice(0);
+  overlaps.splice(0);
+});
 
 const holderOf = async (lease: string) =>
   (await coordination.readNamespacedLease({ namespace: ns.name, name: lease })).spec?.holderIdentity;
@@ -132,5 +169,79 @@ describe("leader election over a Lease", () => {
     expect(leader.leading).toBe(false);
     // the term's work was told to stop writing before anything else happened
     expect(leader.abortedBeforeStop).toBe(true);
+  });
+});
+
+describe("leader election between machines whose clocks disagree", () => {
+  const SKEW_MS = 30_000;
+  /** Long enough for a candidate to try several times (retry period 2 s), short of a lease duration. */
+  const WATCH_MS = 8_000;
+
+  /** Over `ms`, the lease stays with `holder` and no other candidate leads. */
+  async function holdsFor(lease: string, holder: string, ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    while (Date.now() < until) {
+      expect(await holderOf(lease)).toBe(holder);
+      expect(processes.filter((p) => p.leading).map((p) => p.identity)).toEqual([holder]);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+
+  it("a candidate given a clock 30 s ahead leaves alone the live lease of one given a clock 30 s behind", async () => {
+    const skewed = (ms: number) => ({ now: () => Date.now() + ms, monotonic: () => performance.now() });
+    const behind = candidate("injected", "behind", { clock: skewed(-SKEW_MS) });
+    await waitFor("behind to lead", () => behind.leading);
+    // by its own wall clock, the lease it reads was renewed a minute ago
+    const ahead = candidate("injected", "ahead", { clock: skewed(SKEW_MS) });
+    const until = Date.now() + WATCH_MS;
+    while (Date.now() < until) {
+      expect(await holderOf("injected")).toBe("behind");
+      expect(ahead.leading).toBe(false);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    expect(behind.starts).toBe(1);
+    expect(behind.stops).toBe(0);
+  });
+
+  it("a standby whose clock is 30 s ahead or behind never takes a live leader's lease, and takes a dead one's within a lease duration", async () => {
+    const leader = await leaderProcess("skew-standby", "leader");
+    const ahead = startProcess("skew-standby", "ahead", SKEW_MS);
+    const behind = startProcess("skew-standby", "behind", -SKEW_MS);
+    await holdsFor("skew-standby", "leader", WATCH_MS);
+
+    leader.kill("SIGKILL");
+    const killedAt = Date.now();
+    const next = await waitFor("a standby to lead", () => [ahead, behind].find((c) => c.leading), {
+      timeoutMs: 25_000,
+      intervalMs: 100,
+    });
+    const tookMs = Date.now() - killedAt;
+    // it waited for the lease to run out, counted from when it last saw the lease change: 15 s after the
+    // leader's last renewal, which may have been up to a retry period before it died
+    expect(tookMs).toBeGreaterThan(10_000);
+    expect(tookMs).toBeLessThan(22_000);
+    expect(await holderOf("skew-standby")).toBe(next.identity);
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(overlaps).toEqual([]);
+    expect([ahead, behind].filter((c) => c.leading)).toHaveLength(1);
+  });
+
+  it("a leader whose clock is 30 s behind keeps its lease from a standby whose clock is right", async () => {
+    await leaderProcess("skew-leader", "behind", -SKEW_MS);
+    startProcess("skew-leader", "right");
+    await holdsFor("skew-leader", "behind", WATCH_MS);
+    expect(overlaps).toEqual([]);
+  });
+
+  it("a leader whose clock is 30 s ahead hands a standby whose clock is right the lease within a lease duration of dying", async () => {
+    const leader = await leaderProcess("skew-ahead", "ahead", SKEW_MS);
+    const right = startProcess("skew-ahead", "right");
+    await holdsFor("skew-ahead", "ahead", 3_000);
+    leader.kill("SIGKILL");
+    const killedAt = Date.now();
+    await waitFor("the standby to lead", () => right.leading, { timeoutMs: 25_000, intervalMs: 100 });
+    // its renewals say 30 s from now: a standby trusting them would wait 45 s
+    expect(Date.now() - killedAt).toBeLessThan(22_000);
+    expect(overlaps).toEqual([]);
   });
 });

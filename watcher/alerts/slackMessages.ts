@@ -16,6 +16,10 @@ type SlackBlock =
 
 const HEADLINES: Record<EventKind, { emoji: string; title: string }> = {
   "spot-interruption": { emoji: ":rotating_light:", title: "Spot interruption warning" },
+  "capacity-reservation-interruption": {
+    emoji: ":rotating_light:",
+    title: "Capacity Reservation interruption warning",
+  },
   "rebalance-recommendation": { emoji: ":warning:", title: "Rebalance recommendation" },
   "instance-stopping": { emoji: ":rotating_light:", title: "Instance stopping" },
   "scheduled-change": { emoji: ":calendar:", title: "Scheduled change" },

@@ -20,6 +20,7 @@ const migration = (env: Record<string, string> = {}) => loadConfig({ env }).migr
 describe("eventAction", () => {
   it.each([
     ["spot-interruption", undefined, "migrate"],
+    ["capacity-reservation-interruption", undefined, "migrate"],
     ["instance-stopping", undefined, "migrate"],
     ["rebalance-recommendation", undefined, "alert"],
     ["scheduled-change", "AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED", "migrate"],

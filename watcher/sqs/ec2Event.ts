@@ -1,5 +1,7 @@
 // The events the watcher acts on, as the SQS side hands them to the cluster side: one type per kind, a union
 // keyed on `kind`. EC2 itself, AWS Health and Auto Scaling each announce that an instance goes away.
+// Auto Scaling's come through EventBridge or, from a lifecycle hook whose notification target is the queue
+// itself, as the hook's own notification: both are an `asg-termination`.
 import type { Logger } from "../../core/log.ts";
 
 export type EventKind = Ec2Event["kind"];
@@ -7,6 +9,10 @@ export type EventKind = Ec2Event["kind"];
 /** The EventBridge `source` and `detail-type` of each kind. */
 export const EVENT_TYPES = {
   "spot-interruption": { source: "aws.ec2", detailType: "EC2 Spot Instance Interruption Warning" },
+  "capacity-reservation-interruption": {
+    source: "aws.ec2",
+    detailType: "EC2 Capacity Reservation Instance Interruption Warning",
+  },
   "rebalance-recommendation": { source: "aws.ec2", detailType: "EC2 Instance Rebalance Recommendation" },
   "instance-stopping": { source: "aws.ec2", detailType: "EC2 Instance State-change Notification" },
   "scheduled-change": { source: "aws.health", detailType: "AWS Health Event" },
@@ -15,7 +21,7 @@ export const EVENT_TYPES = {
 
 export const EVENT_KINDS = Object.keys(EVENT_TYPES) as EventKind[];
 
-/** AWS gives two minutes' notice before reclaiming a spot instance. */
+/** AWS gives two minutes' notice before reclaiming a spot instance (and an interruptible reservation's). */
 export const SPOT_NOTICE_MS = 120_000;
 
 interface EventBase {
@@ -39,13 +45,31 @@ export interface SpotInterruption extends EventBase {
   deadline: Date;
 }
 
+/**
+ * An instance of an interruptible Capacity Reservation whose owner takes the capacity back: terminated two
+ * minutes later, as a spot instance is after its warning.
+ */
+export interface CapacityReservationInterruption extends EventBase {
+  kind: "capacity-reservation-interruption";
+  /** `instance-termination-time` when the event has one, else the event's time plus two minutes. */
+  deadline: Date;
+}
+
 export interface RebalanceRecommendation extends EventBase {
   kind: "rebalance-recommendation";
 }
 
+/** States of a state-change notification that mean the instance goes away, or is gone already. */
+export const STOPPING_STATES = ["stopping", "shutting-down", "stopped", "terminated"] as const;
+
+/**
+ * An instance stopping or terminating. The stack's rule sends `stopping` and `shutting-down`; `stopped` and
+ * `terminated` come from a rule of one's own, when the pods on the node are dead already: moving what is
+ * left starts their replacements at once instead of after the node controller's eviction.
+ */
 export interface InstanceStopping extends EventBase {
   kind: "instance-stopping";
-  state: "stopping" | "shutting-down";
+  state: (typeof STOPPING_STATES)[number];
 }
 
 /** An AWS Health scheduled change of EC2 instances (retirement, stop, reboot, maintenance), days ahead. */
@@ -72,7 +96,12 @@ export interface LifecycleAction {
 }
 
 export type Ec2Event =
-  SpotInterruption | RebalanceRecommendation | InstanceStopping | ScheduledChange | AsgTermination;
+  | SpotInterruption
+  | CapacityReservationInterruption
+  | RebalanceRecommendation
+  | InstanceStopping
+  | ScheduledChange
+  | AsgTermination;
 
 /** When the event's instance goes: its own deadline, else two minutes (a spot warning's notice) after it. */
 export function deadlineOf(event: Ec2Event): Date {
@@ -82,6 +111,17 @@ export function deadlineOf(event: Ec2Event): Date {
 /** The instances an event names. */
 export function instancesOf(event: Ec2Event): string[] {
   return event.kind === "scheduled-change" ? event.instanceIds : [event.instanceId];
+}
+
+/**
+ * What makes two messages the same event, for recognising repeats: its id, except for an Auto Scaling
+ * lifecycle action, which comes twice when its hook's notification target is the queue and the stack's rule
+ * takes it from EventBridge as well (two ids, one action: its token).
+ */
+export function occurrenceOf(event: Ec2Event): string {
+  return event.kind === "asg-termination"
+    ? `lifecycle-action:${event.lifecycle.lifecycleActionToken}`
+    : `event:${event.id}`;
 }
 
 /** How logs, Events and alerts name the event: its detail-type, with what tells it apart. */

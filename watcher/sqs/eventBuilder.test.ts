@@ -50,6 +50,7 @@ describe("buildEc2Event", () => {
 
   it.each([
     { kind: "spot-interruption", detail: { "instance-action": "terminate" } },
+    { kind: "capacity-reservation-interruption", detail: { "instance-action": "terminate" } },
     { kind: "rebalance-recommendation", detail: {} },
     { kind: "instance-stopping", detail: { state: "stopping" } },
     { kind: "scheduled-change", detail: { eventTypeCode: "AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED" } },
@@ -70,7 +71,7 @@ describe("buildEc2Event", () => {
         account: "000000000000",
         time: new Date("2026-11-02T14:05:10Z"),
       });
-      if (kind === "spot-interruption" || kind === "scheduled-change")
+      if (kind !== "rebalance-recommendation" && kind !== "instance-stopping" && kind !== "asg-termination")
         expect(parsed.deadline).toEqual(deadline);
     }
   });

@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { isInstanceId } from "../../core/ec2.ts";
 import { rfc3339 } from "../../core/time.ts";
-import { EVENT_TYPES, type EventKind, type LifecycleAction } from "./ec2Event.ts";
+import { EVENT_TYPES, type EventKind, type InstanceStopping, type LifecycleAction } from "./ec2Event.ts";
 
 export interface EventBridgeEvent {
   version: string;
@@ -29,13 +29,14 @@ export interface BuildEventOptions {
   time?: Date;
   /**
    * Spot interruptions: written as `instance-action-time`, which real warnings mostly leave out (so, by
-   * default, does this). Scheduled changes: the change's `startTime`, two weeks ahead by default.
+   * default, does this); Capacity Reservation interruptions: `instance-termination-time`. Scheduled changes:
+   * the change's `startTime`, two weeks ahead by default.
    */
   deadline?: Date;
   /** Spot interruptions: `terminate` (default), `stop` or `hibernate`. */
   instanceAction?: "terminate" | "stop" | "hibernate";
-  /** State-change notifications: `stopping` (default) or `shutting-down`. */
-  state?: "stopping" | "shutting-down";
+  /** State-change notifications: `stopping` (default), `shutting-down`, `stopped` or `terminated`. */
+  state?: InstanceStopping["state"];
   /** Scheduled changes: `AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED` by default. */
   eventTypeCode?: string;
   /** Auto Scaling terminations: the group, hook and token (made up by default, as a drill has none). */
@@ -59,6 +60,9 @@ export function buildEc2Event(options: BuildEventOptions): EventBridgeEvent {
   if (kind === "spot-interruption") {
     detail["instance-action"] = options.instanceAction ?? "terminate";
     if (options.deadline) detail["instance-action-time"] = rfc3339(options.deadline);
+  } else if (kind === "capacity-reservation-interruption") {
+    detail["instance-action"] = "terminate";
+    if (options.deadline) detail["instance-termination-time"] = rfc3339(options.deadline);
   } else if (kind === "instance-stopping") {
     detail["state"] = options.state ?? "stopping";
   } else if (kind === "scheduled-change") {

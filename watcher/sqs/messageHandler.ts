@@ -5,7 +5,7 @@ import type { Message } from "@aws-sdk/client-sqs";
 import { PermanentError, toError } from "../../core/errors.ts";
 import type { Logger } from "../../core/log.ts";
 import type { WatcherMetrics } from "../metrics.ts";
-import type { Ec2Event, EventHandler } from "./ec2Event.ts";
+import { occurrenceOf, type Ec2Event, type EventHandler } from "./ec2Event.ts";
 import { parseMessageBody } from "./parseEvent.ts";
 import { awsErrorText, type SqsQueue } from "./queue.ts";
 import { RecentIds } from "./recentIds.ts";
@@ -45,7 +45,7 @@ export class MessageHandler {
   private readonly options: MessageHandlerOptions;
   private readonly completed: RecentIds;
   private readonly heartbeats = new Set<VisibilityHeartbeat>();
-  /** Event id → the handling of that event now running, so a concurrent repeat waits for it. */
+  /** Event (occurrenceOf) → the handling of that event now running, so a concurrent repeat waits for it. */
   private readonly handling = new Map<string, Promise<void>>();
 
   constructor(options: MessageHandlerOptions) {
@@ -97,12 +97,13 @@ export class MessageHandler {
       await heartbeat.stop();
       this.heartbeats.delete(heartbeat);
     };
+    const occurrence = occurrenceOf(event);
     try {
-      for (let running = this.handling.get(event.id); running; running = this.handling.get(event.id)) {
+      for (let running = this.handling.get(occurrence); running; running = this.handling.get(occurrence)) {
         log.debug("the same event is being handled from another message; waiting for it");
         await running;
       }
-      if (this.completed.has(`event:${event.id}`)) {
+      if (this.completed.has(occurrence)) {
         await release();
         this.count(event.kind, RESULTS.duplicate);
         this.completed.add(`message:${messageId}`);
@@ -111,11 +112,11 @@ export class MessageHandler {
         return;
       }
       const handling = this.runHandler(event, message, receivedAt, log, release);
-      this.handling.set(event.id, handling);
+      this.handling.set(occurrence, handling);
       try {
         await handling;
       } finally {
-        this.handling.delete(event.id);
+        this.handling.delete(occurrence);
       }
     } finally {
       await release();
@@ -136,7 +137,7 @@ export class MessageHandler {
       log.info({ kind: event.kind, receiveCount, deadline: event.deadline }, "handling EC2 event");
       await this.options.handler(event, { log, receivedAt });
       outcome = { ok: true };
-      this.completed.add(`event:${event.id}`);
+      this.completed.add(occurrenceOf(event));
       this.completed.add(`message:${message.MessageId ?? ""}`);
     } catch (failure) {
       const maxReceiveCount = await this.maxReceiveCount(log);

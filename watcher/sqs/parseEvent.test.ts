@@ -56,6 +56,15 @@ describe("parseMessageBody over the captured AWS events", () => {
       },
     },
     {
+      file: "capacity-reservation-interruption-warning",
+      // an interruptible reservation's instance: its own termination time when given
+      event: {
+        ...common("9c2e4f61-3b7a-4d85-a1e0-6f8b2c4d7e90", spot, "us-east-1", "2026-11-05T09:12:30Z"),
+        kind: "capacity-reservation-interruption",
+        deadline: new Date("2026-11-05T09:14:30Z"),
+      },
+    },
+    {
       file: "rebalance-recommendation",
       event: {
         ...common("5d5b6c3e-0f6e-1c5b-3b7e-2d1f0d8c9a11", spot, "us-east-1", "2026-11-02T13:51:02Z"),
@@ -88,6 +97,14 @@ describe("parseMessageBody over the captured AWS events", () => {
         ...common("c4e0b1a7-8d2f-4f3e-b6a9-71d05e2c8b44", spot, "us-gov-west-1", "2026-11-02T14:07:13Z"),
         kind: "instance-stopping",
         state: "shutting-down",
+      },
+    },
+    {
+      file: "instance-state-change-terminated",
+      event: {
+        ...common("3d9a6b52-7e1c-4f08-b2a4-0c5e8d7f6a13", spot, "us-east-1", "2026-11-02T14:08:41Z"),
+        kind: "instance-stopping",
+        state: "terminated",
       },
     },
     {
@@ -125,12 +142,39 @@ describe("parseMessageBody over the captured AWS events", () => {
         },
       },
     },
+    {
+      // a hook whose notification target is the queue itself: no envelope, read as the EventBridge form
+      file: "autoscaling-hook-notification-terminate",
+      event: {
+        ...common("4e7a1c92-5d3b-4f60-8a2e-9b1c7d5e3f04", spot, "", "2026-11-02T14:05:31.418Z"),
+        kind: "asg-termination",
+        detailType: "EC2 Instance-terminate Lifecycle Action",
+        lifecycle: {
+          autoScalingGroupName: "spot-workers",
+          lifecycleHookName: "nth-terminate",
+          lifecycleActionToken: "c8f2a6d4-1e9b-4c73-b5a0-2d6e8f1a3c57",
+        },
+      },
+    },
+    {
+      file: "sns-wrapped-autoscaling-hook-notification",
+      event: {
+        ...common("7b3d5f10-2c8e-4a96-b1d7-5e0f9a3c6b28", spot, "", "2026-11-02T14:05:31.418Z"),
+        kind: "asg-termination",
+        lifecycle: {
+          autoScalingGroupName: "spot-workers",
+          lifecycleHookName: "nth-terminate",
+          lifecycleActionToken: "e5a1c7b3-8d2f-4e69-a0b4-6c3f1d9e7a52",
+        },
+      },
+    },
   ])("$file → $event.kind", ({ file, event }) => {
     expect(parseMessageBody(fixture(file))).toEqual(event);
   });
 
   it.each([
     { file: "instance-state-change-running", kind: "ignored-state" },
+    { file: "autoscaling-hook-notification-test", kind: "ignored-transition" },
     { file: "health-ec2-operational-issue", kind: "ignored-health-event" },
     { file: "unknown-detail-type", kind: "unknown-type" },
     { file: "invalid-instance-id", kind: "invalid" },
@@ -208,6 +252,14 @@ describe("parseMessageBody on AWS Health and Auto Scaling events it does not act
   const withHealth = (change: Change) => changed("health-ec2-instance-retirement-scheduled", change);
   const withLifecycle = (change: Change) =>
     changed("autoscaling-instance-terminate-lifecycle-action", change);
+  const withHook = (change: (notification: Record<string, unknown>) => void) => {
+    const notification = JSON.parse(fixture("autoscaling-hook-notification-terminate")) as Record<
+      string,
+      unknown
+    >;
+    change(notification);
+    return JSON.stringify(notification);
+  };
 
   it.each([
     {
@@ -256,8 +308,50 @@ describe("parseMessageBody on AWS Health and Auto Scaling events it does not act
       body: withLifecycle((d) => delete d["EC2InstanceId"]),
       kind: "invalid",
     },
+    {
+      what: "a hook notification of a launch",
+      body: withHook((n) => (n["LifecycleTransition"] = "autoscaling:EC2_INSTANCE_LAUNCHING")),
+      kind: "ignored-transition",
+    },
+    {
+      what: "a hook notification without a token",
+      body: withHook((n) => delete n["LifecycleActionToken"]),
+      kind: "invalid",
+    },
+    {
+      what: "a hook notification without an id of any kind",
+      body: withHook((n) => {
+        delete n["RequestId"];
+        delete n["LifecycleActionToken"];
+      }),
+      kind: "invalid",
+    },
+    {
+      what: "a group's own notification of a termination (not a lifecycle action)",
+      body: JSON.stringify({
+        Service: "AWS Auto Scaling",
+        Event: "autoscaling:EC2_INSTANCE_TERMINATE",
+        AutoScalingGroupName: "spot-workers",
+        EC2InstanceId: "i-0b662ef9931388ba0",
+        RequestId: "926c4ae3-8181-4668-bcd1-6febc7668d18",
+      }),
+      kind: "ignored-transition",
+    },
+    {
+      what: "an object that is neither an EventBridge event nor a hook notification",
+      body: JSON.stringify({ EC2InstanceId: "i-0b662ef9931388ba0" }),
+      kind: "foreign-source",
+    },
   ])("$what → $kind", ({ body, kind }) => {
     expect(permanentKind(body)).toBe(kind);
+  });
+
+  it("takes a hook notification's token for its id when it has no RequestId", () => {
+    const body = withHook((n) => delete n["RequestId"]);
+    expect(parseMessageBody(body)).toMatchObject({
+      kind: "asg-termination",
+      id: "c8f2a6d4-1e9b-4c73-b5a0-2d6e8f1a3c57",
+    });
   });
 
   it("names every affected instance of a scheduled change once, from affectedEntities and resources ARNs", () => {
@@ -333,6 +427,29 @@ describe("parseMessageBody properties", () => {
           ),
         }),
         (envelope) => isOnlyPermanent(JSON.stringify(envelope)),
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("never throws anything but PermanentError for hook notifications with arbitrary field values", () => {
+    const anything = fc.oneof(fc.jsonValue(), fc.constant(undefined));
+    fc.assert(
+      fc.property(
+        fc.record({
+          Service: fc.oneof(fc.constant("AWS Auto Scaling"), anything),
+          Event: fc.oneof(fc.constant("autoscaling:TEST_NOTIFICATION"), anything),
+          RequestId: anything,
+          Time: anything,
+          AccountId: anything,
+          AutoScalingGroupARN: anything,
+          EC2InstanceId: anything,
+          LifecycleTransition: fc.oneof(fc.constant("autoscaling:EC2_INSTANCE_TERMINATING"), anything),
+          AutoScalingGroupName: anything,
+          LifecycleHookName: anything,
+          LifecycleActionToken: anything,
+        }),
+        (notification) => isOnlyPermanent(JSON.stringify(notification)),
       ),
       { numRuns: 2000 },
     );

@@ -1,11 +1,14 @@
-// Turns an SQS message body (an EventBridge envelope, directly or inside an SNS notification) into an
-// Ec2Event. Only the fields the orchestrator uses are read: AWS varies ids, times, regions and ARNs.
+// Turns an SQS message body into an Ec2Event: an EventBridge envelope, or the notification of an Auto Scaling
+// lifecycle hook whose target is the queue itself (no envelope: the lifecycle action's fields at the top
+// level), either of them directly or inside an SNS notification. Only the fields the orchestrator uses are
+// read: AWS varies ids, times, regions and ARNs.
 import { isInstanceId } from "../../core/ec2.ts";
 import { PermanentError } from "../../core/errors.ts";
 import { parseTime } from "../../core/time.ts";
 import {
   EVENT_TYPES,
   SPOT_NOTICE_MS,
+  STOPPING_STATES,
   type AsgTermination,
   type Ec2Event,
   type EventKind,
@@ -18,18 +21,17 @@ const KINDS = new Map<string, EventKind>(
 );
 const SOURCES: readonly string[] = [...new Set(Object.values(EVENT_TYPES).map((t) => t.source))];
 
-/** States of a state-change notification that mean the node is going away. */
-const STOPPING_STATES: readonly string[] = ["stopping", "shutting-down"];
-
 const TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING";
+/** What Auto Scaling sends first to a hook's notification target, and what EventBridge may pass on. */
+const TEST_NOTIFICATION = "autoscaling:TEST_NOTIFICATION";
 
 type Envelope = Record<string, unknown>;
 type Common = Pick<Ec2Event, "id" | "detailType" | "region" | "account" | "time">;
 
 export function parseMessageBody(body: string): Ec2Event {
   const outer = parseObject(body, "message body");
-  const envelope = outer["Type"] === "Notification" ? unwrapSns(outer) : outer;
-  return parseEnvelope(envelope);
+  const message = outer["Type"] === "Notification" ? unwrapSns(outer) : outer;
+  return isHookNotification(message) ? parseHookNotification(message) : parseEnvelope(message);
 }
 
 function unwrapSns(notification: Envelope): Envelope {
@@ -74,7 +76,14 @@ function parseEnvelope(envelope: Envelope): Ec2Event {
         ...common,
         kind,
         instanceId: instanceIdIn(detail, "instance-id", what),
-        deadline: dateOf(detail["instance-action-time"]) ?? new Date(common.time.getTime() + SPOT_NOTICE_MS),
+        deadline: dateOf(detail["instance-action-time"]) ?? twoMinutesAfter(common.time),
+      };
+    case "capacity-reservation-interruption":
+      return {
+        ...common,
+        kind,
+        instanceId: instanceIdIn(detail, "instance-id", what),
+        deadline: dateOf(detail["instance-termination-time"]) ?? twoMinutesAfter(common.time),
       };
     case "rebalance-recommendation":
       return { ...common, kind, instanceId: instanceIdIn(detail, "instance-id", what) };
@@ -92,9 +101,13 @@ function parseEnvelope(envelope: Envelope): Ec2Event {
   }
 }
 
+function twoMinutesAfter(time: Date): Date {
+  return new Date(time.getTime() + SPOT_NOTICE_MS);
+}
+
 function stopping(detail: Envelope, what: string): InstanceStopping["state"] {
   const state = detail["state"];
-  if (typeof state !== "string" || !STOPPING_STATES.includes(state)) {
+  if (typeof state !== "string" || !(STOPPING_STATES as readonly string[]).includes(state)) {
     throw new PermanentError(
       "ignored-state",
       `${what}: state ${describe(state)} is not one of ${STOPPING_STATES.join(", ")}`,
@@ -135,7 +148,55 @@ function scheduledChange(
   };
 }
 
+/**
+ * A lifecycle hook's own notification (its target is the queue, or an SNS topic the queue subscribes to): no
+ * EventBridge envelope, `source` and `detail-type`; the lifecycle action's fields at the top level, with
+ * `Service: "AWS Auto Scaling"`, `RequestId`, `Time` and `AccountId`.
+ */
+function isHookNotification(message: Envelope): boolean {
+  if (message["source"] !== undefined || message["detail-type"] !== undefined) return false;
+  return (
+    message["Service"] === "AWS Auto Scaling" ||
+    typeof message["LifecycleTransition"] === "string" ||
+    (typeof message["Event"] === "string" && message["Event"].startsWith("autoscaling:"))
+  );
+}
+
+/** Read as the EventBridge form of the same lifecycle action: its fields are that form's `detail`. */
+function parseHookNotification(notification: Envelope): AsgTermination {
+  const { detailType } = EVENT_TYPES["asg-termination"];
+  const requestId = notification["RequestId"];
+  const token = notification["LifecycleActionToken"];
+  const id = typeof requestId === "string" && requestId !== "" ? requestId : token;
+  const what = `Auto Scaling lifecycle hook notification ${typeof id === "string" ? id : "(no RequestId)"}`;
+  rejectTestNotification(notification, what);
+  if (typeof id !== "string" || id === "") {
+    throw new PermanentError("invalid", `${what}: neither a RequestId nor a LifecycleActionToken`);
+  }
+  const groupArn = notification["AutoScalingGroupARN"];
+  const common: Common = {
+    id,
+    detailType,
+    // arn:aws:autoscaling:<region>:<account>:autoScalingGroup:...; a terminating hook's notification has none
+    region: typeof groupArn === "string" ? (groupArn.split(":")[3] ?? "") : "",
+    account: stringOr(notification["AccountId"], ""),
+    time: dateOf(notification["Time"]) ?? new Date(),
+  };
+  return asgTermination(common, notification, what);
+}
+
+/** Auto Scaling's test notification, in either form: nothing happens to any instance. */
+function rejectTestNotification(fields: Envelope, what: string): void {
+  if (fields["Event"] === TEST_NOTIFICATION || fields["LifecycleTransition"] === TEST_NOTIFICATION) {
+    throw new PermanentError(
+      "ignored-transition",
+      `${what}: ${TEST_NOTIFICATION}, sent when a hook or its notification target is set up`,
+    );
+  }
+}
+
 function asgTermination(common: Common, detail: Envelope, what: string): AsgTermination {
+  rejectTestNotification(detail, what);
   const transition = detail["LifecycleTransition"];
   if (transition !== TERMINATING) {
     throw new PermanentError(

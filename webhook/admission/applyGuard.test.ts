@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { fixture, type Json } from "../../test/webhook/support.ts";
-import { applierOf, LAST_APPLIED } from "./applyGuard.ts";
+import { LAST_APPLIED } from "../../core/applyRule.ts";
+import { applierOf } from "./applyGuard.ts";
 import { deploymentWrite } from "./deployment.ts";
 
 const applier = (review: Json) => applierOf(review.request, deploymentWrite(review.request)!);

@@ -152,7 +152,7 @@ describe("validate denies", () => {
       annotate(Annotation.reason, "because"),
       422,
       'spot-orchestrator.io/reason: "because" is not allowed; allowed values: spot-interruption, ' +
-        "rebalance-recommendation, instance-stopping, scheduled-change, asg-termination, recovery, rollback, manual",
+        "capacity-reservation-interruption, rebalance-recommendation, instance-stopping, scheduled-change, asg-termination, recovery, rollback, manual",
     ],
     [
       "a CREATE on Fargate with hostNetwork",
@@ -196,7 +196,7 @@ describe("validate denies", () => {
       ),
       422,
       'spot-orchestrator.io/reason: "because" is not allowed; allowed values: spot-interruption, ' +
-        "rebalance-recommendation, instance-stopping, scheduled-change, asg-termination, recovery, rollback, manual; " +
+        "capacity-reservation-interruption, rebalance-recommendation, instance-stopping, scheduled-change, asg-termination, recovery, rollback, manual; " +
         'spot-orchestrator.io/compute: "fargate" is not allowed for this Deployment because it cannot run on ' +
         "Fargate (requests 17 vCPU, more than Fargate's 16); allowed values: spot, on-demand",
     ],
