@@ -1,7 +1,8 @@
 // A watch that outlives client-node's: its Watch ends a request after 30 s without data (and the apiserver
 // ends watches now and then), which a move waiting out a Fargate start-up easily passes. This one resumes
 // from the last resourceVersion it saw (bookmarks keep that fresh) until stopped; a version the apiserver no
-// longer has (410 Gone), or three ends in a row with nothing seen between them, fails it.
+// longer has (410 Gone), or three failures in a row with nothing seen between them, fails it. A quiet
+// watch ended by the client's own idle timeout is resumed however often that happens.
 import { Watch, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
 
 export interface ResumableWatch {
@@ -35,7 +36,8 @@ export async function resumableWatch<T extends KubernetesObject>(
       },
       (err: unknown) => {
         if (stopped) return;
-        if (gone || resourceVersion === undefined || ++endsWithoutData >= 3) {
+        const idle = err instanceof Error && err.name === "TimeoutError";
+        if (gone || resourceVersion === undefined || (!idle && ++endsWithoutData >= 3)) {
           onFailure(new Error(`the watch of ${path} ended and cannot resume: ${String(err)}`));
           return;
         }

@@ -48,6 +48,11 @@ const subscribed: Record<string, AwsEvent> = {
   "rebalance recommendation": awsEventFixture("rebalance-recommendation"),
   "state change to stopping": awsEventFixture("instance-state-change-stopping"),
   "state change to shutting-down": awsEventFixture("instance-state-change-shutting-down"),
+  "state change to terminated": awsEventFixture("instance-state-change-terminated"),
+  "state change to stopped": variant("instance-state-change-terminated", (e) => {
+    e.detail["state"] = "stopped";
+  }),
+  "Capacity Reservation interruption warning": awsEventFixture("capacity-reservation-interruption-warning"),
   "AWS Health scheduled instance retirement": awsEventFixture("health-ec2-instance-retirement-scheduled"),
   "Auto Scaling instance-terminate lifecycle action": awsEventFixture(
     "autoscaling-instance-terminate-lifecycle-action",

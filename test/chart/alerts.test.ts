@@ -376,6 +376,20 @@ const cases: Record<string, AlertCases> = {
       },
     },
   },
+  SpotOrchestratorApplyReverted: {
+    fires: {
+      series: [counter("apply_guard_restored_total", { compute: "fargate" }, "0x5 1x30")],
+      at: "10m",
+      labels: { compute: "fargate" },
+      summary: "An apply moved Deployments kept on fargate back to spot while the webhook was down",
+    },
+    silent: {
+      "no apply while the webhook was down": {
+        series: [counter("apply_guard_restored_total", { compute: "fargate" }, "0x40")],
+        at: "30m",
+      },
+    },
+  },
   SpotOrchestratorMoveMissedDeadline: {
     fires: {
       series: [

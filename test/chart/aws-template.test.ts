@@ -102,7 +102,7 @@ describe("deploy/aws/spot-orchestrator.yaml", () => {
     expect(result.code).toBe(0);
   });
 
-  it("routes the five event kinds to the queue, their undeliverable events to the dead-letter queue", () => {
+  it("routes the six event kinds to the queue, their undeliverable events to the dead-letter queue", () => {
     const patterns = Object.fromEntries(
       ofType("AWS::Events::Rule").map(([name, rule]) => [name, rule.Properties.EventPattern]),
     );
@@ -111,6 +111,10 @@ describe("deploy/aws/spot-orchestrator.yaml", () => {
         source: ["aws.ec2"],
         "detail-type": ["EC2 Spot Instance Interruption Warning"],
       },
+      CapacityReservationInterruptionRule: {
+        source: ["aws.ec2"],
+        "detail-type": ["EC2 Capacity Reservation Instance Interruption Warning"],
+      },
       RebalanceRecommendationRule: {
         source: ["aws.ec2"],
         "detail-type": ["EC2 Instance Rebalance Recommendation"],
@@ -118,7 +122,7 @@ describe("deploy/aws/spot-orchestrator.yaml", () => {
       InstanceStateChangeRule: {
         source: ["aws.ec2"],
         "detail-type": ["EC2 Instance State-change Notification"],
-        detail: { state: ["stopping", "shutting-down"] },
+        detail: { state: ["stopping", "shutting-down", "stopped", "terminated"] },
       },
       ScheduledChangeRule: {
         source: ["aws.health"],
