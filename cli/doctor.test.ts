@@ -10,7 +10,7 @@ import { Annotation } from "../core/contract.ts";
 import { loadConfig } from "../core/config.ts";
 import { createKube } from "../core/kube.ts";
 import { accessList } from "../watcher/apiCalls.ts";
-import { queueAnnotations } from "../watcher/queueOnLease.ts";
+import { queueAnnotations } from "../watcher/lease/queueOnLease.ts";
 import { clusterChecks, leaderQueueCheck, REQUIRED_ACCESS } from "./doctor.ts";
 
 const queueUrl = "https://sqs.eu-west-1.amazonaws.com/123456789012/spot-orchestrator-1a2b3c4d";

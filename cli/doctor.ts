@@ -9,8 +9,8 @@ import { toError } from "../core/errors.ts";
 import { createKube, statusOf, type Kube } from "../core/kube.ts";
 import { fargateIncompatibilities } from "../core/placement.ts";
 import { accessList } from "../watcher/apiCalls.ts";
-import { KubeDeployments, keyOf, refOf, scopeOf } from "../watcher/deployments.ts";
-import { queueReport } from "../watcher/queueOnLease.ts";
+import { KubeDeployments, keyOf, refOf, scopeOf } from "../watcher/moves/deployments.ts";
+import { queueReport } from "../watcher/lease/queueOnLease.ts";
 import {
   awsErrorText,
   createSqsClient,

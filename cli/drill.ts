@@ -8,8 +8,8 @@ import { formatDuration, parseDuration } from "../core/duration.ts";
 import { createKube } from "../core/kube.ts";
 import { createSqsClient } from "../watcher/sqs/queue.ts";
 import { instanceIdOf as instanceIdOfNode, parseProviderId } from "../core/ec2.ts";
-import { buildEc2Event, type EventBridgeEvent } from "../watcher/sqs/eventBuilder.ts";
-import { EVENT_KINDS, type EventKind } from "../watcher/sqs/ec2Event.ts";
+import { buildEventBridgeEvent, type EventBridgeEvent } from "../watcher/sqs/eventBuilder.ts";
+import { EVENT_KINDS, type EventKind } from "../watcher/sqs/interruptionEvent.ts";
 
 const KINDS: readonly EventKind[] = EVENT_KINDS;
 
@@ -151,7 +151,7 @@ export function eventForNode(
         `expected aws:///<availability-zone>/<instance-id>`,
     );
   }
-  return buildEc2Event({
+  return buildEventBridgeEvent({
     kind: options.kind,
     instanceId: instance.instanceId,
     region: instance.region,

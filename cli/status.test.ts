@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { Annotation } from "../core/contract.ts";
 import { loadConfig } from "../core/config.ts";
 import type { Kube } from "../core/kube.ts";
-import { settingsAnnotations } from "../watcher/settingsOnLease.ts";
+import { settingsAnnotations } from "../watcher/lease/settingsOnLease.ts";
 import { effectiveSettings, formatTable, statusRows } from "./status.ts";
 
 const now = Date.parse("2026-11-30T12:00:00Z");

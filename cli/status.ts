@@ -8,10 +8,10 @@ import { ConfigError, loadConfig, type Config, type LoadOptions } from "../core/
 import { formatDuration } from "../core/duration.ts";
 import { createKube, statusOf, type Kube } from "../core/kube.ts";
 import { parseTime } from "../core/time.ts";
-import { KubeDeployments, scopeOf } from "../watcher/deployments.ts";
+import { KubeDeployments, scopeOf } from "../watcher/moves/deployments.ts";
 import { nextAttempt, recoveryState } from "../watcher/recovery/policy.ts";
-import { queueReport } from "../watcher/queueOnLease.ts";
-import { settingsOnLease } from "../watcher/settingsOnLease.ts";
+import { queueReport } from "../watcher/lease/queueOnLease.ts";
+import { settingsOnLease } from "../watcher/lease/settingsOnLease.ts";
 
 const HELP = `Usage: spot-orchestrator status [--namespace NS] [--kubeconfig PATH] [--config PATH] [--output table|json]
 

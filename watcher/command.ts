@@ -9,14 +9,14 @@ import { waitForShutdownSignal } from "../core/signals.ts";
 import { startHealthServer } from "../core/healthServer.ts";
 import { createAlerter } from "./alerts/alerter.ts";
 import { ClusterIndex } from "./cluster/clusterIndex.ts";
-import { scopeOf } from "./deployments.ts";
-import { LeaderElector } from "./leaderElection.ts";
-import { LeaderTerm, type WatcherParts } from "./leaderTerm.ts";
+import { scopeOf } from "./moves/deployments.ts";
+import { LeaderElector } from "./lease/leaderElection.ts";
+import { LeaderTerm, type WatcherParts } from "./lease/leaderTerm.ts";
 import { createWatcherMetrics } from "./metrics.ts";
-import { AutoScalingLifecycle, createAutoScalingClient } from "./lifecycleActions.ts";
-import { queueAnnotations } from "./queueOnLease.ts";
+import { AutoScalingLifecycle, createAutoScalingClient } from "./migration/lifecycleActions.ts";
+import { queueAnnotations } from "./lease/queueOnLease.ts";
 import { InterruptionLog } from "./recovery/interruptionLog.ts";
-import { settingsAnnotations } from "./settingsOnLease.ts";
+import { settingsAnnotations } from "./lease/settingsOnLease.ts";
 import { createSqsClient } from "./sqs/queue.ts";
 
 const HELP = `Usage: spot-orchestrator watcher [flags]

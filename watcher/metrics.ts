@@ -1,7 +1,7 @@
 // The watcher's Prometheus metrics, served on its health port.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { COMPUTE_TYPES, isOffSpot } from "../core/contract.ts";
-import { EVENT_KINDS } from "./sqs/ec2Event.ts";
+import { EVENT_KINDS } from "./sqs/interruptionEvent.ts";
 import { RESULTS } from "./sqs/settle.ts";
 
 /**

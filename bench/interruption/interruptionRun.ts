@@ -3,7 +3,7 @@
 // from the send until a watch sees the last Deployment with compute=fargate.
 import { randomBytes } from "node:crypto";
 import { AppsV1Api, type KubeConfig } from "@kubernetes/client-node";
-import { buildEc2Event } from "../../watcher/sqs/eventBuilder.ts";
+import { buildEventBridgeEvent } from "../../watcher/sqs/eventBuilder.ts";
 import { defaultZone, regionOf } from "../../test/cluster/nodes.ts";
 import { waitForEmptyQueue } from "../../test/e2e/support.ts";
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
@@ -76,7 +76,7 @@ export async function watcherFlip(
   let sentEpoch: number;
   const before = await watcherCounters(watcher.healthPort);
   try {
-    const event = buildEc2Event({
+    const event = buildEventBridgeEvent({
       kind: "spot-interruption",
       instanceId: fleet.instanceId,
       region: regionOf(defaultZone),

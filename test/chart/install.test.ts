@@ -25,7 +25,7 @@ import { parse as parseToml } from "smol-toml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REQUIRED_ACCESS } from "../../cli/doctor.ts";
 import { Annotation, COMPUTE_LABEL, EventReason } from "../../core/contract.ts";
-import { buildEc2Event } from "../../watcher/sqs/eventBuilder.ts";
+import { buildEventBridgeEvent } from "../../watcher/sqs/eventBuilder.ts";
 import { statusCodeOf } from "../cluster/api-errors.ts";
 import { testKubeConfig } from "../cluster/kube.ts";
 import { createNamespace, deleteNamespace } from "../cluster/namespace.ts";
@@ -414,7 +414,11 @@ describe("the chart installed with helm", () => {
     await waitForAvailable(workloadNs, "web", 1);
 
     await sendToQueue(
-      buildEc2Event({ kind: "spot-interruption", instanceId: instanceIdOf(spotNode), region: "eu-west-1" }),
+      buildEventBridgeEvent({
+        kind: "spot-interruption",
+        instanceId: instanceIdOf(spotNode),
+        region: "eu-west-1",
+      }),
     );
     const moved = await waitFor(
       `web moved to fargate and healthy (log: ${watcher.process.logFile})`,

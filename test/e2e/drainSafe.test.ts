@@ -15,8 +15,8 @@ import {
 } from "@kubernetes/client-node";
 import { beforeAll, describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
-import { GUARD_LABEL } from "../../watcher/drainGuard.ts";
-import { buildEc2Event } from "../../watcher/sqs/eventBuilder.ts";
+import { GUARD_LABEL } from "../../watcher/moves/drainGuard.ts";
+import { buildEventBridgeEvent } from "../../watcher/sqs/eventBuilder.ts";
 import { startupDelayAnnotation } from "../cluster/kwok-stages.ts";
 import { testKubeConfig } from "../cluster/kube.ts";
 import { useNamespace } from "../cluster/namespace.ts";
@@ -148,7 +148,11 @@ describe("a spot interruption whose node is drained one second after the warning
   it("keeps every Deployment at its replicas until its Fargate pods are Ready, drains in time and leaves no guard", async () => {
     const t0 = Date.now();
     await suite.stack.send(
-      buildEc2Event({ kind: "spot-interruption", instanceId: instanceIdOf(doomed), region: "eu-west-1" }),
+      buildEventBridgeEvent({
+        kind: "spot-interruption",
+        instanceId: instanceIdOf(doomed),
+        region: "eu-west-1",
+      }),
     );
     await new Promise((r) => setTimeout(r, DRAIN_AFTER_MS));
     const drained = drain(nodeName(doomed));
@@ -212,7 +216,11 @@ describe("a leader killed -9 while its moves roll", () => {
 
     const t0 = Date.now();
     await suite.stack.send(
-      buildEc2Event({ kind: "spot-interruption", instanceId: instanceIdOf(doomed!), region: "eu-west-1" }),
+      buildEventBridgeEvent({
+        kind: "spot-interruption",
+        instanceId: instanceIdOf(doomed!),
+        region: "eu-west-1",
+      }),
     );
     await waitFor("the guard", async () => ((await guards()).length === 1 ? true : undefined), {
       intervalMs: 50,

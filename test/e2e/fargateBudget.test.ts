@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { EventsV1Api, SchedulingV1Api, type V1Deployment, type V1Node } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
-import { buildEc2Event } from "../../watcher/sqs/eventBuilder.ts";
+import { buildEventBridgeEvent } from "../../watcher/sqs/eventBuilder.ts";
 import { ignoreNotFound } from "../cluster/api-errors.ts";
 import { testKubeConfig } from "../cluster/kube.ts";
 import { useNamespace } from "../cluster/namespace.ts";
@@ -72,7 +72,11 @@ describe("a Fargate budget", () => {
     for (const d of fleet) await waitForAvailable(kc, ns.name, d.metadata!.name!, 1);
 
     await suite.stack.send(
-      buildEc2Event({ kind: "spot-interruption", instanceId: instanceIdOf(node!), region: "eu-west-1" }),
+      buildEventBridgeEvent({
+        kind: "spot-interruption",
+        instanceId: instanceIdOf(node!),
+        region: "eu-west-1",
+      }),
     );
 
     for (const name of ["foxtrot", "delta", "charlie", "bravo"]) {

@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { EventsV1Api } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
-import { buildEc2Event } from "../../watcher/sqs/eventBuilder.ts";
+import { buildEventBridgeEvent } from "../../watcher/sqs/eventBuilder.ts";
 import { testKubeConfig } from "../cluster/kube.ts";
 import { useNamespace } from "../cluster/namespace.ts";
 import { addSpotNodes, instanceIdOf } from "../cluster/nodes.ts";
@@ -52,7 +52,11 @@ async function interrupt(name: string, replicas: number): Promise<void> {
   await apps.createNamespacedDeployment({ namespace: ns.name, body: app });
   await waitForAvailable(kc, ns.name, name, replicas);
   await suite.stack.send(
-    buildEc2Event({ kind: "spot-interruption", instanceId: instanceIdOf(node!), region: "eu-west-1" }),
+    buildEventBridgeEvent({
+      kind: "spot-interruption",
+      instanceId: instanceIdOf(node!),
+      region: "eu-west-1",
+    }),
   );
 }
 

@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { CoordinationV1Api } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import { buildEc2Event } from "../../watcher/sqs/eventBuilder.ts";
+import { buildEventBridgeEvent } from "../../watcher/sqs/eventBuilder.ts";
 import { testKubeConfig } from "../cluster/kube.ts";
 import { useNamespace } from "../cluster/namespace.ts";
 import { addSpotNodes, instanceIdOf } from "../cluster/nodes.ts";
@@ -40,7 +40,7 @@ describe("a leader stopped gracefully", () => {
 
     const leader = stack.watcher!;
     leader.child.kill("SIGTERM");
-    const event = buildEc2Event({
+    const event = buildEventBridgeEvent({
       kind: "spot-interruption",
       instanceId: instanceIdOf(node!),
       region: "eu-west-1",

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { AppsV1Api, CoreV1Api, EventsV1Api, type V1Node } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
-import { buildEc2Event, wrapInSnsNotification } from "../../watcher/sqs/eventBuilder.ts";
+import { buildEventBridgeEvent, wrapInSnsNotification } from "../../watcher/sqs/eventBuilder.ts";
 import { testKubeConfig, testKubeconfigPath } from "../cluster/kube.ts";
 import { useNamespace } from "../cluster/namespace.ts";
 import { addSpotNodes, instanceIdOf, terminateNode } from "../cluster/nodes.ts";
@@ -75,7 +75,7 @@ describe("a spot interruption", () => {
     const batchBefore = await apps.readNamespacedDeployment({ namespace: ns.name, name: "batch" });
 
     const sampler = sampleReadyEndpoints(kc, ns.name, "web");
-    const event = buildEc2Event({
+    const event = buildEventBridgeEvent({
       kind: "spot-interruption",
       instanceId: instanceIdOf(x),
       region: "eu-west-1",
@@ -143,7 +143,7 @@ describe("a spot interruption", () => {
     const before = await stack.watcherMetrics();
     const flipped = metricValue(before, "spot_orchestrator_deployments_flipped_total");
     const y = nodes[1]!;
-    const event = buildEc2Event({
+    const event = buildEventBridgeEvent({
       kind: "spot-interruption",
       instanceId: instanceIdOf(y),
       region: "eu-west-1",

@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { EventsV1Api, type V1Deployment, type V1Node, type V1PodTemplateSpec } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
-import { buildEc2Event } from "../../watcher/sqs/eventBuilder.ts";
+import { buildEventBridgeEvent } from "../../watcher/sqs/eventBuilder.ts";
 import { testKubeConfig } from "../cluster/kube.ts";
 import { useNamespace } from "../cluster/namespace.ts";
 import { addOnDemandNodes, addSpotNodes, instanceIdOf, terminateNode } from "../cluster/nodes.ts";
@@ -98,7 +98,7 @@ describe("the on-demand fallback", () => {
     const [x] = spot;
 
     await suite.stack.send(
-      buildEc2Event({ kind: "spot-interruption", instanceId: instanceIdOf(x!), region: "eu-west-1" }),
+      buildEventBridgeEvent({ kind: "spot-interruption", instanceId: instanceIdOf(x!), region: "eu-west-1" }),
     );
     for (const [name, compute] of [
       ["first", "fargate"],

@@ -10,7 +10,7 @@ import { GetQueueAttributesCommand, SendMessageCommand } from "@aws-sdk/client-s
 import { AdmissionregistrationV1Api, type V1Node } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
-import { buildEc2Event } from "../../watcher/sqs/eventBuilder.ts";
+import { buildEventBridgeEvent } from "../../watcher/sqs/eventBuilder.ts";
 import { ignoreNotFound } from "../cluster/api-errors.ts";
 import { testKubeConfig, testKubeconfigPath } from "../cluster/kube.ts";
 import { useNamespace } from "../cluster/namespace.ts";
@@ -186,7 +186,7 @@ describe("an interruption whose flips keep failing", () => {
     await rejectUpdatesOfPoisoned();
     const w = await watcherOn(queueUrl, "watcher-poisoned");
 
-    const event = buildEc2Event({
+    const event = buildEventBridgeEvent({
       kind: "spot-interruption",
       instanceId: instanceIdOf(node),
       region: "eu-west-1",

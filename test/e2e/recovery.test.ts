@@ -12,7 +12,7 @@ import {
 } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
-import { buildEc2Event } from "../../watcher/sqs/eventBuilder.ts";
+import { buildEventBridgeEvent } from "../../watcher/sqs/eventBuilder.ts";
 import { testKubeConfig } from "../cluster/kube.ts";
 import { useNamespace } from "../cluster/namespace.ts";
 import {
@@ -130,7 +130,7 @@ describe("recovery to spot", () => {
     const original = (await create(app)).spec!.template;
 
     await suite.stack.send(
-      buildEc2Event({ kind: "spot-interruption", instanceId: instanceIdOf(x!), region: "eu-west-1" }),
+      buildEventBridgeEvent({ kind: "spot-interruption", instanceId: instanceIdOf(x!), region: "eu-west-1" }),
     );
     // With the short cooldown, recovery may start as soon as the move is healthy: wait for the move itself,
     // and read its verdict from the Events afterwards.
@@ -393,7 +393,11 @@ describe("recovery to spot", () => {
       (await podsOf(kc, ns.name, "race")).some((p) => p.spec?.nodeName === nodeName(target!)),
     );
     await suite.stack.send(
-      buildEc2Event({ kind: "spot-interruption", instanceId: instanceIdOf(target!), region: "eu-west-1" }),
+      buildEventBridgeEvent({
+        kind: "spot-interruption",
+        instanceId: instanceIdOf(target!),
+        region: "eu-west-1",
+      }),
     );
 
     const d = await waitForAnnotations(

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { CoordinationV1Api, KubeConfig, type V1Node } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
-import { buildEc2Event } from "../../watcher/sqs/eventBuilder.ts";
+import { buildEventBridgeEvent } from "../../watcher/sqs/eventBuilder.ts";
 import { testKubeConfig, testKubeconfigPath } from "../cluster/kube.ts";
 import { useNamespace } from "../cluster/namespace.ts";
 import { addSpotNodes, instanceIdOf, terminateNode } from "../cluster/nodes.ts";
@@ -67,7 +67,11 @@ describe("when the apiserver is unreachable mid-event", () => {
     const node = await appOnNewNode("outage");
     proxy.cut();
     await stack.send(
-      buildEc2Event({ kind: "spot-interruption", instanceId: instanceIdOf(node), region: "eu-west-1" }),
+      buildEventBridgeEvent({
+        kind: "spot-interruption",
+        instanceId: instanceIdOf(node),
+        region: "eu-west-1",
+      }),
     );
     await waitFor(
       "the watcher to fail the event and leave it for a retry",
@@ -116,7 +120,11 @@ describe("when the leader dies", () => {
 
     const node = await appOnNewNode("failover");
     await stack.send(
-      buildEc2Event({ kind: "spot-interruption", instanceId: instanceIdOf(node), region: "eu-west-1" }),
+      buildEventBridgeEvent({
+        kind: "spot-interruption",
+        instanceId: instanceIdOf(node),
+        region: "eu-west-1",
+      }),
     );
     await waitForAnnotations(
       kc,

@@ -13,7 +13,7 @@ import type { V1Deployment, V1DeploymentStrategy, V1Node } from "@kubernetes/cli
 import { beforeAll, describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
 import { SURGE_STRATEGY } from "../../core/moveStrategy.ts";
-import { buildEc2Event } from "../../watcher/sqs/eventBuilder.ts";
+import { buildEventBridgeEvent } from "../../watcher/sqs/eventBuilder.ts";
 import { startupDelayAnnotation } from "../cluster/kwok-stages.ts";
 import { testKubeConfig } from "../cluster/kube.ts";
 import { useNamespace } from "../cluster/namespace.ts";
@@ -116,7 +116,11 @@ describe("a spot interruption with Fargate as slow as EKS's", () => {
   it("moves Deployments of every strategy to Fargate before the node dies, never below their replicas", async () => {
     t0 = Date.now();
     await suite.stack.send(
-      buildEc2Event({ kind: "spot-interruption", instanceId: instanceIdOf(doomed), region: "eu-west-1" }),
+      buildEventBridgeEvent({
+        kind: "spot-interruption",
+        instanceId: instanceIdOf(doomed),
+        region: "eu-west-1",
+      }),
     );
 
     // a GitOps re-apply during the move neither undoes the surge nor ends it early

@@ -11,7 +11,7 @@ import fastJsonPatch from "fast-json-patch";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
 import { APPLY_RULE } from "../../core/applyRule.ts";
-import { buildEc2Event } from "../../watcher/sqs/eventBuilder.ts";
+import { buildEventBridgeEvent } from "../../watcher/sqs/eventBuilder.ts";
 import { testKubeConfig, testKubeconfigPath } from "../cluster/kube.ts";
 import { useNamespace } from "../cluster/namespace.ts";
 import { addSpotNodes, cordon, instanceIdOf, terminateNode } from "../cluster/nodes.ts";
@@ -248,7 +248,11 @@ describe("GitOps appliers during a Fargate stint and after recovery", () => {
     const node = nodes[0]!;
     await cordon(kc, node.metadata!.name!); // as a termination handler does: recovery cannot pick it either
     await stack.send(
-      buildEc2Event({ kind: "spot-interruption", instanceId: instanceIdOf(node), region: "eu-west-1" }),
+      buildEventBridgeEvent({
+        kind: "spot-interruption",
+        instanceId: instanceIdOf(node),
+        region: "eu-west-1",
+      }),
     );
     for (const a of all) {
       await waitForAnnotations(kc, ns.name, a.name, "healthy on Fargate", healthyOn("fargate"));

@@ -2,8 +2,8 @@
 import { readFileSync } from "node:fs";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { PermanentError, RetryableError } from "../../core/errors.ts";
-import { buildEc2Event, wrapInSnsNotification } from "../../watcher/sqs/eventBuilder.ts";
-import type { Ec2Event, EventHandler } from "../../watcher/sqs/ec2Event.ts";
+import { buildEventBridgeEvent, wrapInSnsNotification } from "../../watcher/sqs/eventBuilder.ts";
+import type { InterruptionEvent, EventHandler } from "../../watcher/sqs/interruptionEvent.ts";
 import { waitFor } from "../cluster/wait.ts";
 import { startSqsEmulator, type SqsEmulator } from "./emulator.ts";
 import {
@@ -20,7 +20,12 @@ const fixture = (name: string) =>
   readFileSync(new URL(`../fixtures/aws-events/${name}.json`, import.meta.url), "utf8");
 
 const spotEvent = (instanceId = "i-0b662ef9931388ba0") =>
-  buildEc2Event({ kind: "spot-interruption", instanceId, region: "us-east-1", account: "123456789012" });
+  buildEventBridgeEvent({
+    kind: "spot-interruption",
+    instanceId,
+    region: "us-east-1",
+    account: "123456789012",
+  });
 
 const waitOptions = { timeoutMs: 20_000, intervalMs: 50 };
 
@@ -48,8 +53,8 @@ async function setup(handler: EventHandler, options: Parameters<typeof startTest
   return { queueUrl, sender, ...consumer };
 }
 
-function recordingHandler(): { handler: EventHandler; events: Ec2Event[] } {
-  const events: Ec2Event[] = [];
+function recordingHandler(): { handler: EventHandler; events: InterruptionEvent[] } {
+  const events: InterruptionEvent[] = [];
   return { events, handler: async (event) => void events.push(event) };
 }
 
@@ -58,7 +63,7 @@ const emptied = (t: Pick<TestConsumer, "client">, queueUrl: string) =>
 
 describe("SqsConsumer with the SQS emulator", () => {
   it("hands a spot interruption to the handler with a per-event logger, then deletes it", async () => {
-    const seen: { event: Ec2Event; receivedAt: number }[] = [];
+    const seen: { event: InterruptionEvent; receivedAt: number }[] = [];
     const t = await setup(async (event, { log, receivedAt }) => {
       log.info("cluster side acting");
       seen.push({ event, receivedAt });
@@ -91,7 +96,11 @@ describe("SqsConsumer with the SQS emulator", () => {
   it("handles events wrapped in SNS notifications", async () => {
     const { handler, events } = recordingHandler();
     const t = await setup(handler);
-    const built = buildEc2Event({ kind: "instance-stopping", instanceId: "i-0a1b2c3d", region: "eu-west-1" });
+    const built = buildEventBridgeEvent({
+      kind: "instance-stopping",
+      instanceId: "i-0a1b2c3d",
+      region: "eu-west-1",
+    });
     await send(t.sender, t.queueUrl, fixture("sns-wrapped-spot-interruption-warning"));
     await send(t.sender, t.queueUrl, wrapInSnsNotification(built));
 
@@ -123,7 +132,7 @@ describe("SqsConsumer with the SQS emulator", () => {
     const { handler, events } = recordingHandler();
     const t = await setup(handler);
     const hook = JSON.parse(fixture("autoscaling-hook-notification-terminate")) as Record<string, string>;
-    const viaEventBridge = buildEc2Event({
+    const viaEventBridge = buildEventBridgeEvent({
       kind: "asg-termination",
       instanceId: hook["EC2InstanceId"]!,
       region: "us-east-1",
@@ -205,7 +214,7 @@ describe("SqsConsumer with the SQS emulator", () => {
 
   it("leaves an event whose handling failed retryably; it comes back and is handled exactly once", async () => {
     let calls = 0;
-    const handled: Ec2Event[] = [];
+    const handled: InterruptionEvent[] = [];
     const t = await setup(
       async (event) => {
         calls += 1;

@@ -3,7 +3,7 @@
 import { CoreV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runDrill } from "../../cli/drill.ts";
-import type { Ec2Event } from "../../watcher/sqs/ec2Event.ts";
+import type { InterruptionEvent } from "../../watcher/sqs/interruptionEvent.ts";
 import { addFargateNode, addSpotNodes } from "../cluster/nodes.ts";
 import { testKubeConfig, testKubeconfigPath } from "../cluster/kube.ts";
 import { waitFor } from "../cluster/wait.ts";
@@ -29,7 +29,7 @@ describe("spot-orchestrator drill", () => {
     const name = node!.metadata!.name!;
     nodes.push(name);
     const queueUrl = await emulator.createQueue(uniqueQueueName("drill"));
-    const received: Ec2Event[] = [];
+    const received: InterruptionEvent[] = [];
     const consumer = startTestConsumer(emulator, queueUrl, async (event) => void received.push(event));
     const lines: string[] = [];
     try {

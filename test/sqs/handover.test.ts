@@ -6,8 +6,8 @@
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { Ec2Event } from "../../watcher/sqs/ec2Event.ts";
-import { buildEc2Event } from "../../watcher/sqs/eventBuilder.ts";
+import type { InterruptionEvent } from "../../watcher/sqs/interruptionEvent.ts";
+import { buildEventBridgeEvent } from "../../watcher/sqs/eventBuilder.ts";
 import { clusterDir } from "../cluster/paths.ts";
 import { waitFor } from "../cluster/wait.ts";
 import { readLog, type LogLine } from "../stack/logs.ts";
@@ -33,7 +33,7 @@ afterAll(async () => {
 });
 
 const spotEvent = (instanceId: string) =>
-  buildEc2Event({ kind: "spot-interruption", instanceId, region: "us-east-1" });
+  buildEventBridgeEvent({ kind: "spot-interruption", instanceId, region: "us-east-1" });
 
 /** A consumer process on the queue, logging to `<logDir>/<queue name>.log`. */
 function consumerProcess(queueUrl: string, mode: "handle" | "hold"): OrchestratorProcess {
@@ -60,7 +60,7 @@ const logged = (child: OrchestratorProcess, msg: string, eventId: string) =>
  */
 function nextConsumer(queueUrl: string, waitTimeSeconds = 20) {
   const handledAt = new Map<string, number>();
-  const handler = async (event: Ec2Event) => void handledAt.set(event.id, Date.now());
+  const handler = async (event: InterruptionEvent) => void handledAt.set(event.id, Date.now());
   const next = startTestConsumer(emulator, queueUrl, handler, { waitTimeSeconds });
   cleanups.push(() => next.close());
   return { handledAt, next };

@@ -6,7 +6,7 @@ import { pino, type Logger } from "pino";
 import { createWatcherMetrics, type WatcherMetrics } from "../../watcher/metrics.ts";
 import { SqsConsumer, type SqsConsumerOptions } from "../../watcher/sqs/consumer.ts";
 import { createSqsClient } from "../../watcher/sqs/queue.ts";
-import type { EventHandler } from "../../watcher/sqs/ec2Event.ts";
+import type { EventHandler } from "../../watcher/sqs/interruptionEvent.ts";
 import { emulatorRegion, useDummyAwsCredentials, type SqsEmulator } from "./emulator.ts";
 
 export type LogLine = Record<string, unknown> & { level: number; msg: string };

@@ -5,8 +5,8 @@
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { RetryableError } from "../../core/errors.ts";
-import { buildEc2Event } from "../../watcher/sqs/eventBuilder.ts";
-import type { Ec2Event } from "../../watcher/sqs/ec2Event.ts";
+import { buildEventBridgeEvent } from "../../watcher/sqs/eventBuilder.ts";
+import type { InterruptionEvent } from "../../watcher/sqs/interruptionEvent.ts";
 import { QueueReachability } from "../../watcher/sqs/reachability.ts";
 import { waitFor } from "../cluster/wait.ts";
 import { startSqsEmulator, type SqsEmulator } from "./emulator.ts";
@@ -29,7 +29,11 @@ afterAll(async () => {
 });
 
 const spotEvent = () =>
-  buildEc2Event({ kind: "spot-interruption", instanceId: "i-0b662ef9931388ba0", region: "us-east-1" });
+  buildEventBridgeEvent({
+    kind: "spot-interruption",
+    instanceId: "i-0b662ef9931388ba0",
+    region: "us-east-1",
+  });
 
 describe("a queue the consumer cannot read", () => {
   it("is reported unreachable once, after the grace period, and reachable again once, retrying every 5 s at most", async () => {
@@ -40,7 +44,7 @@ describe("a queue the consumer cannot read", () => {
       unreachable: ({ error, failures }) => told.push(`unreachable after ${failures} failures: ${error}`),
       reachable: () => told.push("reachable"),
     });
-    const handled: Ec2Event[] = [];
+    const handled: InterruptionEvent[] = [];
     const t = startTestConsumer(emulator, queueUrl, async (e) => void handled.push(e), { reachability });
     cleanups.push(() => t.close());
 
@@ -97,7 +101,7 @@ describe("an event that keeps failing", () => {
     const queueUrl = await emulator.createQueue(uniqueQueueName("poisoned"), {
       RedrivePolicy: JSON.stringify({ deadLetterTargetArn: Attributes!["QueueArn"], maxReceiveCount: 3 }),
     });
-    const givenUp: { event: Ec2Event; failure: unknown; receiveCount: number }[] = [];
+    const givenUp: { event: InterruptionEvent; failure: unknown; receiveCount: number }[] = [];
     let attempts = 0;
     const t = startTestConsumer(
       emulator,

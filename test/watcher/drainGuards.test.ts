@@ -4,7 +4,7 @@
 import { AppsV1Api, PolicyV1Api, type V1Deployment } from "@kubernetes/client-node";
 import { afterAll, describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
-import { GUARD_LABEL, guardFor } from "../../watcher/drainGuard.ts";
+import { GUARD_LABEL, guardFor } from "../../watcher/moves/drainGuard.ts";
 import { testKubeConfig } from "../cluster/kube.ts";
 import { useNamespace } from "../cluster/namespace.ts";
 import { waitFor } from "../cluster/wait.ts";

@@ -4,7 +4,7 @@
 // Prints "leading" and "stopped" as its leadership changes.
 import { createKube } from "../../core/kube.ts";
 import { createLogger } from "../../core/log.ts";
-import { LeaderElector } from "../../watcher/leaderElection.ts";
+import { LeaderElector } from "../../watcher/lease/leaderElection.ts";
 
 const [kubeconfig, namespace, name, identity, skew = "0"] = process.argv.slice(2);
 if (!kubeconfig || !namespace || !name || !identity || !Number.isInteger(Number(skew))) {

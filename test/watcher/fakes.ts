@@ -5,8 +5,8 @@ import type { V1Deployment, V1ObjectReference } from "@kubernetes/client-node";
 import { PermanentError, RetryableError } from "../../core/errors.ts";
 import type { Alerter } from "../../watcher/alerts/alerter.ts";
 import type { DeploymentEvent } from "../../watcher/alerts/kubeEvents.ts";
-import type { LifecycleActions } from "../../watcher/lifecycleActions.ts";
-import type { AsgTermination } from "../../watcher/sqs/ec2Event.ts";
+import type { LifecycleActions } from "../../watcher/migration/lifecycleActions.ts";
+import type { AsgTermination } from "../../watcher/sqs/interruptionEvent.ts";
 import {
   keyOf,
   refOf,
@@ -14,7 +14,7 @@ import {
   type Deployments,
   type KeyPatch,
   type DeploymentPatch,
-} from "../../watcher/deployments.ts";
+} from "../../watcher/moves/deployments.ts";
 
 type Operation = "read" | "list" | "patch" | "replace";
 

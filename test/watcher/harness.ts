@@ -21,15 +21,15 @@ import { createMetrics } from "../../webhook/metrics.ts";
 import { REPORTING_CONTROLLER } from "../../watcher/alerts/kubeEvents.ts";
 import { ClusterIndex } from "../../watcher/cluster/clusterIndex.ts";
 import type { NodeIndex } from "../../watcher/cluster/nodeIndex.ts";
-import { scopeOf } from "../../watcher/deployments.ts";
-import type { DriftRepair } from "../../watcher/drift.ts";
-import type { FollowUps } from "../../watcher/followUp.ts";
+import { scopeOf } from "../../watcher/moves/deployments.ts";
+import type { DriftRepair } from "../../watcher/moves/drift.ts";
+import type { FollowUps } from "../../watcher/moves/followUp.ts";
 import type { Recovery } from "../../watcher/recovery/loop.ts";
-import { leaderWork } from "../../watcher/leaderTerm.ts";
+import { leaderWork } from "../../watcher/lease/leaderTerm.ts";
 import { createWatcherMetrics, type WatcherMetrics } from "../../watcher/metrics.ts";
 import { InterruptionLog } from "../../watcher/recovery/interruptionLog.ts";
-import type { Ec2Event } from "../../watcher/sqs/ec2Event.ts";
-import { buildEc2Event } from "../../watcher/sqs/eventBuilder.ts";
+import type { InterruptionEvent } from "../../watcher/sqs/interruptionEvent.ts";
+import { buildEventBridgeEvent } from "../../watcher/sqs/eventBuilder.ts";
 import { parseMessageBody } from "../../watcher/sqs/parseEvent.ts";
 import { generateSelfSigned } from "../../webhook/selfSigned.ts";
 import { testKubeconfigPath } from "../cluster/kube.ts";
@@ -79,7 +79,7 @@ export interface TestWatcher {
   /** Lifecycle actions the watcher completed. */
   lifecycle: ReturnType<typeof recordingLifecycle>;
   /** Hands an event to the leader's handling, as the SQS consumer does. */
-  handle(event: Ec2Event): Promise<void>;
+  handle(event: InterruptionEvent): Promise<void>;
   /** Follows the moves left in progress among the opted-in Deployments, as a new leader does. */
   resume(): Promise<number>;
   /** Deletes the drain guards a previous leader left, and keeps the deadlines of the rest, as a new leader does. */
@@ -131,8 +131,11 @@ export async function startTestWatcher(config: Config, log: Logger = quietLog): 
 }
 
 /** An EventBridge event (a spot interruption warning by default) for the node, as the SQS consumer hands it over. */
-export function interruptionFor(node: V1Node, kind: Ec2Event["kind"] = "spot-interruption"): Ec2Event {
-  const event = buildEc2Event({
+export function interruptionFor(
+  node: V1Node,
+  kind: InterruptionEvent["kind"] = "spot-interruption",
+): InterruptionEvent {
+  const event = buildEventBridgeEvent({
     kind,
     instanceId: instanceIdOf(node),
     region: "eu-west-1",

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { testKubeConfig, testKubeconfigPath } from "../cluster/kube.ts";
 import { useNamespace } from "../cluster/namespace.ts";
 import { waitFor } from "../cluster/wait.ts";
-import { LeaderElector } from "../../watcher/leaderElection.ts";
+import { LeaderElector } from "../../watcher/lease/leaderElection.ts";
 import { quietLog, testKube } from "./harness.ts";
 
 const kc = testKubeConfig();

@@ -1,13 +1,13 @@
 // Who is told when something happens: Slack when it is configured, the log otherwise. Alerts are never
 // awaited on the migration path and never throw.
 import type { Logger } from "../../core/log.ts";
-import { keyOf, type DeploymentRef } from "../deployments.ts";
+import { keyOf, type DeploymentRef } from "../moves/deployments.ts";
 import type { WatcherMetrics } from "../metrics.ts";
-import type { Ec2Event } from "../sqs/ec2Event.ts";
+import type { InterruptionEvent } from "../sqs/interruptionEvent.ts";
 import { SlackAlerter, type SlackAlerterOptions } from "./slack.ts";
 
 export interface InterruptionAlert {
-  event: Ec2Event;
+  event: InterruptionEvent;
   node: string;
   /** Moving to Fargate. */
   deployments: DeploymentRef[];

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { pino } from "pino";
 import { createWatcherMetrics } from "../metrics.ts";
-import type { Ec2Event } from "../sqs/ec2Event.ts";
+import type { InterruptionEvent } from "../sqs/interruptionEvent.ts";
 import { createAlerter, type AlerterOptions } from "./alerter.ts";
 import { parseRetryAfter } from "./slack.ts";
 import type { SlackMessage } from "./slackMessages.ts";
@@ -73,7 +73,7 @@ function alerter(options: Partial<AlerterOptions> & Pick<AlerterOptions, "webhoo
   return { slack, metrics, lines, count };
 }
 
-const event: Ec2Event = {
+const event: InterruptionEvent = {
   id: "1e5527d7-bb36-4607-3370-4164db56a40e",
   kind: "spot-interruption",
   detailType: "EC2 Spot Instance Interruption Warning",

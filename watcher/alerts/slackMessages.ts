@@ -1,6 +1,6 @@
 // The layout of the Slack messages: Block Kit blocks with a plain-text fallback, Slack's limits respected.
-import { keyOf, type DeploymentRef } from "../deployments.ts";
-import { describeEvent, type Ec2Event, type EventKind } from "../sqs/ec2Event.ts";
+import { keyOf, type DeploymentRef } from "../moves/deployments.ts";
+import { describeEvent, type InterruptionEvent, type EventKind } from "../sqs/interruptionEvent.ts";
 import type { InterruptionAlert, SummaryAlert } from "./alerter.ts";
 
 export interface SlackMessage {
@@ -98,7 +98,7 @@ export function messageFormat(clusterName?: string) {
   };
 }
 
-function deadline(event: Ec2Event): string {
+function deadline(event: InterruptionEvent): string {
   if (!event.deadline) return "not given";
   const seconds = Math.floor(event.deadline.getTime() / 1000);
   // Slack shows the date in the reader's time zone; the ISO time is the fallback.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { V1Deployment, V1OwnerReference, V1Pod } from "@kubernetes/client-node";
 import { Annotation } from "../../core/contract.ts";
-import { countsAsOptedIn } from "../deployments.ts";
+import { countsAsOptedIn } from "../moves/deployments.ts";
 import {
   affectedDeployments,
   deploymentNameOf,

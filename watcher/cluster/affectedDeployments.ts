@@ -5,7 +5,7 @@ import type { V1Deployment, V1OwnerReference, V1Pod, V1ReplicaSet } from "@kuber
 import { classify, statusOf, type Kube } from "../../core/kube.ts";
 import { isEmptySelector, selectorMatches } from "../../core/labelSelector.ts";
 import { mapLimit } from "../../core/mapLimit.ts";
-import { countsAsOptedIn, keyOf, type DeploymentRef, type Scope } from "../deployments.ts";
+import { countsAsOptedIn, keyOf, type DeploymentRef, type Scope } from "../moves/deployments.ts";
 import type { DeploymentLookup } from "./deploymentIndex.ts";
 import type { PodLookup } from "./podIndex.ts";
 import { controllerOf, holdsNode } from "./pods.ts";

@@ -2,7 +2,7 @@
 // nodes, the pods that hold them, and the Deployments of the watched namespaces.
 import type { Kube } from "../../core/kube.ts";
 import type { Logger } from "../../core/log.ts";
-import type { Scope } from "../deployments.ts";
+import type { Scope } from "../moves/deployments.ts";
 import { DeploymentIndex, type DeploymentLookup } from "./deploymentIndex.ts";
 import { NodeIndex, type NodeLookup } from "./nodeIndex.ts";
 import { PodIndex, type PodLookup } from "./podIndex.ts";

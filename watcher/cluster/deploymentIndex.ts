@@ -5,7 +5,7 @@
 import type { KubernetesObject, V1Deployment } from "@kubernetes/client-node";
 import type { Kube } from "../../core/kube.ts";
 import type { Logger } from "../../core/log.ts";
-import { countsAsOptedIn, keyOf, refOf, type DeploymentRef, type Scope } from "../deployments.ts";
+import { countsAsOptedIn, keyOf, refOf, type DeploymentRef, type Scope } from "../moves/deployments.ts";
 import { Mirror } from "./mirror.ts";
 
 export interface DeploymentLookup {

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
 import { instanceIdOf } from "../../core/ec2.ts";
 import { podRequests } from "../../core/podRequests.ts";
-import { countsAsOptedIn, type Scope } from "../deployments.ts";
+import { countsAsOptedIn, type Scope } from "../moves/deployments.ts";
 import { spotFit } from "../recovery/spotCapacity.ts";
 import { deploymentNameOf, selects } from "./affectedDeployments.ts";
 import { slimDeployment } from "./deploymentIndex.ts";

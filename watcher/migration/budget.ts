@@ -5,7 +5,7 @@ import type { Config } from "../../core/config.ts";
 import { Annotation, priorityOf, requestedCompute } from "../../core/contract.ts";
 import { fargateSize } from "../../core/fargateSize.ts";
 import type { ClassPriority } from "../cluster/priorityClasses.ts";
-import { keyOf, refOf } from "../deployments.ts";
+import { keyOf, refOf } from "../moves/deployments.ts";
 import type { WatcherMetrics } from "../metrics.ts";
 
 /** vCPU and pods on Fargate. */

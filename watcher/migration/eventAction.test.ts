@@ -1,13 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../core/config.ts";
-import { buildEc2Event, type BuildEventOptions } from "../sqs/eventBuilder.ts";
+import { buildEventBridgeEvent, type BuildEventOptions } from "../sqs/eventBuilder.ts";
 import { parseMessageBody } from "../sqs/parseEvent.ts";
 import { eventAction } from "./eventAction.ts";
 
 const event = (kind: BuildEventOptions["kind"], eventTypeCode?: string) =>
   parseMessageBody(
     JSON.stringify(
-      buildEc2Event({
+      buildEventBridgeEvent({
         kind,
         instanceId: "i-0a1b2c3d",
         region: "eu-west-1",

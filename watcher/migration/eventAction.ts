@@ -1,7 +1,7 @@
 // What an event does to the opted-in Deployments on its instance: move them to Fargate, or only tell of it
 // (Events and one alert), by the event's kind and the settings.
 import type { Config } from "../../core/config.ts";
-import type { Ec2Event } from "../sqs/ec2Event.ts";
+import type { InterruptionEvent } from "../sqs/interruptionEvent.ts";
 
 export type EventAction = { action: "migrate" } | { action: "alert"; why: string };
 
@@ -10,7 +10,7 @@ const TAKES_INSTANCE_DOWN = /RETIREMENT|STOP|REBOOT|MAINTENANCE|TERMINATION/;
 
 const MIGRATE: EventAction = { action: "migrate" };
 
-export function eventAction(event: Ec2Event, migration: Config["migration"]): EventAction {
+export function eventAction(event: InterruptionEvent, migration: Config["migration"]): EventAction {
   switch (event.kind) {
     case "rebalance-recommendation":
       return migration.rebalanceAction === "migrate"

@@ -4,7 +4,7 @@
 // lose its pods on that node to the drainers (its drain guard is gone by then): said at the start of the move.
 import type { V1Deployment } from "@kubernetes/client-node";
 import type { Config } from "../../core/config.ts";
-import { guardUntil } from "../drainGuard.ts";
+import { guardUntil } from "../moves/drainGuard.ts";
 
 export interface AtRisk {
   deployment: V1Deployment;

@@ -11,16 +11,16 @@ import {
   unreachable,
 } from "../../test/watcher/fakes.ts";
 import type { NodeLookup } from "../cluster/nodeIndex.ts";
-import type { GuardOutcome } from "../drainGuard.ts";
-import { FollowUps } from "../followUp.ts";
+import type { GuardOutcome } from "../moves/drainGuard.ts";
+import { FollowUps } from "../moves/followUp.ts";
 import { createWatcherMetrics } from "../metrics.ts";
-import type { Ec2Event } from "../sqs/ec2Event.ts";
+import type { InterruptionEvent } from "../sqs/interruptionEvent.ts";
 import { FlipsFailed, Migrator } from "./migrator.ts";
 
 const log = createLogger({ level: "silent", format: "json" });
 const config = loadConfig({ env: {} });
 const NODE = "ip-10-0-1-7.eu-west-1.compute.internal";
-const event: Ec2Event = {
+const event: InterruptionEvent = {
   id: "e-1",
   kind: "spot-interruption",
   detailType: "EC2 Spot Instance Interruption Warning",

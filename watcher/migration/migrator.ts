@@ -10,11 +10,11 @@ import type { Alerter } from "../alerts/alerter.ts";
 import type { EventRecorder } from "../alerts/kubeEvents.ts";
 import type { NodeLookup } from "../cluster/nodeIndex.ts";
 import type { ClassPriority } from "../cluster/priorityClasses.ts";
-import { keyOf, refOf, updateDeployment, type Deployments } from "../deployments.ts";
-import { summarizeMigrations, type FollowUps, type Verdict } from "../followUp.ts";
+import { keyOf, refOf, updateDeployment, type Deployments } from "../moves/deployments.ts";
+import { summarizeMigrations, type FollowUps, type Verdict } from "../moves/followUp.ts";
 import type { WatcherMetrics } from "../metrics.ts";
-import type { DrainGuards } from "../drainGuard.ts";
-import { deadlineOf, type Ec2Event } from "../sqs/ec2Event.ts";
+import type { DrainGuards } from "../moves/drainGuard.ts";
+import { deadlineOf, type InterruptionEvent } from "../sqs/interruptionEvent.ts";
 import {
   allocate,
   budgetOf,
@@ -78,7 +78,10 @@ export class Migrator {
    * Handles one event of one instance. A duplicate for the same instance waits for the first; its own pass
    * then finds every Deployment already on fargate and skips it. Returns the verdicts of the moves.
    */
-  async handle(event: Ec2Event, context: { log: Logger; receivedAt: number }): Promise<Promise<Verdict>[]> {
+  async handle(
+    event: InterruptionEvent,
+    context: { log: Logger; receivedAt: number },
+  ): Promise<Promise<Verdict>[]> {
     const previous = this.inFlight.get(event.instanceId) ?? Promise.resolve();
     const run = previous
       .catch(() => undefined)
@@ -97,7 +100,11 @@ export class Migrator {
   }
 
   /** The flips to Fargate, and the verdicts of the moves they started (or found under way). */
-  private async migrate(event: Ec2Event, parentLog: Logger, receivedAt: number): Promise<Promise<Verdict>[]> {
+  private async migrate(
+    event: InterruptionEvent,
+    parentLog: Logger,
+    receivedAt: number,
+  ): Promise<Promise<Verdict>[]> {
     const { config, metrics, followUps } = this.deps;
     await this.synced();
     const node = this.deps.nodes.byInstanceId(event.instanceId)?.metadata?.name;
@@ -152,7 +159,7 @@ export class Migrator {
   /** Decides where each affected Deployment goes (the budget's share first), moves them and reports it. */
   private async moveAll(
     affected: V1Deployment[],
-    event: Ec2Event,
+    event: InterruptionEvent,
     node: string,
     log: Logger,
   ): Promise<FlipOutcome[]> {
@@ -215,7 +222,7 @@ export class Migrator {
   /** Flips one Deployment, deciding again on the stored version after a conflict. */
   private async flip(
     listed: V1Deployment,
-    event: Ec2Event,
+    event: InterruptionEvent,
     node: string,
     eventLog: Logger,
     overBudget: string | undefined,

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { V1Deployment, V1PodSpec } from "@kubernetes/client-node";
 import { Annotation, COMPUTE_LABEL } from "../../core/contract.ts";
 import { SURGE_STRATEGY } from "../../core/moveStrategy.ts";
-import type { Ec2Event } from "../sqs/ec2Event.ts";
+import type { InterruptionEvent } from "../sqs/interruptionEvent.ts";
 import { describeNotFargate, interruptedNodeValue, migrationPatch, planFor } from "./plan.ts";
 
 function deployment(annotations: Record<string, string>, spec?: V1PodSpec): V1Deployment {
@@ -101,7 +101,7 @@ describe("migrationPatch", () => {
         instanceId: "i-0123456789abcdef0",
         time: new Date("2026-11-30T09:59:58Z"),
         deadline: new Date("2026-11-30T10:01:58Z"),
-      } as Ec2Event;
+      } as InterruptionEvent;
       const now = new Date("2026-11-30T10:00:00.999Z");
       const own = { type: "RollingUpdate", rollingUpdate: { maxSurge: "25%", maxUnavailable: "25%" } };
       const current = { metadata: { name: "web" }, spec: { strategy: own } } as V1Deployment;

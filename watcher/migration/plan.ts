@@ -9,10 +9,10 @@ import {
   type RolloutState,
 } from "../../core/contract.ts";
 import { fargateIncompatibilities } from "../../core/placement.ts";
-import type { DeploymentPatch } from "../deployments.ts";
-import { movePatch, type WriteContext } from "../moves.ts";
+import type { DeploymentPatch } from "../moves/deployments.ts";
+import { movePatch, type WriteContext } from "../moves/patches.ts";
 import { rfc3339 } from "../../core/time.ts";
-import { deadlineOf, type Ec2Event } from "../sqs/ec2Event.ts";
+import { deadlineOf, type InterruptionEvent } from "../sqs/interruptionEvent.ts";
 
 /** Why a Deployment does not go to Fargate. */
 export type NotFargate =
@@ -54,7 +54,7 @@ export function planFor(deployment: V1Deployment, fallback: Fallback, overBudget
 export function migrationPatch(
   current: V1Deployment,
   to: OffSpot,
-  event: Ec2Event,
+  event: InterruptionEvent,
   node: string,
   context: WriteContext,
 ): DeploymentPatch {

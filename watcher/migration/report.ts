@@ -5,11 +5,11 @@ import { EventReason } from "../../core/contract.ts";
 import type { Logger } from "../../core/log.ts";
 import type { Alerter } from "../alerts/alerter.ts";
 import type { EventReasonValue, EventRecorder } from "../alerts/kubeEvents.ts";
-import { keyOf, refOf, type DeploymentRef } from "../deployments.ts";
+import { keyOf, refOf, type DeploymentRef } from "../moves/deployments.ts";
 import type { WatcherMetrics } from "../metrics.ts";
 import { rfc3339 } from "../../core/time.ts";
-import type { GuardOutcome } from "../drainGuard.ts";
-import { deadlineOf, describeEvent, type Ec2Event } from "../sqs/ec2Event.ts";
+import type { GuardOutcome } from "../moves/drainGuard.ts";
+import { deadlineOf, describeEvent, type InterruptionEvent } from "../sqs/interruptionEvent.ts";
 import type { AtRisk } from "./forecast.ts";
 import { describeNotFargate, interruptedNodeValue, type NotFargate, type Plan } from "./plan.ts";
 
@@ -36,7 +36,7 @@ interface Told {
 /** `budget`: the Fargate budget's use once this interruption's moves are done, when there is a budget. */
 export function reportFlips(
   deps: ReportDeps,
-  event: Ec2Event,
+  event: InterruptionEvent,
   node: string,
   outcomes: FlipOutcome[],
   log: Logger,
@@ -111,17 +111,18 @@ function notFargate(
 }
 
 /** The Event reason and skip label of each kind that may only alert (see eventAction.ts). */
-const ALERT_ONLY: Partial<Record<Ec2Event["kind"], { reason: EventReasonValue; skipped: string }>> = {
-  "rebalance-recommendation": { reason: EventReason.rebalanceRecommended, skipped: "rebalance-alert" },
-  "scheduled-change": { reason: EventReason.scheduledChangeAnnounced, skipped: "scheduled-change-alert" },
-  "asg-termination": { reason: EventReason.instanceTerminating, skipped: "asg-termination-alert" },
-};
+const ALERT_ONLY: Partial<Record<InterruptionEvent["kind"], { reason: EventReasonValue; skipped: string }>> =
+  {
+    "rebalance-recommendation": { reason: EventReason.rebalanceRecommended, skipped: "rebalance-alert" },
+    "scheduled-change": { reason: EventReason.scheduledChangeAnnounced, skipped: "scheduled-change-alert" },
+    "asg-termination": { reason: EventReason.instanceTerminating, skipped: "asg-termination-alert" },
+  };
 const OTHER_ALERT = { reason: EventReason.instanceTerminating, skipped: "alert" };
 
 /** An event that only alerts (`why`, e.g. REBALANCE_ACTION=alert): Events and one alert, nothing moved. */
 export function reportAlertOnly(
   deps: ReportDeps,
-  event: Ec2Event,
+  event: InterruptionEvent,
   node: string,
   deployments: V1Deployment[],
   why: string,
@@ -169,7 +170,7 @@ export function reportGuard(
  */
 export function reportAtRisk(
   deps: ReportDeps,
-  event: Ec2Event,
+  event: InterruptionEvent,
   node: string,
   late: AtRisk[],
   log: Logger,

@@ -11,10 +11,10 @@ import {
   unreachable,
 } from "../../test/watcher/fakes.ts";
 import type { NodeLookup } from "../cluster/nodeIndex.ts";
-import { FollowUps } from "../followUp.ts";
+import { FollowUps } from "../moves/followUp.ts";
 import { createWatcherMetrics } from "../metrics.ts";
-import type { FollowResult } from "../moves.ts";
-import type { FollowRollout } from "../rollout.ts";
+import type { FollowResult } from "../moves/patches.ts";
+import type { FollowRollout } from "../moves/rollout.ts";
 import { InterruptionLog } from "./interruptionLog.ts";
 import { Recovery } from "./loop.ts";
 import { unrecordedMove } from "./policy.ts";

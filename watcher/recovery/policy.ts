@@ -5,7 +5,7 @@ import { backoff } from "../../core/backoff.ts";
 import { Annotation, isOffSpot, requestedCompute, type OffSpot } from "../../core/contract.ts";
 import { formatDuration } from "../../core/duration.ts";
 import { parseTime, rfc3339 } from "../../core/time.ts";
-import { failedRecoveries } from "../moves.ts";
+import { failedRecoveries } from "../moves/patches.ts";
 
 export interface RecoveryTiming {
   cooldown: number;

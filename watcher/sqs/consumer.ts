@@ -8,7 +8,7 @@ import { backoff } from "../../core/backoff.ts";
 import { settleWithin } from "../../core/settleWithin.ts";
 import type { Logger } from "../../core/log.ts";
 import type { WatcherMetrics } from "../metrics.ts";
-import type { EventHandler } from "./ec2Event.ts";
+import type { EventHandler } from "./interruptionEvent.ts";
 import { MessageHandler, type GivenUpHandler } from "./messageHandler.ts";
 import { awsErrorText, SqsQueue } from "./queue.ts";
 import type { QueueReachability } from "./reachability.ts";

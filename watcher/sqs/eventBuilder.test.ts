@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { buildEc2Event, wrapInSnsNotification } from "./eventBuilder.ts";
+import { buildEventBridgeEvent, wrapInSnsNotification } from "./eventBuilder.ts";
 import { parseMessageBody } from "./parseEvent.ts";
 
 const fixture = (name: string) =>
@@ -10,9 +10,9 @@ const fixture = (name: string) =>
 
 const time = new Date("2026-11-02T14:05:10.250Z");
 
-describe("buildEc2Event", () => {
+describe("buildEventBridgeEvent", () => {
   it("builds a spot interruption shaped like the captured one: no instance-action-time unless asked", () => {
-    const event = buildEc2Event({
+    const event = buildEventBridgeEvent({
       kind: "spot-interruption",
       instanceId: "i-0b662ef9931388ba0",
       region: "us-east-1",
@@ -26,8 +26,12 @@ describe("buildEc2Event", () => {
     expect(event.resources).toEqual(["arn:aws:ec2:us-east-1:123456789012:instance/i-0b662ef9931388ba0"]);
     const deadline = new Date("2026-11-02T14:06:00Z");
     expect(
-      buildEc2Event({ kind: "spot-interruption", instanceId: "i-0a1b2c3d", region: "eu-west-1", deadline })
-        .detail,
+      buildEventBridgeEvent({
+        kind: "spot-interruption",
+        instanceId: "i-0a1b2c3d",
+        region: "eu-west-1",
+        deadline,
+      }).detail,
     ).toEqual({
       "instance-id": "i-0a1b2c3d",
       "instance-action": "terminate",
@@ -40,7 +44,12 @@ describe("buildEc2Event", () => {
     (name) => {
       const captured = fixture(name) as { source: string; detail: Record<string, unknown> };
       const kind = captured.source === "aws.health" ? "scheduled-change" : "asg-termination";
-      const event = buildEc2Event({ kind, instanceId: "i-0b662ef9931388ba0", region: "us-east-1", time });
+      const event = buildEventBridgeEvent({
+        kind,
+        instanceId: "i-0b662ef9931388ba0",
+        region: "us-east-1",
+        time,
+      });
       expect(Object.keys(event).sort()).toEqual(Object.keys(captured).sort());
       // the Health detail's communicationId is AWS's own bookkeeping
       const keys = Object.keys(captured.detail).filter((k) => k !== "communicationId");
@@ -57,7 +66,13 @@ describe("buildEc2Event", () => {
     { kind: "asg-termination", detail: { LifecycleHookName: "spot-orchestrator" } },
   ] as const)("builds a $kind that the parser reads back", ({ kind, detail }) => {
     const deadline = new Date("2026-11-02T14:06:00Z");
-    const built = buildEc2Event({ kind, instanceId: "i-0a1b2c3d", region: "eu-west-1", time, deadline });
+    const built = buildEventBridgeEvent({
+      kind,
+      instanceId: "i-0a1b2c3d",
+      region: "eu-west-1",
+      time,
+      deadline,
+    });
     expect(built.detail).toMatchObject(detail);
     expect(built.id).toMatch(/^[0-9a-f-]{36}$/);
     for (const body of [JSON.stringify(built), JSON.stringify(wrapInSnsNotification(built))]) {
@@ -78,20 +93,21 @@ describe("buildEc2Event", () => {
 
   it("uses the partition of the region in the instance ARN", () => {
     const arn = (region: string) =>
-      buildEc2Event({ kind: "rebalance-recommendation", instanceId: "i-0a1b2c3d", region }).resources[0];
+      buildEventBridgeEvent({ kind: "rebalance-recommendation", instanceId: "i-0a1b2c3d", region })
+        .resources[0];
     expect(arn("cn-north-1")).toMatch(/^arn:aws-cn:ec2:cn-north-1:/);
     expect(arn("us-gov-west-1")).toMatch(/^arn:aws-us-gov:ec2:us-gov-west-1:/);
   });
 
   it("gives each event its own id", () => {
     const build = () =>
-      buildEc2Event({ kind: "spot-interruption", instanceId: "i-0a1b2c3d", region: "us-east-1" });
+      buildEventBridgeEvent({ kind: "spot-interruption", instanceId: "i-0a1b2c3d", region: "us-east-1" });
     expect(build().id).not.toBe(build().id);
   });
 
   it("refuses an instance id AWS would never send", () => {
     expect(() =>
-      buildEc2Event({ kind: "spot-interruption", instanceId: "ip-10-0-1-7", region: "us-east-1" }),
+      buildEventBridgeEvent({ kind: "spot-interruption", instanceId: "ip-10-0-1-7", region: "us-east-1" }),
     ).toThrow(/not an EC2 instance id/);
   });
 });

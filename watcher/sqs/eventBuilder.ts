@@ -3,7 +3,12 @@
 import { randomUUID } from "node:crypto";
 import { isInstanceId } from "../../core/ec2.ts";
 import { rfc3339 } from "../../core/time.ts";
-import { EVENT_TYPES, type EventKind, type InstanceStopping, type LifecycleAction } from "./ec2Event.ts";
+import {
+  EVENT_TYPES,
+  type EventKind,
+  type InstanceStopping,
+  type LifecycleAction,
+} from "./interruptionEvent.ts";
 
 export interface EventBridgeEvent {
   version: string;
@@ -46,7 +51,7 @@ export interface BuildEventOptions {
 const PLACEHOLDER_ACCOUNT = "000000000000";
 const SCHEDULED_CHANGE_NOTICE_MS = 14 * 24 * 3_600_000;
 
-export function buildEc2Event(options: BuildEventOptions): EventBridgeEvent {
+export function buildEventBridgeEvent(options: BuildEventOptions): EventBridgeEvent {
   if (!isInstanceId(options.instanceId)) {
     throw new Error(`"${options.instanceId}" is not an EC2 instance id (i- and 8 or 17 hex digits)`);
   }

@@ -5,7 +5,7 @@ import type { Message } from "@aws-sdk/client-sqs";
 import { PermanentError, toError } from "../../core/errors.ts";
 import type { Logger } from "../../core/log.ts";
 import type { WatcherMetrics } from "../metrics.ts";
-import { occurrenceOf, type Ec2Event, type EventHandler } from "./ec2Event.ts";
+import { occurrenceOf, type InterruptionEvent, type EventHandler } from "./interruptionEvent.ts";
 import { parseMessageBody } from "./parseEvent.ts";
 import { awsErrorText, type SqsQueue } from "./queue.ts";
 import { RecentIds } from "./recentIds.ts";
@@ -22,7 +22,7 @@ import { VisibilityHeartbeat } from "./visibilityHeartbeat.ts";
 
 /** Told when an event failed on its last attempt: the queue moves it to the dead-letter queue next. */
 export type GivenUpHandler = (
-  event: Ec2Event,
+  event: InterruptionEvent,
   failure: unknown,
   context: { log: Logger; receiveCount: number },
 ) => void;
@@ -69,7 +69,7 @@ export class MessageHandler {
       return;
     }
 
-    let event: Ec2Event;
+    let event: InterruptionEvent;
     try {
       event = parseMessageBody(message.Body ?? "");
     } catch (err) {
@@ -125,7 +125,7 @@ export class MessageHandler {
 
   /** Runs the handler and settles the message by the outcome. `release` stops the visibility extensions. */
   private async runHandler(
-    event: Ec2Event,
+    event: InterruptionEvent,
     message: Message,
     receivedAt: number,
     log: Logger,

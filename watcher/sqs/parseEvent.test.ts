@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { PermanentError } from "../../core/errors.ts";
-import { EVENT_TYPES } from "./ec2Event.ts";
+import { EVENT_TYPES } from "./interruptionEvent.ts";
 import { parseMessageBody } from "./parseEvent.ts";
 
 const fixture = (name: string) =>

@@ -1,4 +1,4 @@
-// Turns an SQS message body into an Ec2Event: an EventBridge envelope, or the notification of an Auto Scaling
+// Turns an SQS message body into an InterruptionEvent: an EventBridge envelope, or the notification of an Auto Scaling
 // lifecycle hook whose target is the queue itself (no envelope: the lifecycle action's fields at the top
 // level), either of them directly or inside an SNS notification. Only the fields the orchestrator uses are
 // read: AWS varies ids, times, regions and ARNs.
@@ -10,11 +10,11 @@ import {
   SPOT_NOTICE_MS,
   STOPPING_STATES,
   type AsgTermination,
-  type Ec2Event,
+  type InterruptionEvent,
   type EventKind,
   type InstanceStopping,
   type ScheduledChange,
-} from "./ec2Event.ts";
+} from "./interruptionEvent.ts";
 
 const KINDS = new Map<string, EventKind>(
   Object.entries(EVENT_TYPES).map(([kind, t]) => [`${t.source} ${t.detailType}`, kind as EventKind]),
@@ -26,9 +26,9 @@ const TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING";
 const TEST_NOTIFICATION = "autoscaling:TEST_NOTIFICATION";
 
 type Envelope = Record<string, unknown>;
-type Common = Pick<Ec2Event, "id" | "detailType" | "region" | "account" | "time">;
+type Common = Pick<InterruptionEvent, "id" | "detailType" | "region" | "account" | "time">;
 
-export function parseMessageBody(body: string): Ec2Event {
+export function parseMessageBody(body: string): InterruptionEvent {
   const outer = parseObject(body, "message body");
   const message = outer["Type"] === "Notification" ? unwrapSns(outer) : outer;
   return isHookNotification(message) ? parseHookNotification(message) : parseEnvelope(message);
@@ -42,7 +42,7 @@ function unwrapSns(notification: Envelope): Envelope {
   return parseObject(message, "SNS Message");
 }
 
-function parseEnvelope(envelope: Envelope): Ec2Event {
+function parseEnvelope(envelope: Envelope): InterruptionEvent {
   const source = envelope["source"];
   if (typeof source !== "string" || !SOURCES.includes(source)) {
     throw new PermanentError(

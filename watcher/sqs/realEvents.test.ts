@@ -10,7 +10,7 @@ import { loadConfig } from "../../core/config.ts";
 import { PermanentError } from "../../core/errors.ts";
 import { parseTime } from "../../core/time.ts";
 import { eventAction } from "../migration/eventAction.ts";
-import { SPOT_NOTICE_MS, type Ec2Event } from "./ec2Event.ts";
+import { SPOT_NOTICE_MS, type InterruptionEvent } from "./interruptionEvent.ts";
 import { parseMessageBody } from "./parseEvent.ts";
 
 const REAL = fileURLToPath(new URL("../../../shared/fixtures/aws-events/real/", import.meta.url));
@@ -128,7 +128,8 @@ function messageOf(body: string): Record<string, unknown> {
 }
 
 type Outcome =
-  { act: true; event: Ec2Event; action: "migrate" | "alert" } | { act: false; error: PermanentError };
+  | { act: true; event: InterruptionEvent; action: "migrate" | "alert" }
+  | { act: false; error: PermanentError };
 
 function outcomeOf(body: string): Outcome {
   try {

@@ -5,7 +5,7 @@ import type { Message } from "@aws-sdk/client-sqs";
 import { PermanentError, RetryableError, toError } from "../../core/errors.ts";
 import type { Logger } from "../../core/log.ts";
 import type { WatcherMetrics } from "../metrics.ts";
-import type { Ec2Event } from "./ec2Event.ts";
+import type { InterruptionEvent } from "./interruptionEvent.ts";
 import type { SqsQueue } from "./queue.ts";
 
 /** Outcome labels of `eventsReceived{result}` besides the PermanentError kinds. */
@@ -42,7 +42,7 @@ export type HandlerOutcome =
 export async function settle(
   settlement: Settlement,
   message: Message,
-  event: Ec2Event,
+  event: InterruptionEvent,
   outcome: HandlerOutcome,
   log: Logger,
 ): Promise<void> {

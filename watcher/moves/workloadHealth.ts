@@ -9,11 +9,11 @@ import type {
   V1ReplicaSet,
   V1Service,
 } from "@kubernetes/client-node";
-import { Annotation, type Compute } from "../core/contract.ts";
-import type { Kube } from "../core/kube.ts";
-import { selectorString } from "../core/labelSelector.ts";
-import { arrivedOn } from "./cluster/nodeKinds.ts";
-import { controllerOf, isPodReady } from "./cluster/pods.ts";
+import { Annotation, type Compute } from "../../core/contract.ts";
+import type { Kube } from "../../core/kube.ts";
+import { selectorString } from "../../core/labelSelector.ts";
+import { arrivedOn } from "../cluster/nodeKinds.ts";
+import { controllerOf, isPodReady } from "../cluster/pods.ts";
 
 export type HealthResult = { ok: true } | { ok: false; why: string };
 

@@ -13,18 +13,18 @@ import {
   unseenMoveToSpot,
   type Applier,
   type Hold,
-} from "../core/applyRule.ts";
-import { Annotation, COMPUTE_LABEL, EventReason, PLACE_NAME, requestedCompute } from "../core/contract.ts";
-import type { Config } from "../core/config.ts";
-import type { Logger } from "../core/log.ts";
-import { isStashed } from "../core/moveStrategy.ts";
-import { isPlaced, place } from "../core/placement.ts";
-import { rfc3339 } from "../core/time.ts";
-import type { EventRecorder } from "./alerts/kubeEvents.ts";
+} from "../../core/applyRule.ts";
+import { Annotation, COMPUTE_LABEL, EventReason, PLACE_NAME, requestedCompute } from "../../core/contract.ts";
+import type { Config } from "../../core/config.ts";
+import type { Logger } from "../../core/log.ts";
+import { isStashed } from "../../core/moveStrategy.ts";
+import { isPlaced, place } from "../../core/placement.ts";
+import { rfc3339 } from "../../core/time.ts";
+import type { EventRecorder } from "../alerts/kubeEvents.ts";
 import { FIELD_MANAGER, isConflict, refOf, type DeploymentPatch, type Deployments } from "./deployments.ts";
-import type { WatcherMetrics } from "./metrics.ts";
-import { restorePatch, surgePatch } from "./moves.ts";
-import { Periodic } from "./periodic.ts";
+import type { WatcherMetrics } from "../metrics.ts";
+import { restorePatch, surgePatch } from "./patches.ts";
+import { Periodic } from "../../core/periodic.ts";
 import { rolloutStatus } from "./rollout.ts";
 
 export interface DriftRepairDeps {

@@ -1,10 +1,10 @@
 // The leader's effective recovery settings, kept on its Lease so that `spot-orchestrator status` computes
 // the next recovery as the running watcher will, not from the defaults of the machine it runs on.
 import type { V1Lease } from "@kubernetes/client-node";
-import type { Config } from "../core/config.ts";
-import { PREFIX } from "../core/contract.ts";
-import { formatDuration } from "../core/duration.ts";
-import type { SettingKey } from "../core/settings.ts";
+import type { Config } from "../../core/config.ts";
+import { PREFIX } from "../../core/contract.ts";
+import { formatDuration } from "../../core/duration.ts";
+import type { SettingKey } from "../../core/settings.ts";
 
 const SETTINGS_ANNOTATION = `${PREFIX}recovery-settings`;
 

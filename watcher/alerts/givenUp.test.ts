@@ -1,13 +1,13 @@
 import type { V1Node } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import { RetryableError } from "../core/errors.ts";
-import { createLogger } from "../core/log.ts";
-import { recordingAlerter, recordingRecorder } from "../test/watcher/fakes.ts";
-import type { NodeLookup } from "./cluster/nodeIndex.ts";
+import { RetryableError } from "../../core/errors.ts";
+import { createLogger } from "../../core/log.ts";
+import { recordingAlerter, recordingRecorder } from "../../test/watcher/fakes.ts";
+import type { NodeLookup } from "../cluster/nodeIndex.ts";
 import { reportGivenUp } from "./givenUp.ts";
-import { FlipsFailed } from "./migration/migrator.ts";
-import { buildEc2Event } from "./sqs/eventBuilder.ts";
-import { parseMessageBody } from "./sqs/parseEvent.ts";
+import { FlipsFailed } from "../migration/migrator.ts";
+import { buildEventBridgeEvent } from "../sqs/eventBuilder.ts";
+import { parseMessageBody } from "../sqs/parseEvent.ts";
 
 const log = createLogger({ level: "silent", format: "json" });
 const pod = { apiVersion: "v1", kind: "Pod", namespace: "so", name: "so-7d9-x2", uid: "pod-uid" };
@@ -19,7 +19,12 @@ const nodes: NodeLookup = {
 };
 const event = parseMessageBody(
   JSON.stringify(
-    buildEc2Event({ kind: "spot-interruption", instanceId: "i-0a1b2c3d", region: "eu-west-1", id: "e-1" }),
+    buildEventBridgeEvent({
+      kind: "spot-interruption",
+      instanceId: "i-0a1b2c3d",
+      region: "eu-west-1",
+      id: "e-1",
+    }),
   ),
 );
 const web = { metadata: { namespace: "shop", name: "web", uid: "web-uid" } };

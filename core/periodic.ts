@@ -1,5 +1,5 @@
 // Runs a task every `intervalMs`, never two at once; a failing pass is logged and the next one runs anyway.
-import type { Logger } from "../core/log.ts";
+import type { Logger } from "./log.ts";
 
 export class Periodic {
   private timer: NodeJS.Timeout | undefined;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { V1Deployment, V1DeploymentStrategy } from "@kubernetes/client-node";
-import { Annotation } from "../core/contract.ts";
-import { SURGE_STRATEGY, strategyMergePatch } from "../core/moveStrategy.ts";
-import { movePatch, recoveryPatch, restorePatch, verdictPatch } from "./moves.ts";
+import { Annotation } from "../../core/contract.ts";
+import { SURGE_STRATEGY, strategyMergePatch } from "../../core/moveStrategy.ts";
+import { movePatch, recoveryPatch, restorePatch, verdictPatch } from "./patches.ts";
 
 const context = { now: new Date("2026-12-03T10:00:00Z"), username: "system:serviceaccount:so:so" };
 

@@ -2,12 +2,12 @@
 // Target-agnostic: migration follows moves to Fargate, recovery follows moves back to spot.
 import { setTimeout as sleep } from "node:timers/promises";
 import type { V1Deployment } from "@kubernetes/client-node";
-import type { Compute } from "../core/contract.ts";
-import { classify, statusOf, type Kube } from "../core/kube.ts";
-import type { Logger } from "../core/log.ts";
-import type { Config } from "../core/config.ts";
+import type { Compute } from "../../core/contract.ts";
+import { classify, statusOf, type Kube } from "../../core/kube.ts";
+import type { Logger } from "../../core/log.ts";
+import type { Config } from "../../core/config.ts";
 import type { DeploymentRef } from "./deployments.ts";
-import type { FollowResult } from "./moves.ts";
+import type { FollowResult } from "./patches.ts";
 import { describeWaiting, stuckPods, type StuckPod, type Waiting } from "./pendingPods.ts";
 import { checkHealth, type HealthOptions } from "./workloadHealth.ts";
 

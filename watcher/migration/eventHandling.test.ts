@@ -1,17 +1,17 @@
 import { readFileSync } from "node:fs";
 import type { V1Node } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import { loadConfig } from "../core/config.ts";
-import { PermanentError, RetryableError } from "../core/errors.ts";
-import { createLogger } from "../core/log.ts";
-import { recordingAlerter, recordingLifecycle } from "../test/watcher/fakes.ts";
-import type { NodeLookup } from "./cluster/nodeIndex.ts";
+import { loadConfig } from "../../core/config.ts";
+import { PermanentError, RetryableError } from "../../core/errors.ts";
+import { createLogger } from "../../core/log.ts";
+import { recordingAlerter, recordingLifecycle } from "../../test/watcher/fakes.ts";
+import type { NodeLookup } from "../cluster/nodeIndex.ts";
 import { eventHandling } from "./eventHandling.ts";
-import type { Verdict } from "./followUp.ts";
-import { InterruptionLog } from "./recovery/interruptionLog.ts";
-import type { Ec2Event } from "./sqs/ec2Event.ts";
-import { buildEc2Event, type BuildEventOptions } from "./sqs/eventBuilder.ts";
-import { parseMessageBody } from "./sqs/parseEvent.ts";
+import type { Verdict } from "../moves/followUp.ts";
+import { InterruptionLog } from "../recovery/interruptionLog.ts";
+import type { InterruptionEvent } from "../sqs/interruptionEvent.ts";
+import { buildEventBridgeEvent, type BuildEventOptions } from "../sqs/eventBuilder.ts";
+import { parseMessageBody } from "../sqs/parseEvent.ts";
 
 const log = createLogger({ level: "silent", format: "json" });
 const ours = { "i-0a1b2c3d": "ip-10-0-1-7", "i-0b662ef9931388ba0": "ip-10-0-1-8" } as Record<string, string>;
@@ -26,8 +26,8 @@ const nodes: NodeLookup = {
   synced: Promise.resolve(),
 };
 
-const event = (options: Omit<BuildEventOptions, "region">, instances?: string[]): Ec2Event => {
-  const built = buildEc2Event({ region: "eu-west-1", ...options });
+const event = (options: Omit<BuildEventOptions, "region">, instances?: string[]): InterruptionEvent => {
+  const built = buildEventBridgeEvent({ region: "eu-west-1", ...options });
   if (instances) built.detail["affectedEntities"] = instances.map((entityValue) => ({ entityValue }));
   return parseMessageBody(JSON.stringify(built));
 };
@@ -42,7 +42,7 @@ const verdict = (ok: boolean): Promise<Verdict> =>
 function setup(env: Record<string, string> = {}, outcomes: Record<string, Promise<Verdict>[]> = {}) {
   const handled: string[] = [];
   const migrator = {
-    async handle(e: Ec2Event) {
+    async handle(e: InterruptionEvent) {
       handled.push(e.instanceId);
       if (!ours[e.instanceId]) throw new PermanentError("foreign-instance", `${e.instanceId} is not ours`);
       return outcomes[e.instanceId] ?? [];
@@ -67,7 +67,7 @@ function setup(env: Record<string, string> = {}, outcomes: Record<string, Promis
     alerter,
     interruptions,
     term,
-    handle: (e: Ec2Event) => handle(e, { log, receivedAt: Date.now() }),
+    handle: (e: InterruptionEvent) => handle(e, { log, receivedAt: Date.now() }),
   };
 }
 
@@ -101,7 +101,10 @@ describe("eventHandling", () => {
     const t = setup({}, { "i-0b662ef9931388ba0": [verdict(true)] });
     const notification = parseMessageBody(
       readFileSync(
-        new URL("../test/fixtures/aws-events/autoscaling-hook-notification-terminate.json", import.meta.url),
+        new URL(
+          "../../test/fixtures/aws-events/autoscaling-hook-notification-terminate.json",
+          import.meta.url,
+        ),
         "utf8",
       ),
     );

@@ -2,15 +2,15 @@
 // error line, an alert, and a Warning Event `InterruptionGivenUp` on the watcher's Pod and on each Deployment
 // the event would have moved. The count is the consumer's (`events_received_total{result="given-up"}`).
 import type { V1ObjectReference } from "@kubernetes/client-node";
-import { EventReason } from "../core/contract.ts";
-import { toError } from "../core/errors.ts";
-import type { Logger } from "../core/log.ts";
-import type { Alerter } from "./alerts/alerter.ts";
-import type { EventRecorder } from "./alerts/kubeEvents.ts";
-import type { NodeLookup } from "./cluster/nodeIndex.ts";
-import { keyOf, refOf } from "./deployments.ts";
-import { FlipsFailed } from "./migration/migrator.ts";
-import { describeEvent, type Ec2Event } from "./sqs/ec2Event.ts";
+import { EventReason } from "../../core/contract.ts";
+import { toError } from "../../core/errors.ts";
+import type { Logger } from "../../core/log.ts";
+import type { Alerter } from "./alerter.ts";
+import type { EventRecorder } from "./kubeEvents.ts";
+import type { NodeLookup } from "../cluster/nodeIndex.ts";
+import { keyOf, refOf } from "../moves/deployments.ts";
+import { FlipsFailed } from "../migration/migrator.ts";
+import { describeEvent, type InterruptionEvent } from "../sqs/interruptionEvent.ts";
 
 export interface GivenUpDeps {
   nodes: NodeLookup;
@@ -22,7 +22,7 @@ export interface GivenUpDeps {
 
 export function reportGivenUp(
   deps: GivenUpDeps,
-  event: Ec2Event,
+  event: InterruptionEvent,
   failure: unknown,
   context: { log: Logger; receiveCount: number },
 ): void {

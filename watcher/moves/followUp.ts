@@ -12,13 +12,13 @@ import {
   requestedCompute,
   type Compute,
   type OffSpot,
-} from "../core/contract.ts";
-import type { Config } from "../core/config.ts";
-import type { Logger } from "../core/log.ts";
-import type { Alerter } from "./alerts/alerter.ts";
-import type { DeploymentEvent, EventReasonValue, EventRecorder } from "./alerts/kubeEvents.ts";
+} from "../../core/contract.ts";
+import type { Config } from "../../core/config.ts";
+import type { Logger } from "../../core/log.ts";
+import type { Alerter } from "../alerts/alerter.ts";
+import type { DeploymentEvent, EventReasonValue, EventRecorder } from "../alerts/kubeEvents.ts";
 import { keyOf, refOf, updateDeployment, type DeploymentRef, type Deployments } from "./deployments.ts";
-import type { WatcherMetrics } from "./metrics.ts";
+import type { WatcherMetrics } from "../metrics.ts";
 import type { DrainGuards } from "./drainGuard.ts";
 import {
   describeTiming,
@@ -28,8 +28,8 @@ import {
   type FollowResult,
   type MoveTiming,
   type WriteContext,
-} from "./moves.ts";
-import { nextAttempt, recoveryState } from "./recovery/policy.ts";
+} from "./patches.ts";
+import { nextAttempt, recoveryState } from "../recovery/policy.ts";
 import type { FollowRollout } from "./rollout.ts";
 
 export interface FollowUpDeps {

@@ -3,14 +3,14 @@
 // gauge `spot_orchestrator_queue_unreachable`, and an alert. Not the Pod's readiness: the webhook shares the
 // Pod, and taking it out of the Service would take admission down with it.
 import type { V1ObjectReference } from "@kubernetes/client-node";
-import { EventReason } from "../core/contract.ts";
-import { formatDuration } from "../core/duration.ts";
-import type { Logger } from "../core/log.ts";
-import { rfc3339 } from "../core/time.ts";
-import type { Alerter } from "./alerts/alerter.ts";
-import type { EventRecorder } from "./alerts/kubeEvents.ts";
-import type { WatcherMetrics } from "./metrics.ts";
-import type { ReachabilityListener } from "./sqs/reachability.ts";
+import { EventReason } from "../../core/contract.ts";
+import { formatDuration } from "../../core/duration.ts";
+import type { Logger } from "../../core/log.ts";
+import { rfc3339 } from "../../core/time.ts";
+import type { Alerter } from "./alerter.ts";
+import type { EventRecorder } from "./kubeEvents.ts";
+import type { WatcherMetrics } from "../metrics.ts";
+import type { ReachabilityListener } from "../sqs/reachability.ts";
 
 export interface QueueAlarmDeps {
   queueUrl: string;

@@ -1,19 +1,19 @@
 import type { V1Deployment } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import { statusRows } from "../cli/status.ts";
-import { Annotation, COMPUTE_LABEL } from "../core/contract.ts";
-import { loadConfig } from "../core/config.ts";
-import { createLogger } from "../core/log.ts";
+import { statusRows } from "../../cli/status.ts";
+import { Annotation, COMPUTE_LABEL } from "../../core/contract.ts";
+import { loadConfig } from "../../core/config.ts";
+import { createLogger } from "../../core/log.ts";
 import {
   FakeDeployments,
   recordingAlerter,
   recordingRecorder,
   unavailable,
   unreachable,
-} from "../test/watcher/fakes.ts";
+} from "../../test/watcher/fakes.ts";
 import { FollowUps, summarizeMigrations } from "./followUp.ts";
-import { createWatcherMetrics } from "./metrics.ts";
-import type { FollowResult } from "./moves.ts";
+import { createWatcherMetrics } from "../metrics.ts";
+import type { FollowResult } from "./patches.ts";
 import type { FollowRollout } from "./rollout.ts";
 
 const log = createLogger({ level: "silent", format: "json" });

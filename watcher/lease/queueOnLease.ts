@@ -1,11 +1,11 @@
 // The leader's view of its queue, kept on its Lease beside its settings (see settingsOnLease.ts), so that
 // `spot-orchestrator status` and `doctor` can tell from anywhere whether the running watcher reads its queue.
 import type { V1Lease } from "@kubernetes/client-node";
-import { PREFIX } from "../core/contract.ts";
-import { formatDuration } from "../core/duration.ts";
-import { parseTime, rfc3339 } from "../core/time.ts";
+import { PREFIX } from "../../core/contract.ts";
+import { formatDuration } from "../../core/duration.ts";
+import { parseTime, rfc3339 } from "../../core/time.ts";
 import { leaseExpiry } from "./leaderElection.ts";
-import type { QueueState } from "./sqs/reachability.ts";
+import type { QueueState } from "../sqs/reachability.ts";
 
 const QUEUE_ANNOTATION = `${PREFIX}queue`;
 

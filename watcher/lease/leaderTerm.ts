@@ -5,31 +5,31 @@
 // pod's admission endpoints down with it). A term is never restarted: each leadership gets a new one.
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { V1ObjectReference } from "@kubernetes/client-node";
-import type { Config } from "../core/config.ts";
-import { withSignal, type Kube } from "../core/kube.ts";
-import type { Logger } from "../core/log.ts";
-import { settleWithin } from "../core/settleWithin.ts";
-import type { Alerter } from "./alerts/alerter.ts";
-import { EventRecorder } from "./alerts/kubeEvents.ts";
-import { affectedDeployments, ReplicaSetOwners } from "./cluster/affectedDeployments.ts";
-import type { ClusterLookup } from "./cluster/clusterIndex.ts";
-import { priorityClasses } from "./cluster/priorityClasses.ts";
-import { KubeDeployments, scopeOf } from "./deployments.ts";
-import { DrainGuards } from "./drainGuard.ts";
-import { DriftRepair } from "./drift.ts";
-import { eventHandling } from "./eventHandling.ts";
-import { FollowUps, summarizeMigrations } from "./followUp.ts";
-import { reportGivenUp } from "./givenUp.ts";
-import type { LifecycleActions } from "./lifecycleActions.ts";
-import { clearInventory, withInventory } from "./inventory.ts";
-import type { WatcherMetrics } from "./metrics.ts";
-import { Migrator } from "./migration/migrator.ts";
-import { queueAlarm } from "./queueAlarm.ts";
-import type { InterruptionLog } from "./recovery/interruptionLog.ts";
-import { Recovery } from "./recovery/loop.ts";
-import { rolloutFollower } from "./rollout.ts";
-import { SqsConsumer } from "./sqs/consumer.ts";
-import { QueueReachability, type QueueState } from "./sqs/reachability.ts";
+import type { Config } from "../../core/config.ts";
+import { withSignal, type Kube } from "../../core/kube.ts";
+import type { Logger } from "../../core/log.ts";
+import { settleWithin } from "../../core/settleWithin.ts";
+import type { Alerter } from "../alerts/alerter.ts";
+import { EventRecorder } from "../alerts/kubeEvents.ts";
+import { affectedDeployments, ReplicaSetOwners } from "../cluster/affectedDeployments.ts";
+import type { ClusterLookup } from "../cluster/clusterIndex.ts";
+import { priorityClasses } from "../cluster/priorityClasses.ts";
+import { KubeDeployments, scopeOf } from "../moves/deployments.ts";
+import { DrainGuards } from "../moves/drainGuard.ts";
+import { DriftRepair } from "../moves/drift.ts";
+import { eventHandling } from "../migration/eventHandling.ts";
+import { FollowUps, summarizeMigrations } from "../moves/followUp.ts";
+import { reportGivenUp } from "../alerts/givenUp.ts";
+import type { LifecycleActions } from "../migration/lifecycleActions.ts";
+import { clearInventory, withInventory } from "../cluster/inventory.ts";
+import type { WatcherMetrics } from "../metrics.ts";
+import { Migrator } from "../migration/migrator.ts";
+import { queueAlarm } from "../alerts/queueAlarm.ts";
+import type { InterruptionLog } from "../recovery/interruptionLog.ts";
+import { Recovery } from "../recovery/loop.ts";
+import { rolloutFollower } from "../moves/rollout.ts";
+import { SqsConsumer } from "../sqs/consumer.ts";
+import { QueueReachability, type QueueState } from "../sqs/reachability.ts";
 
 /** What lives as long as the process and every term shares. */
 export interface WatcherParts {

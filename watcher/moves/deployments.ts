@@ -9,12 +9,12 @@ import {
 } from "@kubernetes/client-node";
 import fastJsonPatch from "fast-json-patch";
 import { setTimeout as sleep } from "node:timers/promises";
-import { backoff } from "../core/backoff.ts";
-import type { Config } from "../core/config.ts";
-import { isOptedIn } from "../core/contract.ts";
-import { strategyMergePatch } from "../core/moveStrategy.ts";
-import { RetryableError } from "../core/errors.ts";
-import { classify, statusOf, type Kube } from "../core/kube.ts";
+import { backoff } from "../../core/backoff.ts";
+import type { Config } from "../../core/config.ts";
+import { isOptedIn } from "../../core/contract.ts";
+import { strategyMergePatch } from "../../core/moveStrategy.ts";
+import { RetryableError } from "../../core/errors.ts";
+import { classify, statusOf, type Kube } from "../../core/kube.ts";
 
 export interface DeploymentRef {
   namespace: string;

@@ -2,13 +2,13 @@
 // done, so the group terminates it then instead of waiting for the hook's timeout. An action already gone
 // (completed by someone else, timed out, the instance gone) is counted and let be; a refused one is told of.
 import { AutoScalingClient, CompleteLifecycleActionCommand } from "@aws-sdk/client-auto-scaling";
-import type { Config } from "../core/config.ts";
-import { RetryableError, toError } from "../core/errors.ts";
-import type { Logger } from "../core/log.ts";
-import type { Alerter } from "./alerts/alerter.ts";
-import type { WatcherMetrics } from "./metrics.ts";
-import type { AsgTermination } from "./sqs/ec2Event.ts";
-import { awsErrorText } from "./sqs/queue.ts";
+import type { Config } from "../../core/config.ts";
+import { RetryableError, toError } from "../../core/errors.ts";
+import type { Logger } from "../../core/log.ts";
+import type { Alerter } from "../alerts/alerter.ts";
+import type { WatcherMetrics } from "../metrics.ts";
+import type { AsgTermination } from "../sqs/interruptionEvent.ts";
+import { awsErrorText } from "../sqs/queue.ts";
 
 export interface LifecycleActions {
   /** Completes the event's lifecycle action with CONTINUE; throws RetryableError when it may work later. */

@@ -2,19 +2,19 @@
 // migrator (AWS Health may name several; those of other clusters are left alone), feeding the recovery's storm
 // guard on the way; an Auto Scaling termination's lifecycle action is completed once the moves off the
 // instance are done, so the group waits no longer than they take.
-import type { Config } from "../core/config.ts";
-import { NodeLabel } from "../core/contract.ts";
-import { PermanentError, RetryableError } from "../core/errors.ts";
-import type { Logger } from "../core/log.ts";
-import type { Alerter } from "./alerts/alerter.ts";
-import type { NodeLookup } from "./cluster/nodeIndex.ts";
-import { keyOf } from "./deployments.ts";
-import type { Verdict } from "./followUp.ts";
+import type { Config } from "../../core/config.ts";
+import { NodeLabel } from "../../core/contract.ts";
+import { PermanentError, RetryableError } from "../../core/errors.ts";
+import type { Logger } from "../../core/log.ts";
+import type { Alerter } from "../alerts/alerter.ts";
+import type { NodeLookup } from "../cluster/nodeIndex.ts";
+import { keyOf } from "../moves/deployments.ts";
+import type { Verdict } from "../moves/followUp.ts";
 import type { LifecycleActions } from "./lifecycleActions.ts";
-import { eventAction } from "./migration/eventAction.ts";
-import type { Migrator } from "./migration/migrator.ts";
-import type { InterruptionLog } from "./recovery/interruptionLog.ts";
-import { instancesOf, type AsgTermination, type EventHandler } from "./sqs/ec2Event.ts";
+import { eventAction } from "./eventAction.ts";
+import type { Migrator } from "./migrator.ts";
+import type { InterruptionLog } from "../recovery/interruptionLog.ts";
+import { instancesOf, type AsgTermination, type EventHandler } from "../sqs/interruptionEvent.ts";
 
 export interface EventHandlingDeps {
   nodes: NodeLookup;

@@ -1,10 +1,10 @@
 import type { V1Lease } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import { createLogger } from "../core/log.ts";
-import { recordingAlerter, recordingRecorder } from "../test/watcher/fakes.ts";
-import { createWatcherMetrics } from "./metrics.ts";
+import { createLogger } from "../../core/log.ts";
+import { recordingAlerter, recordingRecorder } from "../../test/watcher/fakes.ts";
+import { createWatcherMetrics } from "../metrics.ts";
 import { queueAlarm } from "./queueAlarm.ts";
-import { queueAnnotations, queueOnLease, queueReport } from "./queueOnLease.ts";
+import { queueAnnotations, queueOnLease, queueReport } from "../lease/queueOnLease.ts";
 
 const queueUrl = "https://sqs.eu-west-1.amazonaws.com/123456789012/spot-orchestrator-1a2b3c4d";
 const pod = { apiVersion: "v1", kind: "Pod", namespace: "so", name: "so-7d9-x2", uid: "pod-uid" };

@@ -4,7 +4,7 @@
 // itself, as the hook's own notification: both are an `asg-termination`.
 import type { Logger } from "../../core/log.ts";
 
-export type EventKind = Ec2Event["kind"];
+export type EventKind = InterruptionEvent["kind"];
 
 /** The EventBridge `source` and `detail-type` of each kind. */
 export const EVENT_TYPES = {
@@ -95,7 +95,7 @@ export interface LifecycleAction {
   lifecycleActionToken: string;
 }
 
-export type Ec2Event =
+export type InterruptionEvent =
   | SpotInterruption
   | CapacityReservationInterruption
   | RebalanceRecommendation
@@ -104,12 +104,12 @@ export type Ec2Event =
   | AsgTermination;
 
 /** When the event's instance goes: its own deadline, else two minutes (a spot warning's notice) after it. */
-export function deadlineOf(event: Ec2Event): Date {
+export function deadlineOf(event: InterruptionEvent): Date {
   return event.deadline ?? new Date(event.time.getTime() + SPOT_NOTICE_MS);
 }
 
 /** The instances an event names. */
-export function instancesOf(event: Ec2Event): string[] {
+export function instancesOf(event: InterruptionEvent): string[] {
   return event.kind === "scheduled-change" ? event.instanceIds : [event.instanceId];
 }
 
@@ -118,14 +118,14 @@ export function instancesOf(event: Ec2Event): string[] {
  * lifecycle action, which comes twice when its hook's notification target is the queue and the stack's rule
  * takes it from EventBridge as well (two ids, one action: its token).
  */
-export function occurrenceOf(event: Ec2Event): string {
+export function occurrenceOf(event: InterruptionEvent): string {
   return event.kind === "asg-termination"
     ? `lifecycle-action:${event.lifecycle.lifecycleActionToken}`
     : `event:${event.id}`;
 }
 
 /** How logs, Events and alerts name the event: its detail-type, with what tells it apart. */
-export function describeEvent(event: Ec2Event): string {
+export function describeEvent(event: InterruptionEvent): string {
   switch (event.kind) {
     case "scheduled-change":
       return `AWS Health scheduled change ${event.eventTypeCode}`;
@@ -139,4 +139,7 @@ export function describeEvent(event: Ec2Event): string {
 }
 
 /** Handles one event; throws RetryableError to leave the message, PermanentError to delete and count it. */
-export type EventHandler = (event: Ec2Event, context: { log: Logger; receivedAt: number }) => Promise<void>;
+export type EventHandler = (
+  event: InterruptionEvent,
+  context: { log: Logger; receivedAt: number },
+) => Promise<void>;

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import type { V1Deployment } from "@kubernetes/client-node";
-import { Annotation, COMPUTE_LABEL } from "../core/contract.ts";
-import { loadConfig } from "../core/config.ts";
-import { place } from "../core/placement.ts";
+import { Annotation, COMPUTE_LABEL } from "../../core/contract.ts";
+import { loadConfig } from "../../core/config.ts";
+import { place } from "../../core/placement.ts";
 import type { V1ManagedFieldsEntry } from "@kubernetes/client-node";
-import { LAST_APPLIED } from "../core/applyRule.ts";
+import { LAST_APPLIED } from "../../core/applyRule.ts";
 import { applyRevertedNote, hasLeftoverSurge, repairOf, revertOf } from "./drift.ts";
 
 const config = loadConfig({ env: {} });

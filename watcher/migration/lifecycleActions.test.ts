@@ -3,19 +3,19 @@
 import { readFileSync } from "node:fs";
 import type { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
 import { describe, expect, it } from "vitest";
-import { RetryableError } from "../core/errors.ts";
-import { createLogger } from "../core/log.ts";
-import { recordingAlerter } from "../test/watcher/fakes.ts";
+import { RetryableError } from "../../core/errors.ts";
+import { createLogger } from "../../core/log.ts";
+import { recordingAlerter } from "../../test/watcher/fakes.ts";
 import { AutoScalingLifecycle } from "./lifecycleActions.ts";
-import { createWatcherMetrics } from "./metrics.ts";
-import { buildEc2Event } from "./sqs/eventBuilder.ts";
-import { parseMessageBody } from "./sqs/parseEvent.ts";
-import type { AsgTermination } from "./sqs/ec2Event.ts";
+import { createWatcherMetrics } from "../metrics.ts";
+import { buildEventBridgeEvent } from "../sqs/eventBuilder.ts";
+import { parseMessageBody } from "../sqs/parseEvent.ts";
+import type { AsgTermination } from "../sqs/interruptionEvent.ts";
 
 const log = createLogger({ level: "silent", format: "json" });
 const termination = parseMessageBody(
   JSON.stringify(
-    buildEc2Event({
+    buildEventBridgeEvent({
       kind: "asg-termination",
       instanceId: "i-0a1b2c3d",
       region: "eu-west-1",
@@ -61,7 +61,7 @@ describe("AutoScalingLifecycle.complete", () => {
 
   it("continues the action of a hook that notifies the queue itself, as of one through EventBridge", async () => {
     const notification = readFileSync(
-      new URL("../test/fixtures/aws-events/autoscaling-hook-notification-terminate.json", import.meta.url),
+      new URL("../../test/fixtures/aws-events/autoscaling-hook-notification-terminate.json", import.meta.url),
       "utf8",
     );
     const t = lifecycleAnswering(async () => ({}));

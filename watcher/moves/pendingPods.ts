@@ -6,9 +6,9 @@
 //   Ready condition, else a Warning Event newer than the binding (never one about scheduling: the pod is
 //   placed, so those are stale).
 import type { EventsV1Event, V1Deployment, V1Pod } from "@kubernetes/client-node";
-import { formatDuration } from "../core/duration.ts";
-import { classify, type Kube } from "../core/kube.ts";
-import { isPodReady } from "./cluster/pods.ts";
+import { formatDuration } from "../../core/duration.ts";
+import { classify, type Kube } from "../../core/kube.ts";
+import { isPodReady } from "../cluster/pods.ts";
 import { newPods } from "./workloadHealth.ts";
 
 export type Waiting = "unscheduled" | "starting";

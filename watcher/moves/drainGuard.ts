@@ -8,16 +8,16 @@
 // node's deadline less the pods' grace period, whichever comes first, so the node still drains in time; a
 // guard left by a leader that died is found by its label and deleted by the next.
 import type { V1Deployment, V1Pod, V1PodDisruptionBudget } from "@kubernetes/client-node";
-import { isOffSpot, PREFIX, requestedCompute, Annotation } from "../core/contract.ts";
-import { toError } from "../core/errors.ts";
-import { classify, statusOf, type Kube } from "../core/kube.ts";
-import { isEmptySelector, selectorMatches } from "../core/labelSelector.ts";
-import type { Logger } from "../core/log.ts";
-import { parseTime, rfc3339 } from "../core/time.ts";
-import { selects } from "./cluster/affectedDeployments.ts";
-import type { PodLookup } from "./cluster/podIndex.ts";
+import { isOffSpot, PREFIX, requestedCompute, Annotation } from "../../core/contract.ts";
+import { toError } from "../../core/errors.ts";
+import { classify, statusOf, type Kube } from "../../core/kube.ts";
+import { isEmptySelector, selectorMatches } from "../../core/labelSelector.ts";
+import type { Logger } from "../../core/log.ts";
+import { parseTime, rfc3339 } from "../../core/time.ts";
+import { selects } from "../cluster/affectedDeployments.ts";
+import type { PodLookup } from "../cluster/podIndex.ts";
 import { keyOf, refOf, type DeploymentRef, type Scope } from "./deployments.ts";
-import type { WatcherMetrics } from "./metrics.ts";
+import type { WatcherMetrics } from "../metrics.ts";
 
 /** The label every drain guard carries (value `true`; its owner reference names the Deployment). */
 export const GUARD_LABEL = `${PREFIX}drain-guard`;

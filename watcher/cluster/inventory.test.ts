@@ -1,9 +1,9 @@
 import type { V1Deployment } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import { Annotation } from "../core/contract.ts";
-import type { Deployments } from "./deployments.ts";
+import { Annotation } from "../../core/contract.ts";
+import type { Deployments } from "../moves/deployments.ts";
 import { clearInventory, recordInventory, withInventory } from "./inventory.ts";
-import { createWatcherMetrics } from "./metrics.ts";
+import { createWatcherMetrics } from "../metrics.ts";
 
 const deployment = (name: string, annotations: Record<string, string>): V1Deployment => ({
   metadata: { namespace: "team-a", name, annotations: { [Annotation.enabled]: "true", ...annotations } },

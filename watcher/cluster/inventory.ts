@@ -3,10 +3,10 @@
 // makes anyway (term start, drift repair, recovery), cleared when its term ends so that a former leader
 // reports nothing stale.
 import type { V1Deployment } from "@kubernetes/client-node";
-import { Annotation, COMPUTE_TYPES, isOffSpot, requestedCompute } from "../core/contract.ts";
-import { parseTime } from "../core/time.ts";
-import { keyOf, refOf, type Deployments } from "./deployments.ts";
-import type { WatcherMetrics } from "./metrics.ts";
+import { Annotation, COMPUTE_TYPES, isOffSpot, requestedCompute } from "../../core/contract.ts";
+import { parseTime } from "../../core/time.ts";
+import { keyOf, refOf, type Deployments } from "../moves/deployments.ts";
+import type { WatcherMetrics } from "../metrics.ts";
 
 export type InventoryMetrics = Pick<WatcherMetrics, "deployments" | "offSpotSince">;
 

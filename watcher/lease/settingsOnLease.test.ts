@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { loadConfig } from "../core/config.ts";
+import { loadConfig } from "../../core/config.ts";
 import { settingsAnnotations, settingsOnLease } from "./settingsOnLease.ts";
 
 describe("the leader's settings on its Lease", () => {

@@ -11,7 +11,7 @@ import {
   type OffSpot,
   type Reason,
   type RolloutState,
-} from "../core/contract.ts";
+} from "../../core/contract.ts";
 import {
   isStashed,
   isSurge,
@@ -19,8 +19,8 @@ import {
   stashedStrategy,
   strategyStash,
   SURGE_STRATEGY,
-} from "../core/moveStrategy.ts";
-import { parseTime, rfc3339 } from "../core/time.ts";
+} from "../../core/moveStrategy.ts";
+import { parseTime, rfc3339 } from "../../core/time.ts";
 import type { KeyPatch, DeploymentPatch } from "./deployments.ts";
 
 /** When and as whom the watcher writes. */

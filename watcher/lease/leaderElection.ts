@@ -9,9 +9,9 @@
 // A candidate whose wall clock is off by any amount neither takes a live lease nor waits longer for a dead one.
 import { setTimeout as sleep } from "node:timers/promises";
 import { CoordinationV1Api, V1MicroTime, type V1Lease } from "@kubernetes/client-node";
-import { toError } from "../core/errors.ts";
-import { cancellable, statusOf, type Kube } from "../core/kube.ts";
-import type { Logger } from "../core/log.ts";
+import { toError } from "../../core/errors.ts";
+import { cancellable, statusOf, type Kube } from "../../core/kube.ts";
+import type { Logger } from "../../core/log.ts";
 
 const LEASE_DURATION_MS = 15_000;
 const RENEW_DEADLINE_MS = 10_000;
