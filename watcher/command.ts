@@ -7,7 +7,7 @@ import { createKube } from "../core/kube.ts";
 import { createLogger, type Logger } from "../core/log.ts";
 import { waitForShutdownSignal } from "../core/signals.ts";
 import { startHealthServer } from "../core/healthServer.ts";
-import { createAlerter } from "./alerts/alerter.ts";
+import { createAlerter } from "./alerts/createAlerter.ts";
 import { ClusterIndex } from "./cluster/clusterIndex.ts";
 import { scopeOf } from "./moves/deployments.ts";
 import { LeaderElector } from "./lease/leaderElection.ts";

@@ -1,10 +1,8 @@
-// Who is told when something happens: Slack when it is configured, the log otherwise. Alerts are never
+// What an alert says and who can be told it (Slack, see slack.ts; the log otherwise: below). Alerts are never
 // awaited on the migration path and never throw.
 import type { Logger } from "../../core/log.ts";
 import { keyOf, type DeploymentRef } from "../moves/deployments.ts";
-import type { WatcherMetrics } from "../metrics.ts";
 import type { InterruptionEvent } from "../sqs/interruptionEvent.ts";
-import { SlackAlerter, type SlackAlerterOptions } from "./slack.ts";
 
 export interface InterruptionAlert {
   event: InterruptionEvent;
@@ -37,24 +35,8 @@ export interface Alerter {
   flush(timeoutMs: number): Promise<boolean>;
 }
 
-export interface AlerterOptions extends Omit<SlackAlerterOptions, "log" | "metrics"> {
-  enabled: boolean;
-  log: Logger;
-  metrics: Pick<WatcherMetrics, "alerts">;
-}
-
-/** Slack when alerts are enabled and a webhook URL is set; the log otherwise. */
-export function createAlerter(options: AlerterOptions): Alerter {
-  const log = options.log.child({ component: "slack" });
-  if (!options.enabled || options.webhookUrl === "") {
-    log.info({ enabled: options.enabled }, "Slack alerts are off; alerts are only logged");
-    return new LogAlerter(log);
-  }
-  return new SlackAlerter({ ...options, log });
-}
-
 /** Alerts as log lines, when Slack is off. */
-class LogAlerter implements Alerter {
+export class LogAlerter implements Alerter {
   private readonly log: Logger;
 
   constructor(log: Logger) {

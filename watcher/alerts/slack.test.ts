@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { pino } from "pino";
 import { createWatcherMetrics } from "../metrics.ts";
 import type { InterruptionEvent } from "../sqs/interruptionEvent.ts";
-import { createAlerter, type AlerterOptions } from "./alerter.ts";
+import { createAlerter, type AlerterOptions } from "./createAlerter.ts";
 import { parseRetryAfter } from "./slack.ts";
 import type { SlackMessage } from "./slackMessages.ts";
 

@@ -8,12 +8,12 @@ import type { WatcherMetrics } from "../metrics.ts";
 import { occurrenceOf, type InterruptionEvent, type EventHandler } from "./interruptionEvent.ts";
 import { parseMessageBody } from "./parseEvent.ts";
 import { awsErrorText, type SqsQueue } from "./queue.ts";
+import { RESULTS } from "./metrics.ts";
 import { RecentIds } from "./recentIds.ts";
 import {
   isFinalAttempt,
   levelOfPermanent,
   receiveCountOf,
-  RESULTS,
   settle,
   type HandlerOutcome,
   type Settlement,

@@ -6,16 +6,8 @@ import { PermanentError, RetryableError, toError } from "../../core/errors.ts";
 import type { Logger } from "../../core/log.ts";
 import type { WatcherMetrics } from "../metrics.ts";
 import type { InterruptionEvent } from "./interruptionEvent.ts";
+import { RESULTS } from "./metrics.ts";
 import type { SqsQueue } from "./queue.ts";
-
-/** Outcome labels of `eventsReceived{result}` besides the PermanentError kinds. */
-export const RESULTS = {
-  handled: "handled",
-  duplicate: "duplicate",
-  retry: "retry",
-  error: "error",
-  givenUp: "given-up",
-} as const;
 
 /** Events that are not this cluster's to act on, routine with a queue shared or AWS Health updates: debug. */
 const ROUTINE_KINDS: readonly string[] = ["foreign-instance", "ignored-health-event"];
