@@ -24,7 +24,10 @@ function productionFiles(): string[] {
 
 const files = productionFiles();
 const sources = new Map(
-  files.map((f) => [f, ts.createSourceFile(f, readFileSync(join(root, f), "utf8"), ts.ScriptTarget.Latest, true)]),
+  files.map((f) => [
+    f,
+    ts.createSourceFile(f, readFileSync(join(root, f), "utf8"), ts.ScriptTarget.Latest, true),
+  ]),
 );
 
 /** The production files `file` imports, types included: a circle of types is a circle to a reader too. */
