@@ -1,5 +1,6 @@
 // `spot-orchestrator doctor`: checks what the watcher and webhook need, one line per check, and exits 1
 // when anything is broken.
+import { optInScopeOf } from "../core/config.ts";
 import { parseArgs } from "node:util";
 import { GetQueueAttributesCommand, GetQueueUrlCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { AuthorizationV1Api, VersionApi } from "@kubernetes/client-node";
@@ -9,7 +10,7 @@ import { toError } from "../core/errors.ts";
 import { createKube, statusOf, type Kube } from "../core/kube.ts";
 import { fargateIncompatibilities } from "../core/placement.ts";
 import { accessList } from "../watcher/apiCalls.ts";
-import { KubeDeployments, keyOf, refOf, scopeOf } from "../watcher/moves/deployments.ts";
+import { KubeDeployments, keyOf, refOf } from "../watcher/moves/deployments.ts";
 import { queueReport } from "../watcher/lease/queueOnLease.ts";
 import {
   awsErrorText,
@@ -81,7 +82,7 @@ export async function clusterChecks(kube: Kube, config: Config): Promise<Check[]
   checks.push(await leaseCheck(kube, config));
 
   try {
-    const deployments = await new KubeDeployments(kube, scopeOf(config)).list();
+    const deployments = await new KubeDeployments(kube, optInScopeOf(config)).list();
     checks.push({
       status: deployments.length > 0 ? "ok" : "warn",
       what: "opted-in Deployments",

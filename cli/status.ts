@@ -8,10 +8,11 @@ import { ConfigError, loadConfig, type Config, type LoadOptions } from "../core/
 import { formatDuration } from "../core/duration.ts";
 import { createKube, statusOf, type Kube } from "../core/kube.ts";
 import { parseTime } from "../core/time.ts";
-import { KubeDeployments, scopeOf } from "../watcher/moves/deployments.ts";
+import { KubeDeployments } from "../watcher/moves/deployments.ts";
 import { nextAttempt, recoveryState } from "../watcher/recovery/policy.ts";
 import { queueReport } from "../watcher/lease/queueOnLease.ts";
 import { settingsOnLease } from "../watcher/lease/settingsOnLease.ts";
+import { optInScopeOf } from "../core/config.ts";
 
 const HELP = `Usage: spot-orchestrator status [--namespace NS] [--kubeconfig PATH] [--config PATH] [--output table|json]
 
@@ -32,7 +33,7 @@ export async function statusCommand(argv: string[]): Promise<void> {
   const load = (flags: LoadOptions["flags"] = {}) => loadConfig({ file: values.config, flags });
   const kube = createKube({ kubeconfig: values.kubeconfig });
   const { config, source, lease } = await effectiveSettings(kube, load);
-  const scope = scopeOf(config);
+  const scope = optInScopeOf(config);
   if (values.namespace) scope.namespaces = [values.namespace];
   const now = Date.now();
   const rows = statusRows(await new KubeDeployments(kube, scope).list(), config, now);

@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { parse as parseToml } from "smol-toml";
 import * as v from "valibot";
+import type { OptInScope } from "./contract.ts";
 import { regionOfQueueUrl } from "./ec2.ts";
 import type { Kind } from "./settingKinds.ts";
 import { SETTINGS, type Process, type Setting, type SettingKey } from "./settings.ts";
@@ -51,6 +52,11 @@ const TABLE: readonly Setting<unknown>[] = SETTINGS;
 /** `recovery.max_backoff (RECOVERY_MAX_BACKOFF)`: how problems name a setting. */
 function settingLabel(key: SettingKey): string {
   return `${key} (${TABLE.find((s) => s.key === key)?.env})`;
+}
+
+/** The opt-in rule's scope (core/contract.ts `countsAsOptedIn`) as the settings give it. */
+export function optInScopeOf(config: Pick<Config, "kubernetes">): OptInScope {
+  return { namespaces: config.kubernetes.namespaces, deploymentName: config.kubernetes.deploymentName };
 }
 
 export function loadConfig(options: LoadOptions = {}): Config {

@@ -108,6 +108,29 @@ export function isOptedIn(obj: Annotated): boolean {
   return obj.metadata?.annotations?.[Annotation.enabled] === "true";
 }
 
+/** Where the settings extend opting in: `kubernetes.deployment_name` counts in the watched namespaces. */
+export interface OptInScope {
+  /** `kubernetes.namespace`: the watched namespaces; empty means all. */
+  namespaces: string[];
+  /** `kubernetes.deployment_name`: this Deployment counts as opted in without the annotation. */
+  deploymentName: string;
+}
+
+/**
+ * The opt-in rule, for the webhook and the watcher alike: the `enabled` annotation, or the Deployment the
+ * settings name (in a watched namespace). `namespace`: where the object is, when its metadata does not say
+ * (an admission request's object may leave it to the request).
+ */
+export function countsAsOptedIn(
+  obj: Annotated & { metadata?: { name?: string | undefined; namespace?: string | undefined } | undefined },
+  scope: OptInScope,
+  namespace: string = obj.metadata?.namespace ?? "",
+): boolean {
+  if (isOptedIn(obj)) return true;
+  const named = scope.deploymentName !== "" && obj.metadata?.name === scope.deploymentName;
+  return named && (scope.namespaces.length === 0 || scope.namespaces.includes(namespace));
+}
+
 export function isOffSpot(compute: Compute | undefined): compute is OffSpot {
   return compute === "fargate" || compute === "on-demand";
 }

@@ -9,7 +9,7 @@ import { waitForShutdownSignal } from "../core/signals.ts";
 import { startHealthServer } from "../core/healthServer.ts";
 import { createAlerter } from "./alerts/createAlerter.ts";
 import { ClusterIndex } from "./cluster/clusterIndex.ts";
-import { scopeOf } from "./moves/deployments.ts";
+
 import { LeaderElector } from "./lease/leaderElection.ts";
 import { LeaderTerm, type WatcherParts } from "./lease/leaderTerm.ts";
 import { createWatcherMetrics } from "./metrics.ts";
@@ -18,6 +18,7 @@ import { queueAnnotations } from "./lease/queueOnLease.ts";
 import { InterruptionLog } from "./recovery/interruptionLog.ts";
 import { settingsAnnotations } from "./lease/settingsOnLease.ts";
 import { createSqsClient } from "./sqs/queue.ts";
+import { optInScopeOf } from "../core/config.ts";
 
 const HELP = `Usage: spot-orchestrator watcher [flags]
 
@@ -68,7 +69,7 @@ export async function startWatcher(options: {
   });
   if (config.migration.dryRun) log.warn("dry run: nothing will be written to the cluster");
 
-  const cluster = new ClusterIndex({ kube, log, scope: scopeOf(config) });
+  const cluster = new ClusterIndex({ kube, log, scope: optInScopeOf(config) });
   cluster.start();
   const { alerts } = config;
   const alerter = createAlerter({ ...alerts, webhookUrl: alerts.slackWebhookUrl, log, metrics });

@@ -128,6 +128,7 @@ describe("HTTP layer", () => {
       createApp({
         placement: broken,
         orchestratorUsername: ORCHESTRATOR,
+        optIn: { namespaces: [], deploymentName: "" },
         log: quietLog,
         metrics: createMetrics(),
       }),

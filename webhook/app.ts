@@ -2,6 +2,7 @@
 // of controller-runtime's http.go. Every answer, error or not, is an AdmissionReview in JSON. Plain node:http:
 // two routes need no framework, and each request costs only what admission itself needs.
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
+import type { OptInScope } from "../core/contract.ts";
 import type { PlacementConfig } from "../core/placement.ts";
 import type { Logger } from "../core/log.ts";
 import { toError } from "../core/errors.ts";
@@ -25,6 +26,7 @@ const MAX_BODY_BYTES = 7 * 1024 * 1024;
 export interface AppOptions {
   placement: PlacementConfig;
   orchestratorUsername: string;
+  optIn: OptInScope;
   log: Logger;
   metrics: WebhookMetrics;
   now?: () => Date;
@@ -39,7 +41,7 @@ interface Answer {
 }
 
 export function createApp(options: AppOptions): RequestListener {
-  const { metrics, orchestratorUsername, log } = options;
+  const { metrics, orchestratorUsername, optIn, log } = options;
   const handlers: Record<Endpoint, Handler> = {
     mutate: (request) => {
       const { compute, applyGuard, ...response } = mutate(request, options);
@@ -48,7 +50,7 @@ export function createApp(options: AppOptions): RequestListener {
       return response;
     },
     validate: (request) => {
-      const { causes, ...response } = validate(request, { orchestratorUsername });
+      const { causes, ...response } = validate(request, { orchestratorUsername, optIn });
       for (const cause of causes ?? []) metrics.denials.inc({ cause });
       return response;
     },

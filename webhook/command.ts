@@ -3,7 +3,7 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { loadConfig, type LoadOptions } from "../core/config.ts";
+import { loadConfig, optInScopeOf, type LoadOptions } from "../core/config.ts";
 import { createLogger } from "../core/log.ts";
 import { waitForShutdownSignal } from "../core/signals.ts";
 import { createApp } from "./app.ts";
@@ -74,6 +74,7 @@ export async function webhookCommand(argv: string[]): Promise<void> {
   const app = createApp({
     placement: config.compute,
     orchestratorUsername: config.webhook.orchestratorUsername,
+    optIn: optInScopeOf(config),
     log,
     metrics,
   });

@@ -98,7 +98,11 @@ function admit(
     object: object as Record<string, unknown>,
     oldObject: stored as Record<string, unknown> | undefined,
   };
-  const response = mutate(request, { placement: config, orchestratorUsername: ORCHESTRATOR });
+  const response = mutate(request, {
+    placement: config,
+    orchestratorUsername: ORCHESTRATOR,
+    optIn: { namespaces: [], deploymentName: "" },
+  });
   const ops =
     response.patch === undefined ? [] : JSON.parse(Buffer.from(response.patch, "base64").toString());
   return applyPatch(structuredClone(object), ops, true, false).newDocument;

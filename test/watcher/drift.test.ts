@@ -6,7 +6,7 @@ import { Annotation, COMPUTE_LABEL } from "../../core/contract.ts";
 import { isPlaced } from "../../core/placement.ts";
 import { parseTime } from "../../core/time.ts";
 import { EventRecorder } from "../../watcher/alerts/kubeEvents.ts";
-import { KubeDeployments, scopeOf } from "../../watcher/moves/deployments.ts";
+import { KubeDeployments } from "../../watcher/moves/deployments.ts";
 import { DriftRepair } from "../../watcher/moves/drift.ts";
 import { createWatcherMetrics } from "../../watcher/metrics.ts";
 import { testKubeConfig } from "../cluster/kube.ts";
@@ -14,6 +14,7 @@ import { useNamespace } from "../cluster/namespace.ts";
 import { waitFor } from "../cluster/wait.ts";
 import { emptyApp } from "../e2e/workloads.ts";
 import { eventsFor, quietLog, testConfig, testKube } from "./harness.ts";
+import { optInScopeOf } from "../../core/config.ts";
 
 const apps = testKubeConfig().makeApiClient(AppsV1Api);
 const ns = useNamespace("watcher-drift");
@@ -31,7 +32,7 @@ describe("drift repair", () => {
     const kube = testKube();
     const metrics = createWatcherMetrics();
     const recorder = new EventRecorder({ kube, identity: "watcher-test", log: quietLog });
-    const deployments = new KubeDeployments(kube, scopeOf(config));
+    const deployments = new KubeDeployments(kube, optInScopeOf(config));
     const drift = new DriftRepair({ deployments, config, log: quietLog, metrics, recorder });
     const fargate = { [Annotation.compute]: "fargate" };
     await Promise.all([

@@ -1,6 +1,7 @@
 // Shared pieces of the watcher's integration tests: the watcher's parts wired as the watcher wires them
 // (against the real apiserver), the project's real mutating webhook registered by URL, and an alerter that
 // keeps what it was told.
+import { optInScopeOf } from "../../core/config.ts";
 import { createServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import {
@@ -21,7 +22,7 @@ import { createMetrics } from "../../webhook/metrics.ts";
 import { REPORTING_CONTROLLER } from "../../watcher/alerts/kubeEvents.ts";
 import { ClusterIndex } from "../../watcher/cluster/clusterIndex.ts";
 import type { NodeIndex } from "../../watcher/cluster/nodeIndex.ts";
-import { scopeOf } from "../../watcher/moves/deployments.ts";
+
 import type { DriftRepair } from "../../watcher/moves/drift.ts";
 import type { FollowUps } from "../../watcher/moves/followUp.ts";
 import type { Recovery } from "../../watcher/recovery/loop.ts";
@@ -95,7 +96,7 @@ export async function startTestWatcher(config: Config, log: Logger = quietLog): 
   const kube = testKube();
   const metrics = createWatcherMetrics();
   const alerter = recordingAlerter();
-  const cluster = new ClusterIndex({ kube, log: quietLog, scope: scopeOf(config) });
+  const cluster = new ClusterIndex({ kube, log: quietLog, scope: optInScopeOf(config) });
   cluster.start();
   await cluster.synced;
   const interruptions = new InterruptionLog(config.recovery.cooldown);
@@ -173,6 +174,7 @@ export async function startOrchestratorWebhook(
   const app = createApp({
     placement: config.compute,
     orchestratorUsername: await currentUsername(kc),
+    optIn: optInScopeOf(config),
     log: quietLog,
     metrics: createMetrics({ processMetrics: false }),
   });

@@ -35,7 +35,14 @@ export function fixture(name: string): Json {
 }
 
 export function testApp(metrics: WebhookMetrics = createMetrics()) {
-  return createApp({ placement, orchestratorUsername: ORCHESTRATOR, log: quietLog, metrics, now: () => NOW });
+  return createApp({
+    placement,
+    orchestratorUsername: ORCHESTRATOR,
+    optIn: { namespaces: [], deploymentName: "" },
+    log: quietLog,
+    metrics,
+    now: () => NOW,
+  });
 }
 
 /** Serves `listener` over plain HTTP on a loopback port; returns its base URL and a close function. */

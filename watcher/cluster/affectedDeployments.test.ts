@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { V1Deployment, V1OwnerReference, V1Pod } from "@kubernetes/client-node";
 import { Annotation } from "../../core/contract.ts";
-import { countsAsOptedIn } from "../moves/deployments.ts";
+
 import {
   affectedDeployments,
   deploymentNameOf,
@@ -11,6 +11,7 @@ import {
 } from "./affectedDeployments.ts";
 import { slimDeployment } from "./deploymentIndex.ts";
 import { controllerOf } from "./pods.ts";
+import { countsAsOptedIn } from "../../core/contract.ts";
 
 function owner(kind: string, name: string, controller = true): V1OwnerReference {
   return { apiVersion: "apps/v1", kind, name, uid: `uid-${name}`, controller };

@@ -5,10 +5,11 @@ import type { V1Deployment, V1OwnerReference, V1Pod, V1ReplicaSet } from "@kuber
 import { classify, statusOf, type Kube } from "../../core/kube.ts";
 import { isEmptySelector, selectorMatches } from "../../core/labelSelector.ts";
 import { mapLimit } from "../../core/mapLimit.ts";
-import { countsAsOptedIn, keyOf, type DeploymentRef, type Scope } from "../moves/deployments.ts";
+import { keyOf, type DeploymentRef } from "../moves/deployments.ts";
 import type { DeploymentLookup } from "./deploymentIndex.ts";
 import type { PodLookup } from "./podIndex.ts";
 import { controllerOf, holdsNode } from "./pods.ts";
+import { countsAsOptedIn, type OptInScope } from "../../core/contract.ts";
 
 /** Reads a ReplicaSet's owning Deployment name; undefined when it has none or is gone. */
 export type ReplicaSetOwner = (namespace: string, ref: V1OwnerReference) => Promise<string | undefined>;
@@ -92,7 +93,7 @@ export interface AffectedLookups {
   pods: PodLookup;
   deployments: DeploymentLookup;
   owners: Pick<ReplicaSetOwners, "ownerOf">;
-  scope: Scope;
+  scope: OptInScope;
 }
 
 /**

@@ -2,10 +2,10 @@
 // nodes, the pods that hold them, and the Deployments of the watched namespaces.
 import type { Kube } from "../../core/kube.ts";
 import type { Logger } from "../../core/log.ts";
-import type { Scope } from "../moves/deployments.ts";
 import { DeploymentIndex, type DeploymentLookup } from "./deploymentIndex.ts";
 import { NodeIndex, type NodeLookup } from "./nodeIndex.ts";
 import { PodIndex, type PodLookup } from "./podIndex.ts";
+import type { OptInScope } from "../../core/contract.ts";
 
 export interface ClusterLookup {
   nodes: NodeLookup;
@@ -21,7 +21,7 @@ export class ClusterIndex implements ClusterLookup {
   readonly deployments: DeploymentIndex;
   readonly synced: Promise<void>;
 
-  constructor(options: { kube: Kube; log: Logger; scope: Scope }) {
+  constructor(options: { kube: Kube; log: Logger; scope: OptInScope }) {
     this.nodes = new NodeIndex(options);
     this.pods = new PodIndex(options);
     this.deployments = new DeploymentIndex(options);

@@ -5,8 +5,9 @@
 import type { KubernetesObject, V1Deployment } from "@kubernetes/client-node";
 import type { Kube } from "../../core/kube.ts";
 import type { Logger } from "../../core/log.ts";
-import { countsAsOptedIn, keyOf, refOf, type DeploymentRef, type Scope } from "../moves/deployments.ts";
+import { keyOf, refOf, type DeploymentRef } from "../moves/deployments.ts";
 import { Mirror } from "./mirror.ts";
+import { countsAsOptedIn, type OptInScope } from "../../core/contract.ts";
 
 export interface DeploymentLookup {
   /** The Deployment as last seen: whole when it counts as opted in, else its name and selector only. */
@@ -15,7 +16,7 @@ export interface DeploymentLookup {
 }
 
 /** What is kept of a Deployment: an opted-in one without its managedFields, another by name and selector. */
-export function slimDeployment(scope: Scope): (raw: KubernetesObject) => V1Deployment {
+export function slimDeployment(scope: OptInScope): (raw: KubernetesObject) => V1Deployment {
   return (raw) => {
     const deployment = raw as V1Deployment;
     const { managedFields: _managedFields, ...metadata } = deployment.metadata ?? {};
@@ -33,7 +34,7 @@ export class DeploymentIndex implements DeploymentLookup {
   private readonly deployments = new Map<string, V1Deployment>();
   private readonly mirrors: Mirror<V1Deployment>[];
 
-  constructor(options: { kube: Kube; log: Logger; scope: Scope; resyncMs?: number }) {
+  constructor(options: { kube: Kube; log: Logger; scope: OptInScope; resyncMs?: number }) {
     const { scope } = options;
     // one collection: all namespaces, or each watched one
     const namespaces = scope.namespaces.length === 0 ? [undefined] : scope.namespaces;

@@ -5,13 +5,14 @@ import { describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
 import { instanceIdOf } from "../../core/ec2.ts";
 import { podRequests } from "../../core/podRequests.ts";
-import { countsAsOptedIn, type Scope } from "../moves/deployments.ts";
+
 import { spotFit } from "../recovery/spotCapacity.ts";
 import { deploymentNameOf, selects } from "./affectedDeployments.ts";
 import { slimDeployment } from "./deploymentIndex.ts";
 import { slimNode } from "./nodeIndex.ts";
 import { slimPod } from "./podIndex.ts";
 import { controllerOf, holdsNode, isPodReady } from "./pods.ts";
+import { countsAsOptedIn, type OptInScope } from "../../core/contract.ts";
 
 /** An EKS spot node as the apiserver sends it (images and node info shortened). */
 function eksNode(name: string, overrides: Partial<V1Node["spec"]> = {}): V1Node {
@@ -176,7 +177,7 @@ describe("slimDeployment", () => {
         "utf8",
       ),
     ).request.oldObject;
-  const scope: Scope = { namespaces: [], deploymentName: "" };
+  const scope: OptInScope = { namespaces: [], deploymentName: "" };
 
   it("keeps an opted-in Deployment whole but its managedFields", () => {
     const deployment = stored();

@@ -14,7 +14,7 @@ import { EventRecorder } from "../alerts/kubeEvents.ts";
 import { affectedDeployments, ReplicaSetOwners } from "../cluster/affectedDeployments.ts";
 import type { ClusterLookup } from "../cluster/clusterIndex.ts";
 import { priorityClasses } from "../cluster/priorityClasses.ts";
-import { KubeDeployments, scopeOf } from "../moves/deployments.ts";
+import { KubeDeployments } from "../moves/deployments.ts";
 import { DrainGuards } from "../moves/drainGuard.ts";
 import { DriftRepair } from "../moves/drift.ts";
 import { eventHandling } from "../migration/eventHandling.ts";
@@ -30,6 +30,7 @@ import { Recovery } from "../recovery/loop.ts";
 import { rolloutFollower } from "../moves/rollout.ts";
 import { SqsConsumer } from "../sqs/consumer.ts";
 import { QueueReachability, type QueueState } from "../sqs/reachability.ts";
+import { optInScopeOf } from "../../core/config.ts";
 
 /** What lives as long as the process and every term shares. */
 export interface WatcherParts {
@@ -64,7 +65,7 @@ export function leaderWork(parts: Omit<WatcherParts, "sqs">, signal: AbortSignal
   const { config, log, metrics, alerter, cluster, interruptions, lifecycle } = parts;
   const { nodes } = cluster;
   const kube = withSignal(parts.kube, signal);
-  const scope = scopeOf(config);
+  const scope = optInScopeOf(config);
   const deployments = withInventory(new KubeDeployments(kube, scope), metrics, signal);
   const { identity } = config.watcher;
   const recorder = new EventRecorder({ kube, identity, log, dryRun: config.migration.dryRun });

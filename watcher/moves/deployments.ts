@@ -10,8 +10,7 @@ import {
 import fastJsonPatch from "fast-json-patch";
 import { setTimeout as sleep } from "node:timers/promises";
 import { backoff } from "../../core/backoff.ts";
-import type { Config } from "../../core/config.ts";
-import { isOptedIn } from "../../core/contract.ts";
+import { countsAsOptedIn, type OptInScope } from "../../core/contract.ts";
 import { strategyMergePatch } from "../../core/moveStrategy.ts";
 import { RetryableError } from "../../core/errors.ts";
 import { classify, statusOf, type Kube } from "../../core/kube.ts";
@@ -30,23 +29,7 @@ export function keyOf(ref: DeploymentRef): string {
   return `${ref.namespace}/${ref.name}`;
 }
 
-export interface Scope {
-  /** Namespaces watched; empty means all. */
-  namespaces: string[];
-  /** This Deployment (in any watched namespace) counts as opted in without the annotation. */
-  deploymentName: string;
-}
 
-export function scopeOf(config: Pick<Config, "kubernetes">): Scope {
-  return { namespaces: config.kubernetes.namespaces, deploymentName: config.kubernetes.deploymentName };
-}
-
-export function countsAsOptedIn(deployment: V1Deployment, scope: Scope): boolean {
-  return (
-    isOptedIn(deployment) ||
-    (scope.deploymentName !== "" && deployment.metadata?.name === scope.deploymentName)
-  );
-}
 
 /** Annotations or labels to set; `null` removes one. */
 export type KeyPatch = Record<string, string | null>;
@@ -81,9 +64,9 @@ export const FIELD_MANAGER = "spot-orchestrator";
 /** The Deployments of the cluster, through the watcher's (rate-limited) client. */
 export class KubeDeployments implements Deployments {
   private readonly kube: Kube;
-  private readonly scope: Scope;
+  private readonly scope: OptInScope;
 
-  constructor(kube: Kube, scope: Scope) {
+  constructor(kube: Kube, scope: OptInScope) {
     this.kube = kube;
     this.scope = scope;
   }

@@ -16,8 +16,9 @@ import type { Logger } from "../../core/log.ts";
 import { parseTime, rfc3339 } from "../../core/time.ts";
 import { selects } from "../cluster/affectedDeployments.ts";
 import type { PodLookup } from "../cluster/podIndex.ts";
-import { keyOf, refOf, type DeploymentRef, type Scope } from "./deployments.ts";
+import { keyOf, refOf, type DeploymentRef } from "./deployments.ts";
 import type { WatcherMetrics } from "../metrics.ts";
+import type { OptInScope } from "../../core/contract.ts";
 
 /** The label every drain guard carries (value `true`; its owner reference names the Deployment). */
 export const GUARD_LABEL = `${PREFIX}drain-guard`;
@@ -118,7 +119,7 @@ export interface DrainGuardDeps {
   kube: Kube;
   /** The pods by node (the watcher's pod index). */
   pods: Pick<PodLookup, "onNode">;
-  scope: Scope;
+  scope: OptInScope;
   metrics: WatcherMetrics;
   log: Logger;
   now?: () => number;

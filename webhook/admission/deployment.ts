@@ -47,6 +47,8 @@ export interface DeploymentWrite {
   /** The stored object on UPDATE; undefined on CREATE. */
   oldObject: V1Deployment | undefined;
   username: string;
+  /** The request's namespace (a created object's metadata may leave it out). */
+  namespace: string;
 }
 
 /** The Deployment being created or updated, or undefined for anything the webhook leaves alone. */
@@ -62,6 +64,7 @@ export function deploymentWrite(request: AdmissionRequest): DeploymentWrite | un
     object: checkShape(object, "request.object"),
     oldObject: oldObject === undefined ? undefined : checkShape(oldObject, "request.oldObject"),
     username: request.userInfo?.username ?? "",
+    namespace: request.namespace ?? "",
   };
 }
 

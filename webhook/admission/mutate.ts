@@ -2,7 +2,14 @@
 // records who changed `compute` and when. The patch is the diff of a mutated copy, never written by hand.
 import type { V1Deployment } from "@kubernetes/client-node";
 import fastJsonPatch from "fast-json-patch";
-import { Annotation, COMPUTE_LABEL, isOptedIn, requestedCompute, type Compute } from "../../core/contract.ts";
+import {
+  Annotation,
+  COMPUTE_LABEL,
+  countsAsOptedIn,
+  requestedCompute,
+  type Compute,
+  type OptInScope,
+} from "../../core/contract.ts";
 import { fargateIncompatibilities, place, readStash, type PlacementConfig } from "../../core/placement.ts";
 import { rfc3339 } from "../../core/time.ts";
 import { guardCompute, type ApplyGuardAction } from "./applyGuard.ts";
@@ -22,6 +29,8 @@ const { compare } = fastJsonPatch;
 export interface MutateOptions {
   placement: PlacementConfig;
   orchestratorUsername: string;
+  /** Who counts as opted in besides the annotation (`kubernetes.deployment_name`). */
+  optIn: OptInScope;
   now?: () => Date;
 }
 
@@ -33,7 +42,7 @@ export type MutateResult = Omit<AdmissionResponse, "uid"> & {
 
 export function mutate(request: AdmissionRequest, options: MutateOptions): MutateResult {
   const write = deploymentWrite(request);
-  if (write === undefined || !isOptedIn(write.object)) return allowed();
+  if (write === undefined || !countsAsOptedIn(write.object, options.optIn, write.namespace)) return allowed();
   const requested = requestedCompute(write.object);
   if (requested === undefined) return allowed(); // the validating webhook denies it with the reason
   const guarded = guardCompute(request, write, requested, options.orchestratorUsername);

@@ -21,7 +21,7 @@ function stored(annotations: Record<string, string>, strategy: V1DeploymentStrat
 const moving = stored({ [Annotation.strategy]: JSON.stringify(own) }, SURGE_STRATEGY);
 
 function write(object: V1Deployment, oldObject: V1Deployment | undefined = moving): DeploymentWrite {
-  return { operation: "UPDATE", object, oldObject, username: "flux" };
+  return { operation: "UPDATE", object, oldObject, username: "flux", namespace: "shop" };
 }
 
 /** Runs the rule as the mutating handler does: on a copy of what was sent. */

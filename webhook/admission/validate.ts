@@ -6,9 +6,10 @@ import {
   ENABLED_VALUES,
   REASONS,
   isCompute,
-  isOptedIn,
+  countsAsOptedIn,
   isPriority,
   isReason,
+  type OptInScope,
 } from "../../core/contract.ts";
 import { fargateIncompatibilities } from "../../core/placement.ts";
 import {
@@ -33,10 +34,11 @@ export type ValidateResult = Omit<AdmissionResponse, "uid"> & { causes?: DenialC
 
 export function validate(
   request: AdmissionRequest,
-  options: { orchestratorUsername: string },
+  options: { orchestratorUsername: string; optIn: OptInScope },
 ): ValidateResult {
   const write = deploymentWrite(request);
   if (write === undefined) return allowed();
+  const optedIn = countsAsOptedIn(write.object, options.optIn, write.namespace);
   const problems: Problem[] = [];
   const warnings: string[] = [];
 
@@ -51,7 +53,7 @@ export function validate(
   // meets a value set earlier; a value stored before it left the contract stays editable.
   const compute = annotationOf(write.object, Annotation.compute);
   const changed = compute !== annotationOf(write.oldObject, Annotation.compute);
-  if (compute !== undefined && !isCompute(compute) && (changed || isOptedIn(write.object))) {
+  if (compute !== undefined && !isCompute(compute) && (changed || optedIn)) {
     problems.push({
       cause: "invalid-compute",
       message: notAllowed(Annotation.compute, compute, COMPUTE_TYPES),
@@ -70,7 +72,7 @@ export function validate(
         `from -2147483647 to 2147483647 (higher moves to Fargate first when the Fargate budget is short)`,
     });
   }
-  if (isOptedIn(write.object)) checkOptedIn(write, options.orchestratorUsername, problems, warnings);
+  if (optedIn) checkOptedIn(write, options.orchestratorUsername, problems, warnings);
 
   if (problems.length === 0) return allowed(undefined, warnings);
   const invalid = problems.some((p) => p.cause !== "fargate-incompatible");
