@@ -261,6 +261,30 @@ export const SETTINGS = [
     default: "",
     description: "Node selector set on Fargate (`k=v,k=v`); empty removes it",
   },
+  {
+    key: "compute.on_demand_label",
+    env: "ON_DEMAND_LABEL",
+    kind: kinds.string,
+    default: "on-demand",
+    description:
+      "Value of the pod-template compute label on on-demand nodes (no Fargate profile may select it)",
+  },
+  {
+    key: "compute.on_demand_node_selector",
+    env: "ON_DEMAND_NODE_SELECTOR",
+    kind: kinds.map,
+    default: "eks.amazonaws.com/capacityType=ON_DEMAND",
+    description:
+      "Node selector (`k=v,k=v`) of on-demand capacity, set with `compute=on-demand`; Karpenter: `karpenter.sh/capacity-type=on-demand`",
+  },
+  {
+    key: "compute.on_demand_tolerations",
+    env: "ON_DEMAND_TOLERATIONS",
+    kind: kinds.tolerations,
+    default: "",
+    description:
+      "Tolerations (`key=value:Effect,key:Effect`) added to the template's own with `compute=on-demand`",
+  },
   // [aws]
   {
     key: "aws.region",
@@ -427,7 +451,7 @@ export const SETTINGS = [
     description:
       "UID of the watcher's Pod (the chart passes it), named by the Events it records on its Pod so `kubectl describe pod` lists them",
   },
-  // [fargate] budget and fallback, and where on-demand capacity is
+  // [fargate] budget and fallback
   {
     key: "fargate.max_vcpu",
     env: "FARGATE_MAX_VCPU",
@@ -482,30 +506,6 @@ export const SETTINGS = [
     default: "20",
     description:
       "Fargate pods the account launches per second (AWS's default quota: 20/s, burst 20), for that forecast",
-  },
-  {
-    key: "compute.on_demand_label",
-    env: "ON_DEMAND_LABEL",
-    kind: kinds.string,
-    default: "on-demand",
-    description:
-      "Value of the pod-template compute label on on-demand nodes (no Fargate profile may select it)",
-  },
-  {
-    key: "compute.on_demand_node_selector",
-    env: "ON_DEMAND_NODE_SELECTOR",
-    kind: kinds.map,
-    default: "eks.amazonaws.com/capacityType=ON_DEMAND",
-    description:
-      "Node selector (`k=v,k=v`) of on-demand capacity, set with `compute=on-demand`; Karpenter: `karpenter.sh/capacity-type=on-demand`",
-  },
-  {
-    key: "compute.on_demand_tolerations",
-    env: "ON_DEMAND_TOLERATIONS",
-    kind: kinds.tolerations,
-    default: "",
-    description:
-      "Tolerations (`key=value:Effect,key:Effect`) added to the template's own with `compute=on-demand`",
   },
 ] as const satisfies readonly Setting<unknown>[];
 
