@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { parse as parseToml } from "smol-toml";
 import * as v from "valibot";
 import { regionOfQueueUrl } from "./ec2.ts";
+import { toError } from "./errors.ts";
 import type { Kind } from "./settingKinds.ts";
 import { SETTINGS, type Process, type Setting, type SettingKey } from "./settings.ts";
 
@@ -122,7 +123,7 @@ function readToml(path: string | undefined, explicit: boolean, problems: string[
   try {
     return flatten(parseToml(text));
   } catch (err) {
-    problems.push(`config file ${file}: ${(err as Error).message.split("\n")[0]}`);
+    problems.push(`config file ${file}: ${toError(err).message.split("\n")[0]}`);
     return {};
   }
 }

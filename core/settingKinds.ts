@@ -4,6 +4,7 @@
 import type { V1Toleration } from "@kubernetes/client-node";
 import * as v from "valibot";
 import { formatDuration, parseDuration } from "./duration.ts";
+import { toError } from "./errors.ts";
 
 export interface Kind<T> {
   /** How the README's settings table names it. */
@@ -19,7 +20,7 @@ function converted<T>(name: string, convert: (raw: unknown) => T): Kind<T> {
       try {
         return convert(dataset.value);
       } catch (err) {
-        addIssue({ message: (err as Error).message });
+        addIssue({ message: toError(err).message });
         return NEVER;
       }
     }),
