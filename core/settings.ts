@@ -376,6 +376,14 @@ export const SETTINGS = [
     default: "20",
     description: "Slack messages per minute, at most; more are dropped and counted",
   },
+  {
+    key: "alerts.cluster_name",
+    env: "CLUSTER_NAME",
+    kind: kinds.string,
+    default: "",
+    description:
+      "Cluster named in every Slack message (`Spot interruption warning in prod-eu: node ...`), for channels several clusters share; empty: none",
+  },
   // [logging]
   {
     key: "logging.level",
