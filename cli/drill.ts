@@ -5,6 +5,7 @@ import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { ApiException, type V1Node } from "@kubernetes/client-node";
 import { loadConfig } from "../core/config.ts";
 import { formatDuration, parseDuration } from "../core/duration.ts";
+import { toError } from "../core/errors.ts";
 import { createKube } from "../core/kube.ts";
 import { createSqsClient } from "../watcher/sqs/queue.ts";
 import { instanceIdOf as instanceIdOfNode, parseProviderId } from "../core/ec2.ts";
@@ -87,7 +88,7 @@ export async function runDrill(argv: string[], io: DrillIo): Promise<void> {
     io.out(`  message id: ${sent.MessageId ?? "(none)"}`);
     io.out(`Follow it with: kubectl get deployments -A -L spot-orchestrator.io/compute -w`);
   } catch (err) {
-    throw new Error(`sending the event to ${queueUrl} failed: ${(err as Error).message}`, { cause: err });
+    throw new Error(`sending the event to ${queueUrl} failed: ${toError(err).message}`, { cause: err });
   } finally {
     client.destroy();
   }
@@ -111,7 +112,7 @@ export function parseDrillArgs(argv: string[]): DrillOptions | "help" {
       allowPositionals: false,
     }));
   } catch (err) {
-    throw new Error(`${(err as Error).message}\n\n${USAGE}`, { cause: err });
+    throw new Error(`${toError(err).message}\n\n${USAGE}`, { cause: err });
   }
   if (values.help) return "help";
   if (!values.node) throw new Error(`--node is required\n\n${USAGE}`);
@@ -122,7 +123,7 @@ export function parseDrillArgs(argv: string[]): DrillOptions | "help" {
   try {
     deadlineMs = values.deadline === undefined ? undefined : parseDuration(values.deadline);
   } catch (err) {
-    throw new Error(`--deadline: ${(err as Error).message}`, { cause: err });
+    throw new Error(`--deadline: ${toError(err).message}`, { cause: err });
   }
   if (values.account !== undefined && !/^\d{12}$/.test(values.account)) {
     throw new Error(`--account "${values.account}" is not an AWS account id (12 digits)`);
@@ -166,7 +167,7 @@ async function readNodeFromCluster(name: string, kubeconfig: string | undefined)
   try {
     kube = createKube({ kubeconfig });
   } catch (err) {
-    throw new Error(`loading the kubeconfig ${kubeconfig ?? "(default)"} failed: ${(err as Error).message}`, {
+    throw new Error(`loading the kubeconfig ${kubeconfig ?? "(default)"} failed: ${toError(err).message}`, {
       cause: err,
     });
   }
@@ -175,6 +176,6 @@ async function readNodeFromCluster(name: string, kubeconfig: string | undefined)
   } catch (err) {
     if (err instanceof ApiException && err.code === 404)
       throw new Error(`node ${name} not found in the cluster`, { cause: err });
-    throw new Error(`reading node ${name} failed: ${(err as Error).message}`, { cause: err });
+    throw new Error(`reading node ${name} failed: ${toError(err).message}`, { cause: err });
   }
 }

@@ -6,6 +6,7 @@ import { parse as parseToml } from "smol-toml";
 import * as v from "valibot";
 import type { OptInScope } from "./contract.ts";
 import { regionOfQueueUrl } from "./ec2.ts";
+import { toError } from "./errors.ts";
 import type { Kind } from "./settingKinds.ts";
 import { SETTINGS, type Process, type Setting, type SettingKey } from "./settings.ts";
 
@@ -128,7 +129,7 @@ function readToml(path: string | undefined, explicit: boolean, problems: string[
   try {
     return flatten(parseToml(text));
   } catch (err) {
-    problems.push(`config file ${file}: ${(err as Error).message.split("\n")[0]}`);
+    problems.push(`config file ${file}: ${toError(err).message.split("\n")[0]}`);
     return {};
   }
 }

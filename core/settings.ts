@@ -1,8 +1,9 @@
 // Every setting: its config.toml key, its environment variable, its kind and default. The one table the
-// loader (and the configuration's type), the README's settings table and the chart's config.toml follow.
+// loader (and the configuration's type), the README's settings table, the chart's config.toml and the
+// `config` part of its values.schema.json follow.
 import { hostname } from "node:os";
 import * as v from "valibot";
-import { kinds, type Kind } from "./settingKinds.ts";
+import { kinds, type JsonSchema, type Kind } from "./settingKinds.ts";
 
 export interface Setting<T> {
   /** `section.key` in config.toml; the configuration's field is the key in camelCase, unless `field`. */
@@ -14,16 +15,26 @@ export interface Setting<T> {
   description: string;
   /** Processes that cannot start without it. */
   requiredBy?: readonly Process[];
+  /** How the chart sets it itself, when it is not one of the chart's `config` values. */
+  chartSets?: string;
+  /** What the chart's values.schema.json asks of the value beyond its kind (names Kubernetes restricts). */
+  chartSchema?: JsonSchema;
 }
 
 export type Process = "webhook" | "watcher" | "cli";
 
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 
+/** Names Kubernetes restricts, as the chart's schema checks them. */
+const DNS_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+const DNS_SUBDOMAIN = "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$";
+const orEmpty = (pattern: string) => `^(${pattern.slice(1, -1)})?$`;
+const LABEL_VALUE: JsonSchema = { minLength: 1, maxLength: 63 };
+
 /** Empty means the host name (a pod's name). */
 function orHostName(kind: Kind<string>): Kind<string> {
   return {
-    name: kind.name,
+    ...kind,
     schema: v.pipe(
       kind.schema,
       v.transform((value) => value || hostname()),
@@ -40,6 +51,7 @@ export const SETTINGS = [
     kind: kinds.list,
     default: "",
     description: "Namespaces watched, comma-separated; empty means all",
+    chartSchema: { items: { pattern: DNS_LABEL } },
   },
   {
     key: "kubernetes.mode",
@@ -55,6 +67,7 @@ export const SETTINGS = [
     kind: kinds.string,
     default: "",
     description: "When set, this Deployment counts as opted in even without the annotation",
+    chartSchema: { pattern: orEmpty(DNS_SUBDOMAIN) },
   },
   {
     key: "kubernetes.service_name",
@@ -63,6 +76,7 @@ export const SETTINGS = [
     default: "",
     description:
       "When set, the Service health-checked for `deployment_name` (otherwise every Service selecting its pods)",
+    chartSchema: { pattern: orEmpty(DNS_LABEL) },
   },
   {
     key: "kubernetes.qps",
@@ -217,6 +231,7 @@ export const SETTINGS = [
     kind: kinds.int(),
     default: "5",
     description: "Deployments recovering at once, at most",
+    chartSchema: { minimum: 1 },
   },
   // [compute]
   {
@@ -225,6 +240,7 @@ export const SETTINGS = [
     kind: kinds.string,
     default: "spot",
     description: "Value of the pod-template compute label on spot",
+    chartSchema: LABEL_VALUE,
   },
   {
     key: "compute.fargate_label",
@@ -232,6 +248,7 @@ export const SETTINGS = [
     kind: kinds.string,
     default: "fargate",
     description: "Value of the pod-template compute label on Fargate (what the Fargate profile selects)",
+    chartSchema: LABEL_VALUE,
   },
   {
     key: "compute.compute_label_key",
@@ -239,6 +256,7 @@ export const SETTINGS = [
     kind: kinds.string,
     default: "compute-type",
     description: "Pod-template label key the Fargate profile selects on",
+    chartSchema: { minLength: 1 },
   },
   {
     key: "compute.spot_node_selector",
@@ -261,6 +279,31 @@ export const SETTINGS = [
     default: "",
     description: "Node selector set on Fargate (`k=v,k=v`); empty removes it",
   },
+  {
+    key: "compute.on_demand_label",
+    env: "ON_DEMAND_LABEL",
+    kind: kinds.string,
+    default: "on-demand",
+    description:
+      "Value of the pod-template compute label on on-demand nodes (no Fargate profile may select it)",
+    chartSchema: LABEL_VALUE,
+  },
+  {
+    key: "compute.on_demand_node_selector",
+    env: "ON_DEMAND_NODE_SELECTOR",
+    kind: kinds.map,
+    default: "eks.amazonaws.com/capacityType=ON_DEMAND",
+    description:
+      "Node selector (`k=v,k=v`) of on-demand capacity, set with `compute=on-demand`; Karpenter: `karpenter.sh/capacity-type=on-demand`",
+  },
+  {
+    key: "compute.on_demand_tolerations",
+    env: "ON_DEMAND_TOLERATIONS",
+    kind: kinds.tolerations,
+    default: "",
+    description:
+      "Tolerations (`key=value:Effect,key:Effect`) added to the template's own with `compute=on-demand`",
+  },
   // [aws]
   {
     key: "aws.region",
@@ -269,6 +312,7 @@ export const SETTINGS = [
     default: "",
     description:
       "Region of the SQS queue; empty: the region its URL names. Set to another region than the URL's, the watcher refuses to start",
+    chartSchema: { pattern: "^([a-z]{2}(-[a-z]+)+-[0-9]+)?$" },
   },
   {
     key: "aws.sqs_queue_url",
@@ -323,6 +367,7 @@ export const SETTINGS = [
     kind: kinds.url,
     default: "",
     description: "Slack incoming-webhook URL (the chart reads it from a Secret)",
+    chartSets: "`SLACK_WEBHOOK_URL`, from the Secret of `slack`",
   },
   {
     key: "alerts.max_per_minute",
@@ -330,6 +375,14 @@ export const SETTINGS = [
     kind: kinds.int(),
     default: "20",
     description: "Slack messages per minute, at most; more are dropped and counted",
+  },
+  {
+    key: "alerts.cluster_name",
+    env: "CLUSTER_NAME",
+    kind: kinds.string,
+    default: "",
+    description:
+      "Cluster named in every Slack message (`Spot interruption warning in prod-eu: node ...`), for channels several clusters share; empty: none",
   },
   // [logging]
   {
@@ -353,6 +406,7 @@ export const SETTINGS = [
     kind: kinds.port,
     default: "9443",
     description: "HTTPS port of /mutate and /validate",
+    chartSets: "from `webhook.port`",
   },
   {
     key: "webhook.health_port",
@@ -360,6 +414,7 @@ export const SETTINGS = [
     kind: kinds.port,
     default: "8080",
     description: "Plain-HTTP port of the webhook's /healthz, /readyz and /metrics",
+    chartSets: "from `webhook.healthPort`",
   },
   {
     key: "webhook.tls_cert",
@@ -367,6 +422,7 @@ export const SETTINGS = [
     kind: kinds.string,
     default: "/tls/tls.crt",
     description: "Serving certificate (reloaded when it changes)",
+    chartSets: "the mounted TLS Secret",
   },
   {
     key: "webhook.tls_key",
@@ -374,6 +430,7 @@ export const SETTINGS = [
     kind: kinds.string,
     default: "/tls/tls.key",
     description: "Serving key (reloaded when it changes)",
+    chartSets: "the mounted TLS Secret",
   },
   {
     key: "webhook.orchestrator_username",
@@ -382,6 +439,7 @@ export const SETTINGS = [
     default: "system:serviceaccount:spot-fargate-orchestrator:spot-fargate-orchestrator",
     description:
       "Requester whose `reason` is kept; any other requester changing `compute` gets `reason=manual`",
+    chartSets: "`ORCHESTRATOR_USERNAME`, the release's ServiceAccount",
   },
   // [watcher]
   {
@@ -390,6 +448,7 @@ export const SETTINGS = [
     kind: kinds.port,
     default: "8081",
     description: "Plain-HTTP port of the watcher's /healthz, /readyz and /metrics",
+    chartSets: "from `watcher.healthPort`",
   },
   {
     key: "watcher.leader_election",
@@ -404,6 +463,7 @@ export const SETTINGS = [
     kind: kinds.string,
     default: "spot-fargate-orchestrator",
     description: "Name of that Lease",
+    chartSchema: { pattern: DNS_SUBDOMAIN, maxLength: 253 },
   },
   {
     key: "watcher.lease_namespace",
@@ -411,6 +471,7 @@ export const SETTINGS = [
     kind: kinds.string,
     default: "default",
     description: "Namespace of that Lease (the chart passes the release namespace)",
+    chartSets: "`POD_NAMESPACE`, the release namespace",
   },
   {
     key: "watcher.identity",
@@ -418,6 +479,7 @@ export const SETTINGS = [
     kind: orHostName(kinds.string),
     default: "",
     description: "Holder identity in the Lease; empty means the host name",
+    chartSets: "`POD_NAME`",
   },
   {
     key: "watcher.pod_uid",
@@ -426,8 +488,9 @@ export const SETTINGS = [
     default: "",
     description:
       "UID of the watcher's Pod (the chart passes it), named by the Events it records on its Pod so `kubectl describe pod` lists them",
+    chartSets: "`POD_UID`",
   },
-  // [fargate] budget and fallback, and where on-demand capacity is
+  // [fargate] budget and fallback
   {
     key: "fargate.max_vcpu",
     env: "FARGATE_MAX_VCPU",
@@ -482,30 +545,6 @@ export const SETTINGS = [
     default: "20",
     description:
       "Fargate pods the account launches per second (AWS's default quota: 20/s, burst 20), for that forecast",
-  },
-  {
-    key: "compute.on_demand_label",
-    env: "ON_DEMAND_LABEL",
-    kind: kinds.string,
-    default: "on-demand",
-    description:
-      "Value of the pod-template compute label on on-demand nodes (no Fargate profile may select it)",
-  },
-  {
-    key: "compute.on_demand_node_selector",
-    env: "ON_DEMAND_NODE_SELECTOR",
-    kind: kinds.map,
-    default: "eks.amazonaws.com/capacityType=ON_DEMAND",
-    description:
-      "Node selector (`k=v,k=v`) of on-demand capacity, set with `compute=on-demand`; Karpenter: `karpenter.sh/capacity-type=on-demand`",
-  },
-  {
-    key: "compute.on_demand_tolerations",
-    env: "ON_DEMAND_TOLERATIONS",
-    kind: kinds.tolerations,
-    default: "",
-    description:
-      "Tolerations (`key=value:Effect,key:Effect`) added to the template's own with `compute=on-demand`",
   },
 ] as const satisfies readonly Setting<unknown>[];
 

@@ -1,6 +1,8 @@
 // The README's table of every setting, generated from the settings table so the two never drift.
-// `node core/settingsTable.ts --write` refreshes the README.
+// `node core/settingsTable.ts --write` refreshes the README, and the `config` part of the chart's
+// values.schema.json (core/chartSchema.ts).
 import { readFileSync, writeFileSync } from "node:fs";
+import { writeChartSchema } from "./chartSchema.ts";
 import { SETTINGS, type Setting } from "./settings.ts";
 
 export function settingsTable(): string {
@@ -29,6 +31,7 @@ if (import.meta.main) {
       (_m, start: string) => `${start}${settingsTable()}\n<!-- settings-table:end -->`,
     );
     writeFileSync(path, readme);
+    writeChartSchema();
   } else {
     console.log(settingsTable());
   }

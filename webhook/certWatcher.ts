@@ -1,16 +1,41 @@
 // Keeps the serving certificate current, as controller-runtime's certwatcher does: an fs.watch on the
 // files' directories (kubelet swaps Secret volumes by renaming a symlink, which a watch on the file itself
-// misses) plus a periodic poll, since watches are lossy on some filesystems.
+// misses) plus a periodic poll, since watches are lossy on some filesystems. Every read and every failed
+// read is counted, as certwatcher's read_certificate_total and read_certificate_errors_total.
 import { watch, type FSWatcher } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { createSecureContext } from "node:tls";
+import { Counter, type Registry } from "prom-client";
 import type { Logger } from "../core/log.ts";
 import { toError } from "../core/errors.ts";
 
 export interface KeyPair {
   cert: Buffer;
   key: Buffer;
+}
+
+export interface CertWatcherMetrics {
+  reads: Counter;
+  readErrors: Counter;
+}
+
+/** The reload's series, on the webhook's registry; without labels, they start at 0. */
+export function createCertWatcherMetrics(registry: Registry): CertWatcherMetrics {
+  return {
+    reads: new Counter({
+      name: "spot_orchestrator_webhook_certificate_reads_total",
+      help: "Reads of the serving certificate and key since start: on each change of their files and each poll",
+      registers: [registry],
+    }),
+    readErrors: new Counter({
+      name: "spot_orchestrator_webhook_certificate_read_errors_total",
+      help:
+        "Reads of the serving certificate and key that failed (a file missing or unreadable, a key that does " +
+        "not match the certificate); the pair in use is kept",
+      registers: [registry],
+    }),
+  };
 }
 
 export interface CertWatcherOptions {
@@ -22,6 +47,8 @@ export interface CertWatcherOptions {
   /** Called with every new, valid pair. */
   onChange: (pair: KeyPair) => void;
   pollIntervalMs?: number;
+  /** Where reads and failed reads are counted. */
+  metrics?: CertWatcherMetrics | undefined;
 }
 
 /** Reads and checks a pair; throws when the files are missing or the key does not match the certificate. */
@@ -70,11 +97,13 @@ export class CertWatcher {
   }
 
   async #load(): Promise<void> {
-    const { certFile, keyFile, log } = this.#options;
+    const { certFile, keyFile, log, metrics } = this.#options;
+    metrics?.reads.inc();
     let pair: KeyPair;
     try {
       pair = await readKeyPair(certFile, keyFile);
     } catch (err) {
+      metrics?.readErrors.inc();
       log.warn({ err: toError(err) }, "certificate files not usable; keeping the current pair");
       return;
     }

@@ -1,4 +1,4 @@
-import { readFile, mkdtemp, rm } from "node:fs/promises";
+import { readFile, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -35,6 +35,27 @@ describe("spot-orchestrator webhook", () => {
     process.emit("SIGTERM", "SIGTERM");
     await running;
     await expect(fetch(readyz)).rejects.toThrow();
+  });
+
+  it("counts certificate reads and failed reads on /metrics as its files change", async () => {
+    const [port, healthPort] = [await freePort(), await freePort()];
+    const args = ["--self-signed", "--cert-dir", dir, "--port", `${port}`, "--health-port", `${healthPort}`];
+    const running = webhookCommand(args);
+    const metrics = `http://127.0.0.1:${healthPort}/metrics`;
+    const value = async (name: string) => {
+      const text = await (await fetch(metrics)).text();
+      return Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
+    };
+    const reads = () => value("spot_orchestrator_webhook_certificate_reads_total");
+    const errors = () => value("spot_orchestrator_webhook_certificate_read_errors_total");
+    await vi.waitFor(async () => expect(await errors()).toBe(0), { timeout: 10_000 });
+
+    await writeFile(join(dir, "tls.crt"), "not a certificate\n");
+    await vi.waitFor(async () => expect(await errors()).toBeGreaterThanOrEqual(1), { timeout: 15_000 });
+    expect(await reads()).toBeGreaterThanOrEqual(await errors());
+
+    process.emit("SIGTERM", "SIGTERM");
+    await running;
   });
 
   it("--help prints the flags", async () => {

@@ -93,6 +93,7 @@ export async function webhookCommand(argv: string[]): Promise<void> {
       certFile: config.webhook.tlsCert,
       keyFile: config.webhook.tlsKey,
       log,
+      certMetrics: metrics.certificates,
     });
   } catch (err) {
     await health.close();

@@ -1,6 +1,7 @@
 // Prometheus metrics of the webhook process, on a registry of its own (served by health.ts).
 import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { APPLY_GUARD_ACTIONS } from "./admission/applyGuard.ts";
+import { createCertWatcherMetrics, type CertWatcherMetrics } from "./certWatcher.ts";
 
 export const ENDPOINTS = ["mutate", "validate"] as const;
 export type Endpoint = (typeof ENDPOINTS)[number];
@@ -15,6 +16,8 @@ export interface WebhookMetrics {
   patches: Counter<"compute">;
   denials: Counter<"cause">;
   applyGuard: Counter<"action">;
+  /** Reads of the serving certificate and key, and those that failed (the certificate watcher's). */
+  certificates: CertWatcherMetrics;
 }
 
 export function createMetrics(options: { processMetrics?: boolean } = {}): WebhookMetrics {
@@ -55,6 +58,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Webho
       labelNames: ["action"],
       registers: [registry],
     }),
+    certificates: createCertWatcherMetrics(registry),
   };
   // Series exist from the start at 0, so that rate() and increase() see their first increment.
   for (const endpoint of ENDPOINTS) {

@@ -4,7 +4,7 @@ import type { Server } from "node:https";
 import type { RequestListener } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "../core/log.ts";
-import { CertWatcher, readKeyPair } from "./certWatcher.ts";
+import { CertWatcher, readKeyPair, type CertWatcherMetrics } from "./certWatcher.ts";
 
 export interface ServeOptions {
   app: RequestListener;
@@ -14,6 +14,8 @@ export interface ServeOptions {
   keyFile: string;
   log: Logger;
   certPollIntervalMs?: number;
+  /** Where the certificate watcher counts its reads. */
+  certMetrics?: CertWatcherMetrics | undefined;
   /** After this long, connections still open at shutdown are cut. */
   shutdownTimeoutMs?: number;
 }
@@ -47,6 +49,7 @@ export async function startWebhookServer(options: ServeOptions): Promise<Webhook
     log,
     initial: pair,
     pollIntervalMs: options.certPollIntervalMs,
+    metrics: options.certMetrics,
     onChange: (next) => server.setSecureContext(next),
   });
   server.on("tlsClientError", (err) => log.debug({ err }, "TLS handshake failed"));
