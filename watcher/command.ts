@@ -55,22 +55,11 @@ export interface RunningWatcher {
   stop(): Promise<void>;
 }
 
-export async function startWatcher(options: {
-  config: Config;
-  kubeconfig?: string | undefined;
-}): Promise<RunningWatcher> {
-  const { config } = options;
-  const log = createLogger(config.logging, { component: "watcher" });
+/** What lives as long as the process: clients, the cluster index, the alerter, the lifecycle completions. */
+function processParts(config: Config, kubeconfig: string | undefined, log: Logger) {
   const metrics = createWatcherMetrics();
-  const kube = createKube({
-    kubeconfig: options.kubeconfig,
-    qps: config.kubernetes.qps,
-    burst: config.kubernetes.burst,
-  });
-  if (config.migration.dryRun) log.warn("dry run: nothing will be written to the cluster");
-
+  const kube = createKube({ kubeconfig, qps: config.kubernetes.qps, burst: config.kubernetes.burst });
   const cluster = new ClusterIndex({ kube, log, scope: optInScopeOf(config) });
-  cluster.start();
   const { alerts } = config;
   const alerter = createAlerter({ ...alerts, webhookUrl: alerts.slackWebhookUrl, log, metrics });
   const autoScaling = createAutoScalingClient(config);
@@ -91,7 +80,12 @@ export async function startWatcher(options: {
     config,
     log,
   };
+  return { parts, cluster, autoScaling };
+}
 
+/** Leading, term by term: elected over the Lease, or (leader election off) for as long as the process runs. */
+function leadership(parts: WatcherParts) {
+  const { config, kube, log } = parts;
   let term: LeaderTerm | undefined;
   const lead = async (signal: AbortSignal) => {
     term = new LeaderTerm(parts, signal);
@@ -118,6 +112,35 @@ export async function startWatcher(options: {
         log,
       })
     : undefined;
+  const solo = elector ? undefined : new AbortController();
+  return {
+    run: () => (elector ? elector.run() : lead(solo!.signal)),
+    /**
+     * A graceful hand-over: the last poll ends and what it got is released, and events being handled finish
+     * (their flips stored), before the Lease is freed.
+     */
+    async stop() {
+      await term?.drain();
+      if (elector) await elector.release();
+      else {
+        solo!.abort(new Error("shutting down"));
+        await stopLeading();
+      }
+    },
+  };
+}
+
+export async function startWatcher(options: {
+  config: Config;
+  kubeconfig?: string | undefined;
+}): Promise<RunningWatcher> {
+  const { config } = options;
+  const log = createLogger(config.logging, { component: "watcher" });
+  if (config.migration.dryRun) log.warn("dry run: nothing will be written to the cluster");
+  const { parts, cluster, autoScaling } = processParts(config, options.kubeconfig, log);
+  const { alerter, metrics } = parts;
+  cluster.start();
+  const leading = leadership(parts);
   let synced = false;
   void cluster.synced.then(() => (synced = true));
   const health = await startHealthServer({
@@ -126,23 +149,13 @@ export async function startWatcher(options: {
     isReady: () => synced,
     log,
   });
-  // Without leader election this replica leads for as long as it runs.
-  const solo = elector ? undefined : new AbortController();
-  const running = elector ? elector.run() : lead(solo!.signal);
-  running.catch((err: unknown) => log.error({ err }, "leading stopped"));
+  leading.run().catch((err: unknown) => log.error({ err }, "leading stopped"));
 
   return {
     log,
     healthPort: health.port,
     async stop() {
-      // a graceful hand-over: the last poll ends and what it got is released, and events being handled
-      // finish (their flips stored), before the Lease is freed
-      await term?.drain();
-      if (elector) await elector.release();
-      else {
-        solo!.abort(new Error("shutting down"));
-        await stopLeading();
-      }
+      await leading.stop();
       await alerter.flush(5_000);
       await cluster.stop();
       await health.close();

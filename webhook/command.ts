@@ -29,44 +29,28 @@ Flags (each overrides its config.toml key and environment variable):
   --help                       show this help
 `;
 
+const OPTIONS = {
+  port: { type: "string" },
+  "health-port": { type: "string" },
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
+  "orchestrator-username": { type: "string" },
+  config: { type: "string" },
+  "self-signed": { type: "boolean" },
+  "cert-dir": { type: "string" },
+  "dns-name": { type: "string", multiple: true },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>["values"];
+
 export async function webhookCommand(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      port: { type: "string" },
-      "health-port": { type: "string" },
-      "tls-cert": { type: "string" },
-      "tls-key": { type: "string" },
-      "orchestrator-username": { type: "string" },
-      config: { type: "string" },
-      "self-signed": { type: "boolean" },
-      "cert-dir": { type: "string" },
-      "dns-name": { type: "string", multiple: true },
-      help: { type: "boolean", short: "h" },
-    },
-  });
+  const { values } = parseArgs({ args: argv, options: OPTIONS });
   if (values.help === true) {
     process.stdout.write(USAGE);
     return;
   }
-  const flags: LoadOptions["flags"] = {
-    "webhook.port": values.port,
-    "webhook.health_port": values["health-port"],
-    "webhook.tls_cert": values["tls-cert"],
-    "webhook.tls_key": values["tls-key"],
-    "webhook.orchestrator_username": values["orchestrator-username"],
-  };
-  let caFile: string | undefined;
-  if (values["self-signed"] === true) {
-    const dir = values["cert-dir"] ?? (await mkdtemp(join(tmpdir(), "spot-orchestrator-webhook-")));
-    // development only: its certificate library stays out of a production process
-    const { generateSelfSigned, writeCertFiles } = await import("./selfSigned.ts");
-    const files = await writeCertFiles(dir, generateSelfSigned({ dnsNames: values["dns-name"] }));
-    flags["webhook.tls_cert"] = files.certFile;
-    flags["webhook.tls_key"] = files.keyFile;
-    caFile = files.caFile;
-  }
-
+  const { flags, caFile } = await flagsOf(values);
   const config = loadConfig({ file: values.config, flags, process: "webhook" });
   const log = createLogger(config.logging, { component: "webhook" });
   if (caFile !== undefined) log.info({ caFile }, `self-signed CA written to ${caFile}`);
@@ -105,4 +89,24 @@ export async function webhookCommand(argv: string[]): Promise<void> {
   await webhook.close();
   await health.close();
   log.info("stopped");
+}
+
+/** The flags as settings; with --self-signed, the certificate it writes (and where its CA is). */
+async function flagsOf(values: Values): Promise<{ flags: LoadOptions["flags"]; caFile?: string }> {
+  const flags: LoadOptions["flags"] = {
+    "webhook.port": values.port,
+    "webhook.health_port": values["health-port"],
+    "webhook.tls_cert": values["tls-cert"],
+    "webhook.tls_key": values["tls-key"],
+    "webhook.orchestrator_username": values["orchestrator-username"],
+  };
+  if (values["self-signed"] !== true) return { flags };
+  const dir = values["cert-dir"] ?? (await mkdtemp(join(tmpdir(), "spot-orchestrator-webhook-")));
+  // development only: its certificate library stays out of a production process
+  const { generateSelfSigned, writeCertFiles } = await import("./selfSigned.ts");
+  const files = await writeCertFiles(dir, generateSelfSigned({ dnsNames: values["dns-name"] }));
+  return {
+    flags: { ...flags, "webhook.tls_cert": files.certFile, "webhook.tls_key": files.keyFile },
+    caFile: files.caFile,
+  };
 }

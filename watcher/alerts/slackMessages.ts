@@ -29,62 +29,31 @@ const HEADLINES: Record<EventKind, { emoji: string; title: string }> = {
 const MAX_LISTED = 20;
 const DRY_RUN = "[DRY RUN] ";
 
+/** How the cluster is named in a message's markdown and in its plain-text fallback. */
+interface ClusterNames {
+  markdown: string;
+  plain: string;
+}
+
 export function messageFormat(clusterName?: string) {
-  const cluster = clusterName ? ` in *${escape(clusterName)}*` : "";
-  const clusterPlain = clusterName ? ` in ${clusterName}` : "";
+  const cluster: ClusterNames = {
+    markdown: clusterName ? ` in *${escape(clusterName)}*` : "",
+    plain: clusterName ? ` in ${clusterName}` : "",
+  };
   return {
-    interruption(alert: InterruptionAlert): SlackMessage {
-      const { event, node, deployments, onDemand = [], skipped, budget, dryRun } = alert;
-      const { emoji, title } = HEADLINES[event.kind];
-      const dry = dryRun ? DRY_RUN : "";
-      const verb = dryRun ? "would move" : "moving";
-      const moving = `${deployments.length} Deployment${deployments.length === 1 ? "" : "s"} ${verb} to Fargate`;
-      const onDemandNote = onDemand.length > 0 ? `, ${onDemand.length} to on-demand nodes` : "";
-      const skipNote = skipped.length > 0 ? `, ${skipped.length} skipped` : "";
-      const summary = `${moving}${onDemandNote}${skipNote}`;
-      const blocks: SlackBlock[] = [
-        section(`${emoji} *${dry}${title}*${cluster}: node \`${escape(node)}\` — ${summary}`),
-        {
-          type: "section",
-          fields: [
-            mrkdwn(`*Node*\n\`${escape(node)}\``),
-            mrkdwn(
-              `*Instance*\n\`${escape(event.instanceId)}\`${event.region ? ` (${escape(event.region)})` : ""}`,
-            ),
-            mrkdwn(`*Deadline*\n${deadline(event)}`),
-            mrkdwn(`*Event*\n${escape(describeEvent(event))}\n\`${escape(event.id)}\``),
-          ],
-        },
-      ];
-      const listed = (items: { deployment: DeploymentRef; why: string }[]) =>
-        bullets(items.map((s) => `\`${escape(keyOf(s.deployment))}\`: ${escape(s.why)}`));
-      if (deployments.length > 0) {
-        const names = deployments.map((d) => `\`${escape(keyOf(d))}\``);
-        blocks.push(section(`*${dryRun ? "Would move" : "Moving"} to Fargate*\n${bullets(names)}`));
-      }
-      if (onDemand.length > 0) {
-        blocks.push(section(`*${dryRun ? "Would move" : "Moving"} to on-demand nodes*\n${listed(onDemand)}`));
-      }
-      if (skipped.length > 0) blocks.push(section(`*Skipped*\n${listed(skipped)}`));
-      if (budget !== undefined) blocks.push(context(`Fargate budget: ${escape(budget)}`));
-      if (dryRun) blocks.push(context(":information_source: Dry run: no Deployment was changed."));
-      return {
-        text: `${emoji} ${dry}${title}${clusterPlain}: node ${node} (${event.instanceId}), ${summary}${event.deadline ? `; reclaimed at ${event.deadline.toISOString()}` : ""}`,
-        blocks,
-      };
-    },
+    interruption: (alert: InterruptionAlert): SlackMessage => interruptionMessage(alert, cluster),
 
     summary({ title, ok, lines, eventId }: SummaryAlert): SlackMessage {
       const emoji = ok ? ":white_check_mark:" : ":x:";
-      const blocks: SlackBlock[] = [section(`${emoji} *${escape(title)}*${cluster}`)];
+      const blocks: SlackBlock[] = [section(`${emoji} *${escape(title)}*${cluster.markdown}`)];
       if (lines.length > 0) blocks.push(section(bullets(lines.map(escape))));
       if (eventId) blocks.push(context(`Event \`${escape(eventId)}\``));
-      return { text: `${emoji} ${title}${clusterPlain}`, blocks };
+      return { text: `${emoji} ${title}${cluster.plain}`, blocks };
     },
 
     problem(message: string, details: Record<string, string> = {}): SlackMessage {
       const blocks: SlackBlock[] = [
-        { type: "header", text: { type: "plain_text", text: truncate(`:x: Problem${clusterPlain}`, 150) } },
+        { type: "header", text: { type: "plain_text", text: truncate(`:x: Problem${cluster.plain}`, 150) } },
         section(`*${escape(message)}*`),
       ];
       const fields = Object.entries(details).map(([k, v]) =>
@@ -93,8 +62,50 @@ export function messageFormat(clusterName?: string) {
       // Slack takes at most 10 fields a section.
       for (let i = 0; i < fields.length; i += 10)
         blocks.push({ type: "section", fields: fields.slice(i, i + 10) });
-      return { text: `:x: Problem${clusterPlain}: ${message}`, blocks };
+      return { text: `:x: Problem${cluster.plain}: ${message}`, blocks };
     },
+  };
+}
+
+/** One message per interruption: what moves where, what was skipped and why, the node and its deadline. */
+function interruptionMessage(alert: InterruptionAlert, cluster: ClusterNames): SlackMessage {
+  const { event, node, deployments, onDemand = [], skipped, budget, dryRun } = alert;
+  const { emoji, title } = HEADLINES[event.kind];
+  const dry = dryRun ? DRY_RUN : "";
+  const verb = dryRun ? "would move" : "moving";
+  const moving = `${deployments.length} Deployment${deployments.length === 1 ? "" : "s"} ${verb} to Fargate`;
+  const onDemandNote = onDemand.length > 0 ? `, ${onDemand.length} to on-demand nodes` : "";
+  const skipNote = skipped.length > 0 ? `, ${skipped.length} skipped` : "";
+  const summary = `${moving}${onDemandNote}${skipNote}`;
+  const blocks: SlackBlock[] = [
+    section(`${emoji} *${dry}${title}*${cluster.markdown}: node \`${escape(node)}\` — ${summary}`),
+    {
+      type: "section",
+      fields: [
+        mrkdwn(`*Node*\n\`${escape(node)}\``),
+        mrkdwn(
+          `*Instance*\n\`${escape(event.instanceId)}\`${event.region ? ` (${escape(event.region)})` : ""}`,
+        ),
+        mrkdwn(`*Deadline*\n${deadline(event)}`),
+        mrkdwn(`*Event*\n${escape(describeEvent(event))}\n\`${escape(event.id)}\``),
+      ],
+    },
+  ];
+  const listed = (items: { deployment: DeploymentRef; why: string }[]) =>
+    bullets(items.map((s) => `\`${escape(keyOf(s.deployment))}\`: ${escape(s.why)}`));
+  const move = dryRun ? "Would move" : "Moving";
+  if (deployments.length > 0) {
+    const names = deployments.map((d) => `\`${escape(keyOf(d))}\``);
+    blocks.push(section(`*${move} to Fargate*\n${bullets(names)}`));
+  }
+  if (onDemand.length > 0) blocks.push(section(`*${move} to on-demand nodes*\n${listed(onDemand)}`));
+  if (skipped.length > 0) blocks.push(section(`*Skipped*\n${listed(skipped)}`));
+  if (budget !== undefined) blocks.push(context(`Fargate budget: ${escape(budget)}`));
+  if (dryRun) blocks.push(context(":information_source: Dry run: no Deployment was changed."));
+  const reclaimed = event.deadline ? `; reclaimed at ${event.deadline.toISOString()}` : "";
+  return {
+    text: `${emoji} ${dry}${title}${cluster.plain}: node ${node} (${event.instanceId}), ${summary}${reclaimed}`,
+    blocks,
   };
 }
 

@@ -234,55 +234,78 @@ export class FollowUps {
     log: Logger,
     timing?: MoveTiming,
   ): void {
-    const { metrics, recorder, alerter, config } = this.deps;
-    const key = keyOf(refOf(stored));
-    const where = PLACE_NAME[target];
+    const { metrics } = this.deps;
     metrics.rollouts.inc({ compute: target, result: result.ok ? "healthy" : "failed" });
     if (target === "spot") metrics.recoveries.inc({ result: result.ok ? "recovered" : "rolled-back" });
-    if (result.ok) {
-      log.info({ seconds: result.seconds }, target === "spot" ? "recovered to spot" : `healthy on ${where}`);
-      metrics.timeToHealthy.observe({ compute: target }, result.seconds);
-      const after = `after ${Math.round(result.seconds)}s`;
-      if (target !== "spot") {
-        const reason = target === "fargate" ? EventReason.migratedToFargate : EventReason.migratedToOnDemand;
-        const clock = timing === undefined ? "" : `; ${describeTiming(timing)}`;
-        recorder.record(stored, event("Normal", reason, "Verify", `Healthy on ${where} ${after}${clock}`));
-      } else {
-        recorder.record(
-          stored,
-          event("Normal", EventReason.recoveredToSpot, "Recover", `Back on spot and healthy ${after}`),
-        );
-        alerter.summary({ title: `${key} recovered to spot`, ok: true, lines: [`healthy on spot ${after}`] });
-      }
-      return;
-    }
+    if (result.ok) this.announceHealthy(stored, target, result.seconds, log, timing);
+    else if (target !== "spot") this.announceFailedMove(stored, target, result, log);
+    else this.announceFailedRecovery(stored, result.why, now, log);
+  }
+
+  private announceHealthy(
+    stored: V1Deployment,
+    target: Compute,
+    seconds: number,
+    log: Logger,
+    timing: MoveTiming | undefined,
+  ): void {
+    const { metrics, recorder, alerter } = this.deps;
+    const where = PLACE_NAME[target];
+    log.info({ seconds }, target === "spot" ? "recovered to spot" : `healthy on ${where}`);
+    metrics.timeToHealthy.observe({ compute: target }, seconds);
+    const after = `after ${Math.round(seconds)}s`;
     if (target !== "spot") {
-      log.error({ why: result.why, pending: result.pending }, `move to ${where} failed`);
-      const reason =
-        result.pending && target === "fargate" ? EventReason.pendingOnFargate : EventReason.migrationFailed;
-      recorder.record(stored, event("Warning", reason, "Verify", `Move to ${where} failed: ${result.why}`));
-      alerter.problem(`Moving ${key} to ${where} failed: ${result.why}`, {
-        deployment: key,
-        node: stored.metadata?.annotations?.[Annotation.interruptedNode] ?? "",
-      });
+      const reason = target === "fargate" ? EventReason.migratedToFargate : EventReason.migratedToOnDemand;
+      const clock = timing === undefined ? "" : `; ${describeTiming(timing)}`;
+      recorder.record(stored, event("Normal", reason, "Verify", `Healthy on ${where} ${after}${clock}`));
       return;
     }
+    recorder.record(
+      stored,
+      event("Normal", EventReason.recoveredToSpot, "Recover", `Back on spot and healthy ${after}`),
+    );
+    const key = keyOf(refOf(stored));
+    alerter.summary({ title: `${key} recovered to spot`, ok: true, lines: [`healthy on spot ${after}`] });
+  }
+
+  private announceFailedMove(
+    stored: V1Deployment,
+    target: OffSpot,
+    result: Extract<FollowResult, { ok: false }>,
+    log: Logger,
+  ): void {
+    const { recorder, alerter } = this.deps;
+    const key = keyOf(refOf(stored));
+    const where = PLACE_NAME[target];
+    log.error({ why: result.why, pending: result.pending }, `move to ${where} failed`);
+    const reason =
+      result.pending && target === "fargate" ? EventReason.pendingOnFargate : EventReason.migrationFailed;
+    recorder.record(stored, event("Warning", reason, "Verify", `Move to ${where} failed: ${result.why}`));
+    alerter.problem(`Moving ${key} to ${where} failed: ${result.why}`, {
+      deployment: key,
+      node: stored.metadata?.annotations?.[Annotation.interruptedNode] ?? "",
+    });
+  }
+
+  private announceFailedRecovery(stored: V1Deployment, why: string, now: Date, log: Logger): void {
+    const { recorder, alerter, config } = this.deps;
+    const key = keyOf(refOf(stored));
     // when the next attempt may start, as the recovery loop will compute it from what was just stored
     const next = nextAttempt(recoveryState(stored, config.recovery), now.getTime());
     const failures = failedRecoveries(stored);
     const back = PLACE_NAME[requestedCompute(stored) ?? "fargate"];
-    log.warn({ why: result.why, failures, next }, `recovery failed; back on ${back}`);
+    log.warn({ why, failures, next }, `recovery failed; back on ${back}`);
     recorder.record(
       stored,
       event(
         "Warning",
         EventReason.recoveryRolledBack,
         "Recover",
-        `Recovery to spot failed (${result.why}); back on ${back}, next attempt ${next} at the earliest`,
+        `Recovery to spot failed (${why}); back on ${back}, next attempt ${next} at the earliest`,
       ),
     );
     alerter.problem(`Recovery of ${key} to spot failed; back on ${back}`, {
-      why: result.why,
+      why,
       "failed attempts": String(failures),
       "next attempt": next,
     });

@@ -123,20 +123,10 @@ async function followRollout(
       const status = rolloutStatus(deployment);
       if (!status.done && status.failed) return { ok: false, why: status.why };
       if (!status.done) {
-        lastWhy = `rollout: ${status.why}`;
-        if (Date.now() >= lookIntoPodsAt) {
-          const over = overLimit(await stuckPods(kube, deployment), options.waitLimitsMs ?? {});
-          if (over.longest !== undefined)
-            lastWhy = describeWaiting(over.longest.waiting, over.longest.reason);
-          if (over.failed !== undefined) {
-            const { waiting, reason } = over.failed;
-            return {
-              ok: false,
-              why: describeWaiting(waiting, reason),
-              pending: waiting.waiting === "unscheduled",
-            };
-          }
-        }
+        const lookInto = Date.now() >= lookIntoPodsAt;
+        const waiting = await whyNotDone(kube, deployment, status.why, lookInto, options.waitLimitsMs ?? {});
+        if (waiting.failed !== undefined) return waiting.failed;
+        lastWhy = waiting.why;
       } else {
         if (!rolledOut) {
           rolledOut = true;
@@ -158,6 +148,29 @@ async function followRollout(
     log.debug({ why: lastWhy }, "waiting for rollout");
     await pause(Math.min(options.checkIntervalMs, left), signal);
   }
+}
+
+/**
+ * Why a rollout is not done yet: its status, or (`lookInto`) what holds its longest-waiting new pod; a failed
+ * result once a new pod has waited past its kind's limit.
+ */
+async function whyNotDone(
+  kube: Kube,
+  deployment: V1Deployment,
+  statusWhy: string,
+  lookInto: boolean,
+  limits: Partial<Record<Waiting, number>>,
+): Promise<{ why: string; failed?: FollowResult }> {
+  if (!lookInto) return { why: `rollout: ${statusWhy}` };
+  const over = overLimit(await stuckPods(kube, deployment), limits);
+  if (over.failed !== undefined) {
+    const { waiting, reason } = over.failed;
+    const why = describeWaiting(waiting, reason);
+    return { why, failed: { ok: false, why, pending: waiting.waiting === "unscheduled" } };
+  }
+  return {
+    why: over.longest ? describeWaiting(over.longest.waiting, over.longest.reason) : `rollout: ${statusWhy}`,
+  };
 }
 
 /** Of the pods waiting longest, the one past its kind's limit (unscheduled first), and the longest of all. */

@@ -59,19 +59,23 @@ export class MessageHandler {
   }
 
   async handle(message: Message, receivedAt: number): Promise<void> {
-    const { queue } = this.options;
     const messageId = message.MessageId ?? "";
-    let log = this.options.log.child({ messageId });
+    const log = this.options.log.child({ messageId });
     if (this.completed.has(`message:${messageId}`)) {
       this.count(UNKNOWN_TYPE, RESULTS.duplicate);
       log.info("message already handled; deleting it again");
-      await queue.delete(message, log);
+      await this.options.queue.delete(message, log);
       return;
     }
+    const event = await this.parse(message, log);
+    if (event === undefined) return;
+    await this.handleEvent(event, message, receivedAt);
+  }
 
-    let event: InterruptionEvent;
+  /** The message's event; undefined when it is none to act on (counted, logged and deleted). */
+  private async parse(message: Message, log: Logger): Promise<InterruptionEvent | undefined> {
     try {
-      event = parseMessageBody(message.Body ?? "");
+      return parseMessageBody(message.Body ?? "");
     } catch (err) {
       const error =
         err instanceof PermanentError ? err : new PermanentError("unparseable", toError(err).message);
@@ -80,11 +84,16 @@ export class MessageHandler {
         { kind: error.kind, reason: error.message },
         "deleting a message that is not an EC2 event to act on",
       );
-      await queue.delete(message, log);
-      return;
+      await this.options.queue.delete(message, log);
+      return undefined;
     }
-    log = this.options.log.child({ eventId: event.id, instanceId: event.instanceId, messageId });
+  }
 
+  /** Handles the event once however many messages carry it, its message kept invisible meanwhile. */
+  private async handleEvent(event: InterruptionEvent, message: Message, receivedAt: number): Promise<void> {
+    const { queue } = this.options;
+    const messageId = message.MessageId ?? "";
+    const log = this.options.log.child({ eventId: event.id, instanceId: event.instanceId, messageId });
     // Held from here on, also while a copy of the same event is being handled from another message.
     const heartbeat = new VisibilityHeartbeat({
       queue,

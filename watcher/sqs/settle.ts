@@ -55,24 +55,40 @@ export async function settle(
     await queue.delete(message, log);
     return;
   }
-  const receiveCount = receiveCountOf(message);
   if (isFinalAttempt(message, outcome.maxReceiveCount)) {
     count(RESULTS.givenUp);
-    log.error(
-      { err: toError(failure), receiveCount, maxReceiveCount: outcome.maxReceiveCount },
-      "handling failed on the event's last attempt; the queue moves it to the dead-letter queue",
-    );
-    // visible at once: the next receive moves it to the dead-letter queue instead of handing it out
-    await queue.changeVisibility(
-      message,
-      0,
-      log,
-      "could not hand the message to the dead-letter queue early",
-    );
+    await giveUp(queue, message, failure, outcome.maxReceiveCount, log);
     return;
   }
+  await retryLater(settlement, message, failure, count, log);
+}
+
+/** The event's last attempt failed: the message goes to the dead-letter queue on its next receive. */
+async function giveUp(
+  queue: SqsQueue,
+  message: Message,
+  failure: unknown,
+  maxReceiveCount: number | undefined,
+  log: Logger,
+): Promise<void> {
+  log.error(
+    { err: toError(failure), receiveCount: receiveCountOf(message), maxReceiveCount },
+    "handling failed on the event's last attempt; the queue moves it to the dead-letter queue",
+  );
+  // visible at once: the next receive moves it to the dead-letter queue instead of handing it out
+  await queue.changeVisibility(message, 0, log, "could not hand the message to the dead-letter queue early");
+}
+
+/** A failed attempt that is not the last: the message comes back after a delay growing with its receives. */
+async function retryLater(
+  settlement: Settlement,
+  message: Message,
+  failure: unknown,
+  count: (result: string) => void,
+  log: Logger,
+): Promise<void> {
   const retryInSeconds = Math.min(
-    settlement.retryDelaySeconds * receiveCount,
+    settlement.retryDelaySeconds * receiveCountOf(message),
     settlement.maxRetryDelaySeconds,
   );
   if (failure instanceof RetryableError) {
@@ -85,7 +101,7 @@ export async function settle(
       "handler failed unexpectedly; the event will come back",
     );
   }
-  await queue.changeVisibility(
+  await settlement.queue.changeVisibility(
     message,
     retryInSeconds,
     log,
