@@ -18,7 +18,8 @@ import { KubeDeployments } from "../moves/deployments.ts";
 import { DrainGuards } from "../moves/drainGuard.ts";
 import { DriftRepair } from "../moves/drift.ts";
 import { eventHandling } from "../migration/eventHandling.ts";
-import { FollowUps, summarizeMigrations } from "../moves/followUp.ts";
+import { summarizeMigrations } from "../migration/report.ts";
+import { FollowUps } from "../moves/followUp.ts";
 import { reportGivenUp } from "../alerts/givenUp.ts";
 import type { LifecycleActions } from "../migration/lifecycleActions.ts";
 import { clearInventory, withInventory } from "../cluster/inventory.ts";
@@ -27,6 +28,7 @@ import { Migrator } from "../migration/migrator.ts";
 import { queueAlarm } from "../alerts/queueAlarm.ts";
 import type { InterruptionLog } from "../recovery/interruptionLog.ts";
 import { Recovery } from "../recovery/loop.ts";
+import { nextRecoveryOf } from "../recovery/policy.ts";
 import { rolloutFollower } from "../moves/rollout.ts";
 import { SqsConsumer } from "../sqs/consumer.ts";
 import { QueueReachability, type QueueState } from "../sqs/reachability.ts";
@@ -75,7 +77,8 @@ export function leaderWork(parts: Omit<WatcherParts, "sqs">, signal: AbortSignal
     config.migration.drainGuard && !config.migration.dryRun
       ? new DrainGuards({ kube, pods: cluster.pods, scope, metrics, log })
       : undefined;
-  const followUps = new FollowUps({ ...common, followRollout, guards });
+  const nextRecovery = nextRecoveryOf(config.recovery);
+  const followUps = new FollowUps({ ...common, followRollout, guards, nextRecovery });
   const lookups = { ...cluster, owners: new ReplicaSetOwners(kube), scope };
   const concurrency = config.migration.maxConcurrentFlips;
   const affectedBy = (node: string) => affectedDeployments(node, lookups, concurrency);

@@ -1,3 +1,4 @@
+import { nextRecoveryOf } from "../recovery/policy.ts";
 import type { V1Deployment, V1Node, V1PodSpec } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
@@ -52,7 +53,11 @@ function setup(
     log,
     signal: term.signal,
   };
-  const followUps = new FollowUps({ ...common, followRollout: async () => ({ ok: true, seconds: 9 }) });
+  const followUps = new FollowUps({
+    ...common,
+    followRollout: async () => ({ ok: true, seconds: 9 }),
+    nextRecovery: nextRecoveryOf(common.config.recovery),
+  });
   const node: V1Node = { metadata: { name: NODE } };
   const nodes: NodeLookup = {
     all: () => [node],
@@ -301,7 +306,11 @@ function setupWith(
     log,
     signal: term.signal,
   };
-  const followUps = new FollowUps({ ...common, followRollout: async () => ({ ok: true, seconds: 9 }) });
+  const followUps = new FollowUps({
+    ...common,
+    followRollout: async () => ({ ok: true, seconds: 9 }),
+    nextRecovery: nextRecoveryOf(common.config.recovery),
+  });
   const nodes: NodeLookup = {
     all: () => [],
     byName: () => undefined,

@@ -11,7 +11,7 @@ import type { EventRecorder } from "../alerts/kubeEvents.ts";
 import type { NodeLookup } from "../cluster/nodeIndex.ts";
 import type { ClassPriority } from "../cluster/priorityClasses.ts";
 import { keyOf, refOf, updateDeployment, type Deployments } from "../moves/deployments.ts";
-import { summarizeMigrations, type FollowUps, type Verdict } from "../moves/followUp.ts";
+import type { FollowUps, Verdict } from "../moves/followUp.ts";
 import type { WatcherMetrics } from "../metrics.ts";
 import type { DrainGuards } from "../moves/drainGuard.ts";
 import { deadlineOf, type InterruptionEvent } from "../sqs/interruptionEvent.ts";
@@ -27,7 +27,14 @@ import {
 import { migrationPatch, planFor, type Plan } from "./plan.ts";
 import { eventAction } from "./eventAction.ts";
 import { atRisk } from "./forecast.ts";
-import { reportAlertOnly, reportAtRisk, reportGuard, reportFlips, type FlipOutcome } from "./report.ts";
+import {
+  reportAlertOnly,
+  reportAtRisk,
+  reportFlips,
+  reportGuard,
+  summarizeMigrations,
+  type FlipOutcome,
+} from "./report.ts";
 
 export interface MigratorDeps {
   /** The opted-in Deployments with pods on a node, read fresh (see cluster/affectedDeployments.ts). */

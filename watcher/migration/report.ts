@@ -1,9 +1,11 @@
 // How the moves of one interruption are told: metrics, an Event on each Deployment, and one alert for the
 // interruption (not one per Deployment), naming what moved where and what was left, and why.
 import type { V1Deployment } from "@kubernetes/client-node";
-import { EventReason } from "../../core/contract.ts";
+import { EventReason, isOffSpot, PLACE_NAME } from "../../core/contract.ts";
 import type { Logger } from "../../core/log.ts";
 import type { Alerter } from "../alerts/alerter.ts";
+import type { Verdict } from "../moves/followUp.ts";
+import { describeTiming } from "../moves/patches.ts";
 import type { EventReasonValue, EventRecorder } from "../alerts/kubeEvents.ts";
 import { keyOf, refOf, type DeploymentRef } from "../moves/deployments.ts";
 import type { WatcherMetrics } from "../metrics.ts";
@@ -200,5 +202,36 @@ export function reportAtRisk(
     deadline,
     event: describeEvent(event),
     ...Object.fromEntries(lines.map((l) => [keyOf(refOf(l.deployment)), l.text])),
+  });
+}
+
+/** One summary alert for the moves off spot of one interruption (or of those resumed together). */
+export async function summarizeMigrations(
+  alerter: Alerter,
+  verdicts: Promise<Verdict>[],
+  where: string,
+  eventId?: string,
+): Promise<void> {
+  const decided = (await Promise.all(verdicts)).filter(
+    (v): v is Required<Verdict> => v.result !== undefined && isOffSpot(v.target),
+  );
+  if (decided.length === 0) return;
+  const failures = decided.filter((v) => !v.result.ok).length;
+  const late = decided.filter((v) => v.timing !== undefined && v.timing.beforeDeadline < 0).length;
+  const targets = [...new Set(decided.map((v) => PLACE_NAME[v.target]))].sort().join(" and ");
+  alerter.summary({
+    title:
+      (failures === 0
+        ? `Moved ${decided.length} Deployment(s) off ${where} to ${targets}`
+        : `${failures} of ${decided.length} Deployment(s) failed to move off ${where} to ${targets}`) +
+      (late > 0 ? `; ${late} Ready after the node's deadline` : ""),
+    ok: failures === 0 && late === 0,
+    lines: decided.map(({ ref, target, result, timing }) =>
+      result.ok
+        ? `${keyOf(ref)}: healthy on ${PLACE_NAME[target]} after ${Math.round(result.seconds)}s` +
+          (timing === undefined ? "" : `; ${describeTiming(timing)}`)
+        : `${keyOf(ref)}: failed: ${result.why}`,
+    ),
+    eventId,
   });
 }

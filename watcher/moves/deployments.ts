@@ -29,8 +29,6 @@ export function keyOf(ref: DeploymentRef): string {
   return `${ref.namespace}/${ref.name}`;
 }
 
-
-
 /** Annotations or labels to set; `null` removes one. */
 export type KeyPatch = Record<string, string | null>;
 

@@ -1,3 +1,4 @@
+import { nextRecoveryOf } from "../recovery/policy.ts";
 import type { V1Deployment } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import { statusRows } from "../../cli/status.ts";
@@ -11,7 +12,8 @@ import {
   unavailable,
   unreachable,
 } from "../../test/watcher/fakes.ts";
-import { FollowUps, summarizeMigrations } from "./followUp.ts";
+import { summarizeMigrations } from "../migration/report.ts";
+import { FollowUps } from "./followUp.ts";
 import { createWatcherMetrics } from "../metrics.ts";
 import type { FollowResult } from "./patches.ts";
 import type { FollowRollout } from "./rollout.ts";
@@ -40,6 +42,7 @@ function setup(follow: FollowResult | FollowRollout, released: string[] = []) {
     signal: term.signal,
     now: () => now,
     writeRetryBaseMs: 1,
+    nextRecovery: nextRecoveryOf(config.recovery),
     guards: { release: async (ref, why) => void released.push(`${ref.namespace}/${ref.name} ${why}`) },
   });
   return { deployments, alerter, recorder, metrics, term, followUps, released };

@@ -29,7 +29,6 @@ import {
   type MoveTiming,
   type WriteContext,
 } from "./patches.ts";
-import { nextAttempt, recoveryState } from "../recovery/policy.ts";
 import type { FollowRollout } from "./rollout.ts";
 
 export interface FollowUpDeps {
@@ -45,6 +44,11 @@ export interface FollowUpDeps {
   /** The leader's term: once aborted, follow-ups stop and record nothing. */
   signal: AbortSignal;
   now?: () => Date;
+  /**
+   * When a Deployment whose recovery just failed may next try again, as the recovery loop will compute it
+   * from what was just stored (recovery/policy.ts), for the Event and the alert.
+   */
+  nextRecovery: (stored: V1Deployment, now: Date) => string;
   /** First wait between tries of a verdict write, doubling over 5 tries; default 200 ms. */
   writeRetryBaseMs?: number;
 }
@@ -288,10 +292,9 @@ export class FollowUps {
   }
 
   private announceFailedRecovery(stored: V1Deployment, why: string, now: Date, log: Logger): void {
-    const { recorder, alerter, config } = this.deps;
+    const { recorder, alerter, nextRecovery } = this.deps;
     const key = keyOf(refOf(stored));
-    // when the next attempt may start, as the recovery loop will compute it from what was just stored
-    const next = nextAttempt(recoveryState(stored, config.recovery), now.getTime());
+    const next = nextRecovery(stored, now);
     const failures = failedRecoveries(stored);
     const back = PLACE_NAME[requestedCompute(stored) ?? "fargate"];
     log.warn({ why, failures, next }, `recovery failed; back on ${back}`);
@@ -327,35 +330,4 @@ function isRollback(d: V1Deployment): boolean {
 
 function inProgress(d: V1Deployment): boolean {
   return d.metadata?.annotations?.[Annotation.rollout] === "progressing" && requestedCompute(d) !== undefined;
-}
-
-/** One summary alert for the moves off spot of one interruption (or of those resumed together). */
-export async function summarizeMigrations(
-  alerter: Alerter,
-  verdicts: Promise<Verdict>[],
-  where: string,
-  eventId?: string,
-): Promise<void> {
-  const decided = (await Promise.all(verdicts)).filter(
-    (v): v is Required<Verdict> => v.result !== undefined && isOffSpot(v.target),
-  );
-  if (decided.length === 0) return;
-  const failures = decided.filter((v) => !v.result.ok).length;
-  const late = decided.filter((v) => v.timing !== undefined && v.timing.beforeDeadline < 0).length;
-  const targets = [...new Set(decided.map((v) => PLACE_NAME[v.target]))].sort().join(" and ");
-  alerter.summary({
-    title:
-      (failures === 0
-        ? `Moved ${decided.length} Deployment(s) off ${where} to ${targets}`
-        : `${failures} of ${decided.length} Deployment(s) failed to move off ${where} to ${targets}`) +
-      (late > 0 ? `; ${late} Ready after the node's deadline` : ""),
-    ok: failures === 0 && late === 0,
-    lines: decided.map(({ ref, target, result, timing }) =>
-      result.ok
-        ? `${keyOf(ref)}: healthy on ${PLACE_NAME[target]} after ${Math.round(result.seconds)}s` +
-          (timing === undefined ? "" : `; ${describeTiming(timing)}`)
-        : `${keyOf(ref)}: failed: ${result.why}`,
-    ),
-    eventId,
-  });
 }

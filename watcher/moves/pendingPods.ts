@@ -9,7 +9,7 @@ import type { EventsV1Event, V1Deployment, V1Pod } from "@kubernetes/client-node
 import { formatDuration } from "../../core/duration.ts";
 import { classify, type Kube } from "../../core/kube.ts";
 import { isPodReady } from "../cluster/pods.ts";
-import { newPods } from "./workloadHealth.ts";
+import { newPods } from "../cluster/newPods.ts";
 
 export type Waiting = "unscheduled" | "starting";
 

@@ -2,7 +2,8 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { V1Deployment, V1EndpointSlice, V1Pod, V1ReplicaSet } from "@kubernetes/client-node";
-import { httpHealthy, missingEndpoints, newReplicaSet, podUrl, serviceSelects } from "./workloadHealth.ts";
+import { newReplicaSet } from "../cluster/newPods.ts";
+import { httpHealthy, missingEndpoints, podUrl, serviceSelects } from "./workloadHealth.ts";
 
 describe("serviceSelects", () => {
   const labels = { app: "web", "pod-template-hash": "abc" };

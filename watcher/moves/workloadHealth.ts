@@ -1,19 +1,12 @@
 // Is a rolled-out Deployment healthy where its move sent it? Every pod of the new ReplicaSet is Ready, runs
 // where the move sends it (`arrivedOn`), is a ready endpoint of each Service selecting it, and (optionally)
 // answers HTTP.
-import type {
-  V1Deployment,
-  V1EndpointSlice,
-  V1Node,
-  V1Pod,
-  V1ReplicaSet,
-  V1Service,
-} from "@kubernetes/client-node";
+import type { V1Deployment, V1EndpointSlice, V1Node, V1Pod, V1Service } from "@kubernetes/client-node";
 import { Annotation, type Compute } from "../../core/contract.ts";
 import type { Kube } from "../../core/kube.ts";
-import { selectorString } from "../../core/labelSelector.ts";
 import { arrivedOn } from "../cluster/nodeKinds.ts";
-import { controllerOf, isPodReady } from "../cluster/pods.ts";
+import { newPods } from "../cluster/newPods.ts";
+import { isPodReady } from "../cluster/pods.ts";
 
 export type HealthResult = { ok: true } | { ok: false; why: string };
 
@@ -24,29 +17,11 @@ export interface HealthOptions {
   httpCheck?: { retries: number; intervalMs: number; timeoutMs?: number };
 }
 
-const REVISION = "deployment.kubernetes.io/revision";
-const POD_TEMPLATE_HASH = "pod-template-hash";
-
 /** True when a Service's (equality) selector selects pods with `labels`; a selector-less Service selects none. */
 export function serviceSelects(service: V1Service, labels: Record<string, string>): boolean {
   const selector = service.spec?.selector;
   if (selector === undefined || Object.keys(selector).length === 0) return false;
   return Object.entries(selector).every(([k, v]) => labels[k] === v);
-}
-
-/** The ReplicaSet of the Deployment's current revision. */
-export function newReplicaSet(
-  deployment: V1Deployment,
-  replicaSets: V1ReplicaSet[],
-): V1ReplicaSet | undefined {
-  const uid = deployment.metadata?.uid;
-  const revision = deployment.metadata?.annotations?.[REVISION];
-  return replicaSets.find(
-    (rs) =>
-      controllerOf(rs.metadata, "Deployment")?.uid === uid &&
-      revision !== undefined &&
-      rs.metadata?.annotations?.[REVISION] === revision,
-  );
 }
 
 /** Pods missing as ready endpoints of the Service's EndpointSlices (by pod uid, else by address). */
@@ -63,21 +38,6 @@ export function missingEndpoints(pods: V1Pod[], slices: V1EndpointSlice[]): V1Po
   }
   return pods.filter(
     (pod) => !readyUids.has(pod.metadata?.uid ?? "") && !readyAddresses.has(pod.status?.podIP ?? "-"),
-  );
-}
-
-/** The pods of the Deployment's current revision; undefined while its ReplicaSet is not there yet. */
-export async function newPods(kube: Kube, deployment: V1Deployment): Promise<V1Pod[] | undefined> {
-  const namespace = deployment.metadata?.namespace ?? "";
-  const selector = selectorString(deployment.spec?.selector);
-  const replicaSets = (await kube.apps.listNamespacedReplicaSet({ namespace, labelSelector: selector }))
-    .items;
-  const current = newReplicaSet(deployment, replicaSets);
-  if (current === undefined) return undefined;
-  const hash = current.metadata?.labels?.[POD_TEMPLATE_HASH] ?? "";
-  const labelSelector = [selector, `${POD_TEMPLATE_HASH}=${hash}`].filter(Boolean).join(",");
-  return (await kube.core.listNamespacedPod({ namespace, labelSelector })).items.filter(
-    (pod) => controllerOf(pod.metadata, "ReplicaSet")?.uid === current.metadata?.uid,
   );
 }
 

@@ -1,3 +1,4 @@
+import { nextRecoveryOf } from "./policy.ts";
 import type { V1Deployment, V1Node } from "@kubernetes/client-node";
 import { pino } from "pino";
 import { describe, expect, it, vi } from "vitest";
@@ -90,7 +91,12 @@ function setup(follow: FollowResult | FollowRollout = healthy) {
     now: () => now,
   };
   const followRollout: FollowRollout = typeof follow === "function" ? follow : async () => follow;
-  const followUps = new FollowUps({ ...common, followRollout, writeRetryBaseMs: 1 });
+  const followUps = new FollowUps({
+    ...common,
+    followRollout,
+    writeRetryBaseMs: 1,
+    nextRecovery: nextRecoveryOf(common.config.recovery),
+  });
   const nodes: NodeLookup = {
     all: () => [spotNode],
     byName: () => undefined,

@@ -59,3 +59,8 @@ export function nextAttempt(state: RecoveryState, now: number): string {
   if (state.notBefore <= now) return "due (once spot has room)";
   return `in ${formatDuration(state.notBefore - now)} (at ${rfc3339(new Date(state.notBefore))})`;
 }
+
+/** When a Deployment whose recovery just failed may try again, from what was just stored on it. */
+export function nextRecoveryOf(timing: RecoveryTiming): (stored: V1Deployment, now: Date) => string {
+  return (stored, now) => nextAttempt(recoveryState(stored, timing), now.getTime());
+}
