@@ -5,7 +5,7 @@ import { createLogger } from "../../core/log.ts";
 import { recordingAlerter, recordingRecorder } from "../../test/watcher/fakes.ts";
 import type { NodeLookup } from "../cluster/nodeIndex.ts";
 import { reportGivenUp } from "./givenUp.ts";
-import { FlipsFailed } from "../migration/migrator.ts";
+import { MovesFailed } from "../migration/migrator.ts";
 import { buildEventBridgeEvent } from "../sqs/eventBuilder.ts";
 import { parseMessageBody } from "../sqs/parseEvent.ts";
 
@@ -33,11 +33,11 @@ describe("reportGivenUp", () => {
   it("names the Deployments the event would have moved, on the Pod, on each of them and in the alert", () => {
     const recorder = recordingRecorder();
     const alerter = recordingAlerter();
-    const failure = new FlipsFailed("1 of 1 flips failed: shop/web: HTTP 500", [web]);
+    const failure = new MovesFailed("1 of 1 moves failed to start: shop/web: HTTP 500", [web]);
     reportGivenUp({ nodes, pod, recorder, alerter }, event, failure, { log, receiveCount: 5 });
 
     const note =
-      "Gave up on EC2 Spot Instance Interruption Warning e-1 for node ip-10-0-1-7 (i-0a1b2c3d) after 5 attempts: 1 of 1 flips failed: shop/web: HTTP 500. It is in the queue's dead-letter queue.";
+      "Gave up on EC2 Spot Instance Interruption Warning e-1 for node ip-10-0-1-7 (i-0a1b2c3d) after 5 attempts: 1 of 1 moves failed to start: shop/web: HTTP 500. It is in the queue's dead-letter queue.";
     expect(recorder.events).toEqual([
       {
         type: "Warning",

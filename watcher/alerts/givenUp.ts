@@ -9,7 +9,7 @@ import type { Alerter } from "./alerter.ts";
 import type { EventRecorder } from "./kubeEvents.ts";
 import type { NodeLookup } from "../cluster/nodeIndex.ts";
 import { keyOf, refOf } from "../moves/deployments.ts";
-import { FlipsFailed } from "../migration/migrator.ts";
+import { MovesFailed } from "../migration/migrator.ts";
 import { describeEvent, type InterruptionEvent } from "../sqs/interruptionEvent.ts";
 
 export interface GivenUpDeps {
@@ -30,7 +30,7 @@ export function reportGivenUp(
   const node = nodes.byInstanceId(event.instanceId)?.metadata?.name;
   const where = node ? `node ${node} (${event.instanceId})` : `instance ${event.instanceId}`;
   const error = toError(failure).message;
-  const deployments = failure instanceof FlipsFailed ? failure.deployments : [];
+  const deployments = failure instanceof MovesFailed ? failure.deployments : [];
   const keys = deployments.map((d) => keyOf(refOf(d)));
   const named = keys.length > 0 ? keys.join(", ") : "(not known: the failure came first)";
   context.log.error(

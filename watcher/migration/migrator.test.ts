@@ -16,7 +16,7 @@ import type { GuardOutcome } from "../moves/drainGuard.ts";
 import { FollowUps } from "../moves/followUp.ts";
 import { createWatcherMetrics } from "../metrics.ts";
 import type { InterruptionEvent } from "../sqs/interruptionEvent.ts";
-import { FlipsFailed, Migrator } from "./migrator.ts";
+import { MovesFailed, Migrator } from "./migrator.ts";
 
 const log = createLogger({ level: "silent", format: "json" });
 const config = loadConfig({ env: {} });
@@ -130,10 +130,10 @@ describe("a flip", () => {
     deployments.put(web);
     for (let i = 0; i < 3; i++) deployments.failNext("patch", unreachable());
     const failure = await handle().catch((err: unknown) => err);
-    expect(failure).toBeInstanceOf(FlipsFailed);
+    expect(failure).toBeInstanceOf(MovesFailed);
     expect(failure).toBeInstanceOf(RetryableError);
     // the Deployments it would have moved, for the report if the event is given up
-    expect((failure as FlipsFailed).deployments.map((d) => d.metadata?.name)).toEqual(["web"]);
+    expect((failure as MovesFailed).deployments.map((d) => d.metadata?.name)).toEqual(["web"]);
     expect(deployments.annotations("web")[Annotation.compute]).toBeUndefined();
     // the event comes back, and this time the flip is stored
     await handle();

@@ -30,10 +30,10 @@ import { atRisk } from "./forecast.ts";
 import {
   reportAlertOnly,
   reportAtRisk,
-  reportFlips,
+  reportMoves,
   reportGuard,
   summarizeMigrations,
-  type FlipOutcome,
+  type MoveStart,
 } from "./report.ts";
 
 export interface MigratorDeps {
@@ -56,7 +56,7 @@ export interface MigratorDeps {
 }
 
 /** Flips that failed but may work on a retry; carries the Deployments they would have moved. */
-export class FlipsFailed extends RetryableError {
+export class MovesFailed extends RetryableError {
   readonly deployments: V1Deployment[];
   constructor(message: string, deployments: V1Deployment[]) {
     super(message);
@@ -137,10 +137,10 @@ export class Migrator {
     const outcomes = isLimited(budgetOf(config))
       ? await this.inTurn(() => this.moveAll(affected, event, node, log))
       : await this.moveAll(affected, event, node, log);
-    const flipped = outcomes.filter((o) => o.outcome === "flipped").map((o) => o.deployment);
+    const flipped = outcomes.filter((o) => o.outcome === "moved").map((o) => o.deployment);
     if (flipped.length > 0 && !dryRun) metrics.eventToFlip.observe((Date.now() - receivedAt) / 1000);
     const toFargate = outcomes.flatMap((o) =>
-      o.outcome === "flipped" && o.to === "fargate" ? [o.deployment] : [],
+      o.outcome === "moved" && o.to === "fargate" ? [o.deployment] : [],
     );
     const late = atRisk(toFargate, deadlineOf(event), this.now().getTime(), config.fargate);
     if (late.length > 0) reportAtRisk({ ...this.deps, dryRun }, event, node, late, log);
@@ -155,8 +155,8 @@ export class Migrator {
     const failed = outcomes.flatMap((o) => (o.outcome === "failed" ? [o] : []));
     if (failed.length > 0) {
       const detail = failed.map((o) => `${keyOf(refOf(o.deployment))}: ${o.error.message}`).join("; ");
-      throw new FlipsFailed(
-        `${failed.length} of ${outcomes.length} flips failed: ${detail}`,
+      throw new MovesFailed(
+        `${failed.length} of ${outcomes.length} moves failed to start: ${detail}`,
         failed.map((o) => o.deployment),
       );
     }
@@ -169,13 +169,13 @@ export class Migrator {
     event: InterruptionEvent,
     node: string,
     log: Logger,
-  ): Promise<FlipOutcome[]> {
+  ): Promise<MoveStart[]> {
     const { config } = this.deps;
     const budget = await this.allocate(affected, log);
     const outcomes = await mapLimit(affected, config.migration.maxConcurrentFlips, (d) =>
-      this.flip(d, event, node, log, budget?.over.get(keyOf(refOf(d)))),
+      this.startMove(d, event, node, log, budget?.over.get(keyOf(refOf(d)))),
     );
-    reportFlips({ ...this.deps, dryRun: config.migration.dryRun }, event, node, outcomes, log, budget?.use);
+    reportMoves({ ...this.deps, dryRun: config.migration.dryRun }, event, node, outcomes, log, budget?.use);
     return outcomes;
   }
 
@@ -227,13 +227,13 @@ export class Migrator {
   }
 
   /** Flips one Deployment, deciding again on the stored version after a conflict. */
-  private async flip(
+  private async startMove(
     listed: V1Deployment,
     event: InterruptionEvent,
     node: string,
     eventLog: Logger,
     overBudget: string | undefined,
-  ): Promise<FlipOutcome> {
+  ): Promise<MoveStart> {
     const { deployments, config, signal } = this.deps;
     const dryRun = config.migration.dryRun;
     const log = eventLog.child(refOf(listed));
@@ -257,8 +257,8 @@ export class Migrator {
         reportGuard(this.deps.recorder, deployment, guarded);
       }
       return plan.to === "fargate"
-        ? { outcome: "flipped", deployment, to: "fargate" }
-        : { outcome: "flipped", deployment, to: "on-demand", because: plan.because };
+        ? { outcome: "moved", deployment, to: "fargate" }
+        : { outcome: "moved", deployment, to: "on-demand", because: plan.because };
     } catch (err) {
       if (err instanceof PermanentError) {
         log.warn({ err }, "compute flip is impossible; skipping the Deployment");

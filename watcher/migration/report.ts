@@ -15,9 +15,9 @@ import { deadlineOf, describeEvent, type InterruptionEvent } from "../sqs/interr
 import type { AtRisk } from "./forecast.ts";
 import { describeNotFargate, interruptedNodeValue, type NotFargate, type Plan } from "./plan.ts";
 
-export type FlipOutcome =
-  | { outcome: "flipped"; deployment: V1Deployment; to: "fargate" }
-  | { outcome: "flipped"; deployment: V1Deployment; to: "on-demand"; because: NotFargate }
+export type MoveStart =
+  | { outcome: "moved"; deployment: V1Deployment; to: "fargate" }
+  | { outcome: "moved"; deployment: V1Deployment; to: "on-demand"; because: NotFargate }
   | { outcome: "skipped"; deployment: V1Deployment; plan: Extract<Plan, { action: "skip" }> }
   | { outcome: "impossible"; deployment: V1Deployment; why: string }
   | { outcome: "failed"; deployment: V1Deployment; error: Error };
@@ -36,11 +36,11 @@ interface Told {
 }
 
 /** `budget`: the Fargate budget's use once this interruption's moves are done, when there is a budget. */
-export function reportFlips(
+export function reportMoves(
   deps: ReportDeps,
   event: InterruptionEvent,
   node: string,
-  outcomes: FlipOutcome[],
+  outcomes: MoveStart[],
   log: Logger,
   budget?: string,
 ): void {
@@ -49,7 +49,7 @@ export function reportFlips(
   const cause = `${describeEvent(event)} for node ${interruptedNodeValue(node, event.instanceId)}`;
   for (const o of outcomes) {
     const ref = refOf(o.deployment);
-    if (o.outcome === "flipped") {
+    if (o.outcome === "moved") {
       if (dryRun) metrics.deploymentsSkipped.inc({ why: "dry-run" });
       else metrics.deploymentsFlipped.inc({ compute: o.to, reason: event.kind });
       if (o.to === "fargate") {
