@@ -346,6 +346,22 @@ export const SETTINGS = [
       "Long-poll wait of each receive (1s-20s); a graceful stop lets the last poll finish, so it also bounds how long stopping takes",
   },
   {
+    key: "aws.max_events_in_flight",
+    env: "SQS_MAX_EVENTS_IN_FLIGHT",
+    kind: kinds.int(1),
+    default: "200",
+    description:
+      "Events handled at once; a burst beyond it waits in the queue (an availability zone's reclaim is about 100 warnings at once)",
+  },
+  {
+    key: "aws.parallel_receives",
+    env: "SQS_PARALLEL_RECEIVES",
+    kind: kinds.int(1),
+    default: "5",
+    description:
+      "Receives sent at once while the queue hands out full batches (10 messages each), so a burst is taken as fast as SQS gives it; one long poll otherwise",
+  },
+  {
     key: "aws.queue_unreachable_after",
     env: "QUEUE_UNREACHABLE_AFTER",
     kind: kinds.duration({ positive: true }),

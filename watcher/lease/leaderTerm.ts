@@ -130,6 +130,8 @@ export class LeaderTerm {
     this.consumer = new SqsConsumer({
       client: parts.sqs,
       queueUrl,
+      concurrency: config.aws.maxEventsInFlight,
+      parallelReceives: config.aws.parallelReceives,
       waitTimeSeconds: Math.round(config.aws.receiveWaitTime / 1000),
       log,
       metrics,

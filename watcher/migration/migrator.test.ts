@@ -1,6 +1,6 @@
 import { nextRecoveryOf } from "../recovery/policy.ts";
 import type { V1Deployment, V1Node, V1PodSpec } from "@kubernetes/client-node";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { Annotation } from "../../core/contract.ts";
 import { loadConfig } from "../../core/config.ts";
 import { PermanentError, RetryableError } from "../../core/errors.ts";
@@ -38,9 +38,10 @@ function setup(
     classPriority?: () => Promise<(name: string | undefined) => number>;
     affectedBy?: (node: string) => Promise<V1Deployment[]>;
     guards?: { guard: (d: V1Deployment, node: string, deadline: Date) => Promise<GuardOutcome> };
+    deployments?: FakeDeployments;
   } = {},
 ) {
-  const deployments = new FakeDeployments();
+  const deployments = options.deployments ?? new FakeDeployments();
   const recorder = recordingRecorder();
   const alerter = recordingAlerter();
   const term = new AbortController();
@@ -62,7 +63,12 @@ function setup(
   const nodes: NodeLookup = {
     all: () => [node],
     byName: () => node,
-    byInstanceId: (id) => (id === event.instanceId ? node : undefined),
+    byInstanceId: (id) =>
+      id === event.instanceId
+        ? node
+        : id.startsWith("i-0")
+          ? { metadata: { name: `node-${id}` } }
+          : undefined,
     synced: Promise.resolve(),
   };
   const migrator = new Migrator({
@@ -384,3 +390,61 @@ describe("an interruption's moves and the node's deadline", () => {
     expect(alerter.problems).toEqual([]);
   });
 });
+
+describe("moves of several events at once", () => {
+  it("start the earliest deadline first, then the highest priority, across events, when writes are the limit", async () => {
+    // the first write is held until every event's moves wait for a slot
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    class HeldDeployments extends FakeDeployments {
+      override async patch(...args: Parameters<FakeDeployments["patch"]>) {
+        if (this.writes.length === 0) await held;
+        return super.patch(...args);
+      }
+    }
+    const deployments = new HeldDeployments();
+    const app = (name: string, node: string, priority = 0): V1Deployment => ({
+      ...structuredClone(web),
+      metadata: {
+        name,
+        namespace: "shop",
+        labels: { node },
+        annotations: { [Annotation.enabled]: "true", [Annotation.priority]: String(priority) },
+      },
+    });
+    for (const d of [app("a-first", "a"), app("a-low", "a"), app("a-high", "a", 9), app("b", "b")])
+      deployments.put(d);
+    const { migrator } = setup({
+      config: loadConfig({ env: { MIGRATION_CONCURRENCY: "1" } }),
+      deployments,
+      affectedBy: async (node) =>
+        (await deployments.list()).filter((d) => node.endsWith(d.metadata!.labels!["node"]!)),
+    });
+    const late = {
+      ...event,
+      id: "e-late",
+      instanceId: "i-0aaaaaaaaaaaaaaaa",
+      deadline: new Date(Date.now() + 110_000),
+    };
+    const soon = {
+      ...event,
+      id: "e-soon",
+      instanceId: "i-0bbbbbbbbbbbbbbbb",
+      deadline: new Date(Date.now() + 40_000),
+    };
+    const handled = [late, soon].map((e) => migrator.handle(e, { log, receivedAt: Date.now() }));
+    await vi.waitFor(() => expect(migratorQueued(migrator)).toBe(3));
+    release();
+    await Promise.all(handled);
+    // the moves' first writes (their verdicts follow)
+    const starts = deployments.writes.filter(
+      (w) => w.patch.annotations?.[Annotation.rollout] === "progressing",
+    );
+    expect(starts.map((w) => w.key)).toEqual(["shop/a-first", "shop/b", "shop/a-high", "shop/a-low"]);
+  });
+});
+
+/** Moves waiting for a slot (the migrator's start queue). */
+function migratorQueued(migrator: Migrator): number {
+  return (migrator as unknown as { starts: { queued: number } }).starts.queued;
+}

@@ -5,7 +5,8 @@ import type { V1Deployment } from "@kubernetes/client-node";
 import type { Config } from "../../core/config.ts";
 import { PermanentError, RetryableError, toError } from "../../core/errors.ts";
 import type { Logger } from "../../core/log.ts";
-import { mapLimit } from "../../core/mapLimit.ts";
+import { priorityOf } from "../../core/contract.ts";
+import { PriorityLimit } from "../../core/priorityLimit.ts";
 import type { Alerter } from "../alerts/alerter.ts";
 import type { EventRecorder } from "../alerts/kubeEvents.ts";
 import type { NodeLookup } from "../cluster/nodeIndex.ts";
@@ -75,9 +76,15 @@ export class Migrator {
   private readonly summaries = new Set<Promise<void>>();
   /** Under a Fargate budget, one interruption at a time decides and stores its moves. */
   private budgetTurn: Promise<unknown> = Promise.resolve();
+  /**
+   * The moves' first writes, `migration.max_concurrent_flips` at once across every event being handled: the
+   * earliest deadline first, then the Deployment's priority.
+   */
+  private readonly starts: PriorityLimit<StartKey>;
 
   constructor(deps: MigratorDeps) {
     this.deps = deps;
+    this.starts = new PriorityLimit(deps.config.migration.maxConcurrentFlips, compareStarts);
     setLimitGauges(deps.metrics, budgetOf(deps.config));
   }
 
@@ -172,8 +179,13 @@ export class Migrator {
   ): Promise<MoveStart[]> {
     const { config } = this.deps;
     const budget = await this.allocate(affected, log);
-    const outcomes = await mapLimit(affected, config.migration.maxConcurrentFlips, (d) =>
-      this.startMove(d, event, node, log, budget?.over.get(keyOf(refOf(d)))),
+    const deadline = deadlineOf(event).getTime();
+    const outcomes = await Promise.all(
+      affected.map((d) =>
+        this.starts.run({ deadline, priority: priorityOf(d), name: keyOf(refOf(d)) }, () =>
+          this.startMove(d, event, node, log, budget?.over.get(keyOf(refOf(d)))),
+        ),
+      ),
     );
     reportMoves({ ...this.deps, dryRun: config.migration.dryRun }, event, node, outcomes, log, budget?.use);
     return outcomes;
@@ -294,6 +306,22 @@ export class Migrator {
     this.summaries.add(summary);
     void summary.finally(() => this.summaries.delete(summary)).catch(() => undefined);
   }
+}
+
+/** The order in which moves start when the write budget is the limit. */
+interface StartKey {
+  /** When the node goes (epoch ms). */
+  deadline: number;
+  /** The Deployment's `priority` annotation. */
+  priority: number;
+  /** `namespace/name`, for a stable order among equals. */
+  name: string;
+}
+
+function compareStarts(a: StartKey, b: StartKey): number {
+  return (
+    a.deadline - b.deadline || b.priority - a.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+  );
 }
 
 /** A child logger with only the fields the parent does not already carry. */

@@ -1,4 +1,5 @@
-// Long-polls the interruption queue and hands each EC2 event to the handler, a few at a time.
+// Long-polls the interruption queue and hands each event to the handler as soon as it is read: a burst is
+// taken by several receives at once, up to the events in flight allowed.
 // A message is deleted when its event is handled, permanently unusable, or a repeat of one already
 // handled; otherwise it is left to come back after a short, growing delay. A received message stays
 // invisible for a few seconds only, extended while its handler runs, so a crash costs little.
@@ -18,6 +19,8 @@ export interface SqsConsumerOptions {
   queueUrl: string;
   /** Messages handled at once; default 10. */
   concurrency?: number;
+  /** Receives sent at once while the queue hands out full batches; default 1. */
+  parallelReceives?: number;
   /** How long a received message stays invisible, extended while its handler runs; default 10. */
   visibilityTimeoutSeconds?: number;
   /** Long-polling wait; default 20 (the SQS maximum). */
@@ -44,8 +47,12 @@ export interface SqsConsumerOptions {
 /** How long past its wait time a last poll may take before it is taken for a dead connection. */
 const LAST_POLL_SLACK_MS = 5_000;
 
+/** The most messages one receive returns (SQS's limit). */
+const BATCH = 10;
+
 const DEFAULTS = {
   concurrency: 10,
+  parallelReceives: 1,
   visibilityTimeoutSeconds: 10,
   waitTimeSeconds: 20,
   stopTimeoutMs: 20_000,
@@ -183,17 +190,48 @@ export class SqsConsumer {
         await this.queue.release(messages, this.log);
         break;
       }
-      const receivedAt = Date.now();
-      for (const message of messages) {
-        const work = this.messages.handle(message, receivedAt).catch((err: unknown) => {
-          this.log.error(
-            { err, messageId: message.MessageId },
-            "handling an SQS message failed unexpectedly",
-          );
-        });
-        this.inFlight.add(work);
-        void work.finally(() => this.inFlight.delete(work));
+      this.dispatch(messages);
+      // a full batch: more is waiting (a burst), taken by receives sent at once while they come back full
+      if (messages.length === BATCH && this.options.parallelReceives > 1) await this.takeBurst();
+    }
+  }
+
+  /** Hands each message to its handler, counted in flight until it is settled. */
+  private dispatch(messages: Message[]): void {
+    const receivedAt = Date.now();
+    for (const message of messages) {
+      const work = this.messages.handle(message, receivedAt).catch((err: unknown) => {
+        this.log.error({ err, messageId: message.MessageId }, "handling an SQS message failed unexpectedly");
+      });
+      this.inFlight.add(work);
+      void work.finally(() => this.inFlight.delete(work));
+    }
+  }
+
+  /**
+   * Takes a burst as fast as SQS hands it over: receives that do not wait, several at once (as many as the
+   * free slots fill), each batch handed on as it arrives, until one comes back short. A failure ends the
+   * burst; the loop's own receive and its backoff take over.
+   */
+  private async takeBurst(): Promise<void> {
+    for (;;) {
+      const free = this.options.concurrency - this.inFlight.size;
+      const receives = Math.min(this.options.parallelReceives, Math.floor(free / BATCH));
+      if (receives === 0 || this.stopping) return;
+      const batches = await Promise.allSettled(
+        Array.from({ length: receives }, async () => {
+          const messages = await this.receive(0, BATCH);
+          if (this.stopping) await this.queue.release(messages, this.log);
+          else this.dispatch(messages);
+          return messages.length;
+        }),
+      );
+      for (const b of batches) {
+        if (b.status === "fulfilled") continue;
+        this.options.metrics.sqsErrors.inc({ operation: "receive" });
+        this.log.debug({ error: awsErrorText(b.reason) }, "a burst receive failed; back to one long poll");
       }
+      if (!batches.every((b) => b.status === "fulfilled" && b.value === BATCH)) return;
     }
   }
 
@@ -202,21 +240,28 @@ export class SqsConsumer {
    * this process dies, SQS keeps its last poll open and would hand it their messages once they are visible
    * again (hiding them for another timeout); a poll that short has ended by then.
    */
-  private async receive(): Promise<Message[]> {
-    const { waitTimeSeconds, visibilityTimeoutSeconds } = this.options;
-    const busyWaitSeconds = Math.max(1, Math.floor(visibilityTimeoutSeconds / 5));
+  private async receive(
+    waitSeconds = this.pollWaitSeconds(),
+    max = Math.min(BATCH, this.options.concurrency - this.inFlight.size),
+  ): Promise<Message[]> {
     const output = await this.options.client.send(
       new ReceiveMessageCommand({
         QueueUrl: this.options.queueUrl,
-        MaxNumberOfMessages: Math.min(10, this.options.concurrency - this.inFlight.size),
-        WaitTimeSeconds:
-          this.inFlight.size > 0 ? Math.min(waitTimeSeconds, busyWaitSeconds) : waitTimeSeconds,
+        MaxNumberOfMessages: max,
+        WaitTimeSeconds: waitSeconds,
         VisibilityTimeout: this.options.visibilityTimeoutSeconds,
         MessageSystemAttributeNames: ["ApproximateReceiveCount", "SentTimestamp"],
       }),
       { abortSignal: this.cancel.signal },
     );
     return output.Messages ?? [];
+  }
+
+  /** A long poll; shorter while messages are being handled (see receive()). */
+  private pollWaitSeconds(): number {
+    const { waitTimeSeconds, visibilityTimeoutSeconds } = this.options;
+    const busyWaitSeconds = Math.max(1, Math.floor(visibilityTimeoutSeconds / 5));
+    return this.inFlight.size > 0 ? Math.min(waitTimeSeconds, busyWaitSeconds) : waitTimeSeconds;
   }
 
   private async logRedrivePolicy(): Promise<void> {
