@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
-import { repoRoot } from "../test/cluster/paths.ts";
+import { repoRoot } from "../harness/cluster/paths.ts";
 import { generateSelfSigned, writeCertFiles } from "../webhook/selfSigned.ts";
 import { imageRuntimeEnv } from "./imageRuntime.ts";
 import { loadNow, machineLine } from "./machine.ts";

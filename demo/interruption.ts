@@ -3,7 +3,7 @@
 import { isDeepStrictEqual } from "node:util";
 import type { KubeConfig, V1Deployment, V1Node } from "@kubernetes/client-node";
 import { Annotation } from "../core/contract.ts";
-import { instanceIdOf, terminateNode } from "../test/cluster/nodes.ts";
+import { instanceIdOf, terminateNode } from "../harness/cluster/nodes.ts";
 import { runDrill } from "./drill.ts";
 import { seconds, type Narrator } from "./narrator.ts";
 import { appName, placementOf, replicas, type Placement } from "./sampleApp.ts";

@@ -4,11 +4,11 @@
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { KubeConfig, V1Node } from "@kubernetes/client-node";
-import { loadKubeConfig } from "../test/cluster/kubeconfig.ts";
-import { errorMessage } from "../test/cluster/wait.ts";
-import { startFargateEmulator, type FargateEmulator } from "../test/fargate/emulator.ts";
-import type { StartupTime } from "../test/fargate/startup.ts";
-import { startStack, type Stack } from "../test/stack/stack.ts";
+import { loadKubeConfig } from "../harness/cluster/kubeconfig.ts";
+import { errorMessage } from "../harness/cluster/wait.ts";
+import { startFargateEmulator, type FargateEmulator } from "../harness/fargate/emulator.ts";
+import type { StartupTime } from "../harness/fargate/startup.ts";
+import { startStack, type Stack } from "../harness/stack/stack.ts";
 import { cleanUpCluster } from "./cleanup.ts";
 import { prepareCluster } from "./cluster.ts";
 import { drillEnvironment } from "./drill.ts";

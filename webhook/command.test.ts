@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ConfigError } from "../core/config.ts";
 import { webhookCommand } from "./command.ts";
 import { fixture, httpsPost } from "../test/webhook/support.ts";
-import { freePort } from "../test/stack/process.ts";
+import { freePort } from "../harness/stack/process.ts";
 
 let dir: string;
 beforeEach(async () => {

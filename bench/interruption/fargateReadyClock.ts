@@ -7,10 +7,10 @@
 import { CoreV1Api, type KubeConfig, type V1Node, type V1Pod } from "@kubernetes/client-node";
 import { parseDuration } from "../../core/duration.ts";
 import { isPodReady } from "../../watcher/cluster/pods.ts";
-import { startupDelayAnnotation } from "../../test/cluster/kwok-stages.ts";
-import { fargateComputeLabel } from "../../test/cluster/nodes.ts";
-import { launchGate } from "../../test/fargate/launch-rate.ts";
-import { fargateProfileLabel } from "../../test/fargate/profiles.ts";
+import { startupDelayAnnotation } from "../../harness/cluster/kwok-stages.ts";
+import { fargateComputeLabel } from "../../harness/cluster/nodes.ts";
+import { launchGate } from "../../harness/fargate/launch-rate.ts";
+import { fargateProfileLabel } from "../../harness/fargate/profiles.ts";
 import { pollUntil } from "./pollUntil.ts";
 import { resumableWatch } from "./resumableWatch.ts";
 

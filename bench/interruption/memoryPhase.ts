@@ -3,7 +3,7 @@
 // then a watcher started in the big cluster: how long until it leads with a warm index, and its memory.
 import { setTimeout as sleep } from "node:timers/promises";
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
-import { metricValue, type Stack } from "../../test/stack/stack.ts";
+import { metricValue, type Stack } from "../../harness/stack/stack.ts";
 import { createClusterLoad, deleteClusterLoad, type LoadProgress } from "./clusterLoad.ts";
 import { createFleet, deleteFleet, type Fleet } from "./fleet.ts";
 import { watcherFlip, type RunContext, type WatcherFlip } from "./interruptionRun.ts";

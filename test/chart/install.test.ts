@@ -26,17 +26,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REQUIRED_ACCESS } from "../../cli/doctor.ts";
 import { Annotation, COMPUTE_LABEL, EventReason } from "../../core/contract.ts";
 import { buildEventBridgeEvent } from "../../watcher/sqs/eventBuilder.ts";
-import { statusCodeOf } from "../cluster/api-errors.ts";
-import { testKubeConfig } from "../cluster/kube.ts";
-import { createNamespace, deleteNamespace } from "../cluster/namespace.ts";
-import { addOnDemandNodes, addSpotNodes, instanceIdOf, terminateNode } from "../cluster/nodes.ts";
-import { clusterDir } from "../cluster/paths.ts";
-import { waitFor } from "../cluster/wait.ts";
+import { statusCodeOf } from "../../harness/cluster/api-errors.ts";
+import { testKubeConfig } from "../support/testCluster.ts";
+import { createNamespace, deleteNamespace } from "../../harness/cluster/namespace.ts";
+import { addOnDemandNodes, addSpotNodes, instanceIdOf, terminateNode } from "../../harness/cluster/nodes.ts";
+import { clusterDir } from "../../harness/cluster/paths.ts";
+import { waitFor } from "../../harness/cluster/wait.ts";
 import { optedInApp } from "../e2e/workloads.ts";
-import { fargateProfiles } from "../fargate/profile-store.ts";
-import { startSqsEmulator, type SqsEmulator } from "../sqs/emulator.ts";
-import { freePort, type OrchestratorProcess } from "../stack/process.ts";
-import { metricValue } from "../stack/stack.ts";
+import { fargateProfiles } from "../../harness/fargate/profile-store.ts";
+import { startSqsEmulator, type SqsEmulator } from "../../harness/sqs/emulator.ts";
+import { freePort, type OrchestratorProcess } from "../../harness/stack/process.ts";
+import { metricValue } from "../../harness/stack/stack.ts";
 import {
   caBundles,
   injectCaFromAnnotation,

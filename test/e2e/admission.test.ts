@@ -4,11 +4,11 @@ import { join } from "node:path";
 import type { V1Deployment } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
-import { apiErrorMessage, statusCodeOf } from "../cluster/api-errors.ts";
-import { testKubeConfig, testKubeconfigPath } from "../cluster/kube.ts";
-import { useNamespace } from "../cluster/namespace.ts";
-import { clusterDir } from "../cluster/paths.ts";
-import { startStack, type Stack } from "../stack/stack.ts";
+import { apiErrorMessage, statusCodeOf } from "../../harness/cluster/api-errors.ts";
+import { testKubeConfig, testKubeconfigPath } from "../support/testCluster.ts";
+import { useNamespace } from "../support/testNamespace.ts";
+import { clusterDir } from "../../harness/cluster/paths.ts";
+import { startStack, type Stack } from "../../harness/stack/stack.ts";
 import { clients } from "./support.ts";
 import { emptyApp as app } from "./workloads.ts";
 

@@ -7,12 +7,12 @@ import { EventsV1Api } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
 import { buildEventBridgeEvent } from "../../watcher/sqs/eventBuilder.ts";
-import { testKubeConfig } from "../cluster/kube.ts";
-import { useNamespace } from "../cluster/namespace.ts";
-import { addSpotNodes, instanceIdOf } from "../cluster/nodes.ts";
-import { waitFor } from "../cluster/wait.ts";
-import { fargateProfiles } from "../fargate/profile-store.ts";
-import { quotaMessage } from "../fargate/quota.ts";
+import { testKubeConfig } from "../support/testCluster.ts";
+import { useNamespace } from "../support/testNamespace.ts";
+import { addSpotNodes, instanceIdOf } from "../../harness/cluster/nodes.ts";
+import { waitFor } from "../../harness/cluster/wait.ts";
+import { fargateProfiles } from "../../harness/fargate/profile-store.ts";
+import { quotaMessage } from "../../harness/fargate/quota.ts";
 import {
   clients,
   podsOf,

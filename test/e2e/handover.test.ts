@@ -6,11 +6,11 @@ import { randomBytes } from "node:crypto";
 import { CoordinationV1Api } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import { buildEventBridgeEvent } from "../../watcher/sqs/eventBuilder.ts";
-import { testKubeConfig } from "../cluster/kube.ts";
-import { useNamespace } from "../cluster/namespace.ts";
-import { addSpotNodes, instanceIdOf } from "../cluster/nodes.ts";
-import { waitFor } from "../cluster/wait.ts";
-import { readLog } from "../stack/logs.ts";
+import { testKubeConfig } from "../support/testCluster.ts";
+import { useNamespace } from "../support/testNamespace.ts";
+import { addSpotNodes, instanceIdOf } from "../../harness/cluster/nodes.ts";
+import { waitFor } from "../../harness/cluster/wait.ts";
+import { readLog } from "../../harness/stack/logs.ts";
 import { clients, healthyOn, useStack, waitForAnnotations, waitForAvailable } from "./support.ts";
 import { optedInApp } from "./workloads.ts";
 

@@ -6,23 +6,16 @@ import { AppsV1Api, CoreV1Api, EventsV1Api, type V1Node } from "@kubernetes/clie
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
 import { buildEventBridgeEvent, wrapInSnsNotification } from "../../watcher/sqs/eventBuilder.ts";
-import { testKubeConfig, testKubeconfigPath } from "../cluster/kube.ts";
-import { useNamespace } from "../cluster/namespace.ts";
-import { addSpotNodes, instanceIdOf, terminateNode } from "../cluster/nodes.ts";
-import { clusterDir } from "../cluster/paths.ts";
-import { waitFor } from "../cluster/wait.ts";
-import { fargateProfiles } from "../fargate/profile-store.ts";
-import { metricValue, startStack, type Stack } from "../stack/stack.ts";
+import { testKubeConfig, testKubeconfigPath } from "../support/testCluster.ts";
+import { useNamespace } from "../support/testNamespace.ts";
+import { addSpotNodes, instanceIdOf, terminateNode } from "../../harness/cluster/nodes.ts";
+import { clusterDir } from "../../harness/cluster/paths.ts";
+import { waitFor } from "../../harness/cluster/wait.ts";
+import { fargateProfiles } from "../../harness/fargate/profile-store.ts";
+import { metricValue, startStack, type Stack } from "../../harness/stack/stack.ts";
 import { optedInApp, serviceFor } from "./workloads.ts";
-import {
-  podsOf,
-  readyEndpoints,
-  sampleReadyEndpoints,
-  startSlackReceiver,
-  waitForAvailable,
-  waitForEmptyQueue,
-  type SlackReceiver,
-} from "./support.ts";
+import { podsOf, readyEndpoints, sampleReadyEndpoints, startSlackReceiver, waitForAvailable, type SlackReceiver } from "./support.ts";
+import { waitForEmptyQueue } from "../../harness/sqs/emptyQueue.ts";
 
 const kc = testKubeConfig();
 const apps = kc.makeApiClient(AppsV1Api);

@@ -11,14 +11,14 @@ import { AdmissionregistrationV1Api, type V1Node } from "@kubernetes/client-node
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
 import { buildEventBridgeEvent } from "../../watcher/sqs/eventBuilder.ts";
-import { ignoreNotFound } from "../cluster/api-errors.ts";
-import { testKubeConfig, testKubeconfigPath } from "../cluster/kube.ts";
-import { useNamespace } from "../cluster/namespace.ts";
-import { addSpotNodes, instanceIdOf } from "../cluster/nodes.ts";
-import { waitFor } from "../cluster/wait.ts";
-import { readLog } from "../stack/logs.ts";
-import { freePort, runCli } from "../stack/process.ts";
-import { metricValue } from "../stack/stack.ts";
+import { ignoreNotFound } from "../../harness/cluster/api-errors.ts";
+import { testKubeConfig, testKubeconfigPath } from "../support/testCluster.ts";
+import { useNamespace } from "../support/testNamespace.ts";
+import { addSpotNodes, instanceIdOf } from "../../harness/cluster/nodes.ts";
+import { waitFor } from "../../harness/cluster/wait.ts";
+import { readLog } from "../../harness/stack/logs.ts";
+import { freePort, runCli } from "../../harness/stack/process.ts";
+import { metricValue } from "../../harness/stack/stack.ts";
 import { queueDepth } from "../sqs/harness.ts";
 import {
   clients,

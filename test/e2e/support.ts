@@ -2,7 +2,6 @@
 import { once } from "node:events";
 import { createServer } from "node:http";
 import { join } from "node:path";
-import { GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import {
   AppsV1Api,
   CoreV1Api,
@@ -15,13 +14,13 @@ import {
 } from "@kubernetes/client-node";
 import { afterAll, beforeAll } from "vitest";
 import { Annotation } from "../../core/contract.ts";
-import { testKubeconfigPath } from "../cluster/kube.ts";
-import { terminateNode } from "../cluster/nodes.ts";
-import { clusterDir } from "../cluster/paths.ts";
-import { waitFor } from "../cluster/wait.ts";
-import { fargateProfiles } from "../fargate/profile-store.ts";
-import type { FargateProfile } from "../fargate/profiles.ts";
-import { startStack, type Stack } from "../stack/stack.ts";
+import { testKubeconfigPath } from "../support/testCluster.ts";
+import { terminateNode } from "../../harness/cluster/nodes.ts";
+import { clusterDir } from "../../harness/cluster/paths.ts";
+import { waitFor } from "../../harness/cluster/wait.ts";
+import { fargateProfiles } from "../../harness/fargate/profile-store.ts";
+import type { FargateProfile } from "../../harness/fargate/profiles.ts";
+import { startStack, type Stack } from "../../harness/stack/stack.ts";
 
 export function clients(kc: KubeConfig) {
   return {
@@ -111,25 +110,6 @@ export function sampleReadyEndpoints(
       return min;
     },
   };
-}
-
-export async function waitForEmptyQueue(client: SQSClient, queueUrl: string): Promise<void> {
-  await waitFor(
-    "the queue to be empty (every message deleted)",
-    async () => {
-      const { Attributes = {} } = await client.send(
-        new GetQueueAttributesCommand({
-          QueueUrl: queueUrl,
-          AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        }),
-      );
-      return (
-        Attributes["ApproximateNumberOfMessages"] === "0" &&
-        Attributes["ApproximateNumberOfMessagesNotVisible"] === "0"
-      );
-    },
-    { timeoutMs: 60_000 },
-  );
 }
 
 export interface SuiteStack {

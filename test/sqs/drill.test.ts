@@ -4,10 +4,10 @@ import { CoreV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runDrill } from "../../cli/drill.ts";
 import type { InterruptionEvent } from "../../watcher/sqs/interruptionEvent.ts";
-import { addFargateNode, addSpotNodes } from "../cluster/nodes.ts";
-import { testKubeConfig, testKubeconfigPath } from "../cluster/kube.ts";
-import { waitFor } from "../cluster/wait.ts";
-import { startSqsEmulator, type SqsEmulator } from "./emulator.ts";
+import { addFargateNode, addSpotNodes } from "../../harness/cluster/nodes.ts";
+import { testKubeConfig, testKubeconfigPath } from "../support/testCluster.ts";
+import { waitFor } from "../../harness/cluster/wait.ts";
+import { startSqsEmulator, type SqsEmulator } from "../../harness/sqs/emulator.ts";
 import { startTestConsumer, uniqueQueueName } from "./harness.ts";
 
 let emulator: SqsEmulator;

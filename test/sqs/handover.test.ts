@@ -8,11 +8,11 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { InterruptionEvent } from "../../watcher/sqs/interruptionEvent.ts";
 import { buildEventBridgeEvent } from "../../watcher/sqs/eventBuilder.ts";
-import { clusterDir } from "../cluster/paths.ts";
-import { waitFor } from "../cluster/wait.ts";
-import { readLog, type LogLine } from "../stack/logs.ts";
-import { spawnLogged, type OrchestratorProcess } from "../stack/process.ts";
-import { startSqsEmulator, useDummyAwsCredentials, type SqsEmulator } from "./emulator.ts";
+import { clusterDir } from "../../harness/cluster/paths.ts";
+import { waitFor } from "../../harness/cluster/wait.ts";
+import { readLog, type LogLine } from "../../harness/stack/logs.ts";
+import { spawnLogged, type OrchestratorProcess } from "../../harness/stack/process.ts";
+import { startSqsEmulator, useDummyAwsCredentials, type SqsEmulator } from "../../harness/sqs/emulator.ts";
 import { send, startTestConsumer, uniqueQueueName } from "./harness.ts";
 
 const script = fileURLToPath(new URL("./consumerProcess.ts", import.meta.url));

@@ -7,7 +7,7 @@ import { createWatcherMetrics, type WatcherMetrics } from "../../watcher/metrics
 import { SqsConsumer, type SqsConsumerOptions } from "../../watcher/sqs/consumer.ts";
 import { createSqsClient } from "../../watcher/sqs/queue.ts";
 import type { EventHandler } from "../../watcher/sqs/interruptionEvent.ts";
-import { emulatorRegion, useDummyAwsCredentials, type SqsEmulator } from "./emulator.ts";
+import { emulatorRegion, useDummyAwsCredentials, type SqsEmulator } from "../../harness/sqs/emulator.ts";
 
 export type LogLine = Record<string, unknown> & { level: number; msg: string };
 

@@ -8,8 +8,8 @@ import { RetryableError } from "../../core/errors.ts";
 import { buildEventBridgeEvent } from "../../watcher/sqs/eventBuilder.ts";
 import type { InterruptionEvent } from "../../watcher/sqs/interruptionEvent.ts";
 import { QueueReachability } from "../../watcher/sqs/reachability.ts";
-import { waitFor } from "../cluster/wait.ts";
-import { startSqsEmulator, type SqsEmulator } from "./emulator.ts";
+import { waitFor } from "../../harness/cluster/wait.ts";
+import { startSqsEmulator, type SqsEmulator } from "../../harness/sqs/emulator.ts";
 import { counterValue, queueDepth, send, startTestConsumer, uniqueQueueName } from "./harness.ts";
 
 const waitOptions = { timeoutMs: 30_000, intervalMs: 50 };

@@ -9,9 +9,9 @@ import { EventRecorder } from "../../watcher/alerts/kubeEvents.ts";
 import { KubeDeployments, scopeOf } from "../../watcher/moves/deployments.ts";
 import { DriftRepair } from "../../watcher/moves/drift.ts";
 import { createWatcherMetrics } from "../../watcher/metrics.ts";
-import { testKubeConfig } from "../cluster/kube.ts";
-import { useNamespace } from "../cluster/namespace.ts";
-import { waitFor } from "../cluster/wait.ts";
+import { testKubeConfig } from "../support/testCluster.ts";
+import { useNamespace } from "../support/testNamespace.ts";
+import { waitFor } from "../../harness/cluster/wait.ts";
 import { emptyApp } from "../e2e/workloads.ts";
 import { eventsFor, quietLog, testConfig, testKube } from "./harness.ts";
 

@@ -32,15 +32,15 @@ import type { InterruptionEvent } from "../../watcher/sqs/interruptionEvent.ts";
 import { buildEventBridgeEvent } from "../../watcher/sqs/eventBuilder.ts";
 import { parseMessageBody } from "../../watcher/sqs/parseEvent.ts";
 import { generateSelfSigned } from "../../webhook/selfSigned.ts";
-import { testKubeconfigPath } from "../cluster/kube.ts";
-import { instanceIdOf } from "../cluster/nodes.ts";
-import { orchestratorMatchConditions } from "../cluster/match-conditions.ts";
-import { waitFor } from "../cluster/wait.ts";
+import { testKubeconfigPath } from "../support/testCluster.ts";
+import { instanceIdOf } from "../../harness/cluster/nodes.ts";
+import { orchestratorMatchConditions } from "../../harness/cluster/match-conditions.ts";
+import { waitFor } from "../../harness/cluster/wait.ts";
 import { recordingAlerter, recordingLifecycle, type RecordedAlerts } from "./fakes.ts";
 import {
   applyMutatingWebhookConfiguration,
   deleteMutatingWebhookConfiguration,
-} from "../cluster/webhook-config.ts";
+} from "../../harness/cluster/webhook-config.ts";
 
 export const quietLog: Logger = createLogger({
   level: process.env.TEST_LOG_LEVEL === "debug" ? "debug" : "silent",

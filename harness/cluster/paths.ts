@@ -7,7 +7,7 @@ export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../.."
 /** Where `cluster:up` writes the admin kubeconfig (ignored by git). */
 export const clusterDir = join(repoRoot, ".cluster");
 export const defaultKubeconfigPath = join(clusterDir, "kubeconfig");
-export const buildScript = join(repoRoot, "test/cluster/build-binaries.sh");
+export const buildScript = join(repoRoot, "harness/cluster/build-binaries.sh");
 
 /** One kwok cluster per checkout, so two worktrees on one machine never share (or delete) each other's. */
 export function clusterName(): string {

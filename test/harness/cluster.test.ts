@@ -10,18 +10,18 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startAdmissionServer, type AdmissionRequest } from "../cluster/admission-server.ts";
-import { apiErrorMessage } from "../cluster/api-errors.ts";
-import { testKubeConfig } from "../cluster/kube.ts";
-import { useNamespace } from "../cluster/namespace.ts";
-import { addSpotNodes, fargateComputeLabel, terminateNode } from "../cluster/nodes.ts";
-import { waitFor } from "../cluster/wait.ts";
+import { startAdmissionServer, type AdmissionRequest } from "../../harness/cluster/admission-server.ts";
+import { apiErrorMessage } from "../../harness/cluster/api-errors.ts";
+import { testKubeConfig } from "../support/testCluster.ts";
+import { useNamespace } from "../support/testNamespace.ts";
+import { addSpotNodes, fargateComputeLabel, terminateNode } from "../../harness/cluster/nodes.ts";
+import { waitFor } from "../../harness/cluster/wait.ts";
 import {
   applyMutatingWebhookConfiguration,
   deleteMutatingWebhookConfiguration,
-} from "../cluster/webhook-config.ts";
-import { fargateProfiles } from "../fargate/profile-store.ts";
-import { fargateProfileLabel } from "../fargate/profiles.ts";
+} from "../../harness/cluster/webhook-config.ts";
+import { fargateProfiles } from "../../harness/fargate/profile-store.ts";
+import { fargateProfileLabel } from "../../harness/fargate/profiles.ts";
 
 const kc = testKubeConfig();
 const core = kc.makeApiClient(CoreV1Api);

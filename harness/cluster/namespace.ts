@@ -1,7 +1,5 @@
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
-import { afterAll, beforeAll } from "vitest";
 import { ignoreNotFound } from "./api-errors.ts";
-import { testKubeConfig } from "./kube.ts";
 import { waitFor } from "./wait.ts";
 
 /** Label on every namespace the tests create, so leftovers are easy to find and sweep. */
@@ -37,27 +35,4 @@ export async function deleteNamespace(kc: KubeConfig, name: string, { wait = fal
     async () => (await ignoreNotFound(() => core.readNamespace({ name }))) === undefined,
     { timeoutMs: 120_000 },
   );
-}
-
-/**
- * A namespace for the enclosing describe block (or file): created before its tests, deleted after.
- * Read `.name` inside tests and hooks, not at collection time.
- */
-export function useNamespace(
-  prefix = "test",
-  labels: Record<string, string> = {},
-): { readonly name: string } {
-  let name: string | undefined;
-  beforeAll(async () => {
-    name = await createNamespace(testKubeConfig(), prefix, labels);
-  });
-  afterAll(async () => {
-    if (name) await deleteNamespace(testKubeConfig(), name);
-  });
-  return {
-    get name(): string {
-      if (!name) throw new Error("useNamespace().name read before beforeAll ran");
-      return name;
-    },
-  };
 }

@@ -1,12 +1,12 @@
 import { AdmissionregistrationV1Api, CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { testKubeConfig } from "../cluster/kube.ts";
-import { useNamespace } from "../cluster/namespace.ts";
-import { fargateComputeLabel } from "../cluster/nodes.ts";
-import { waitFor } from "../cluster/wait.ts";
-import { fargateWebhookName, startFargateEmulator } from "./emulator.ts";
-import { fargateProfiles } from "./profile-store.ts";
-import { fargateScheduler, quotaMessage } from "./quota.ts";
+import { testKubeConfig } from "../../support/testCluster.ts";
+import { useNamespace } from "../../support/testNamespace.ts";
+import { fargateComputeLabel } from "../../../harness/cluster/nodes.ts";
+import { waitFor } from "../../../harness/cluster/wait.ts";
+import { fargateWebhookName, startFargateEmulator } from "../../../harness/fargate/emulator.ts";
+import { fargateProfiles } from "../../../harness/fargate/profile-store.ts";
+import { fargateScheduler, quotaMessage } from "../../../harness/fargate/quota.ts";
 
 const kc = testKubeConfig();
 const core = kc.makeApiClient(CoreV1Api);

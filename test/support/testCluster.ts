@@ -1,6 +1,6 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import { inject } from "vitest";
-import { loadKubeConfig } from "./kubeconfig.ts";
+import { loadKubeConfig } from "../../harness/cluster/kubeconfig.ts";
 import "./provided.ts";
 
 /** Path of the admin kubeconfig of the cluster under test (E2E_KUBECONFIG or the local kwok cluster). */

@@ -8,10 +8,10 @@
 //   it at the end, but only when this run created it (a throwaway CI machine may want that).
 import { resolve } from "node:path";
 import type { TestProject } from "vitest/node";
-import { startFargateEmulator } from "../fargate/emulator.ts";
-import { waitUntilUsable } from "./kwok-cluster.ts";
-import { loadKubeConfig } from "./kubeconfig.ts";
-import { downLocalCluster, upLocalCluster } from "./local-cluster.ts";
+import { startFargateEmulator } from "../../harness/fargate/emulator.ts";
+import { waitUntilUsable } from "../../harness/cluster/kwok-cluster.ts";
+import { loadKubeConfig } from "../../harness/cluster/kubeconfig.ts";
+import { downLocalCluster, upLocalCluster } from "../../harness/cluster/local-cluster.ts";
 import "./provided.ts";
 import { useGoTools } from "../tools/go-tools.ts";
 import { usePythonTools } from "../tools/python-tools.ts";

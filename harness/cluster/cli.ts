@@ -1,4 +1,4 @@
-// Usage: node test/cluster/cli.ts up | down | fargate
+// Usage: node harness/cluster/cli.ts up | down | fargate
 //   up       build (or reuse) the binaries, start (or reuse) the local cluster with its standing EKS-shaped
 //            nodes (spot, on-demand, Fargate), print its kubeconfig path
 //   down     delete the local cluster
@@ -34,6 +34,6 @@ if (command === "up") {
   });
   await emulator.close();
 } else {
-  process.stderr.write("usage: node test/cluster/cli.ts up|down|fargate\n");
+  process.stderr.write("usage: node harness/cluster/cli.ts up|down|fargate\n");
   process.exitCode = 2;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { fargateIncompatibility } from "./compatibility.ts";
-import { matchingProfile, type FargateProfile } from "./profiles.ts";
+import { fargateIncompatibility } from "../../../harness/fargate/compatibility.ts";
+import { matchingProfile, type FargateProfile } from "../../../harness/fargate/profiles.ts";
 
 const profiles: FargateProfile[] = [
   { name: "web", selectors: [{ namespace: "shop", labels: { "compute-type": "fargate" } }] },

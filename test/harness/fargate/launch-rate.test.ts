@@ -1,16 +1,16 @@
 import { CoreV1Api, Watch, type V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { testKubeConfig } from "../cluster/kube.ts";
-import { useNamespace } from "../cluster/namespace.ts";
-import { waitFor } from "../cluster/wait.ts";
+import { testKubeConfig } from "../../support/testCluster.ts";
+import { useNamespace } from "../../support/testNamespace.ts";
+import { waitFor } from "../../../harness/cluster/wait.ts";
 import {
   dueInOrder,
   launchAtAnnotation,
   launchGate,
   LaunchSchedule,
   type WaitingPod,
-} from "./launch-rate.ts";
-import { fargateProfiles } from "./profile-store.ts";
+} from "../../../harness/fargate/launch-rate.ts";
+import { fargateProfiles } from "../../../harness/fargate/profile-store.ts";
 
 describe("LaunchSchedule", () => {
   it("launches the burst at once, then one pod per 1/rate s, in the order the tokens were taken", () => {

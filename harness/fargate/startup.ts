@@ -2,7 +2,7 @@
 // images with no cache (EKS user guide, "AWS Fargate considerations"): users report 30–45 s for the node
 // alone and over a minute in all (aws/containers-roadmap#649), about 60 s with a 250 MB image
 // (aws/containers-roadmap#696). The emulator draws each pod's time and writes it on the pod; kwok's stages
-// keep the pod starting that long (test/cluster/kwok-stages.ts).
+// keep the pod starting that long (harness/cluster/kwok-stages.ts).
 import { startupDelayAnnotation } from "../cluster/kwok-stages.ts";
 
 /** A start-up time with jitter: each pod draws uniformly from [mean − jitter, mean + jitter]. */

@@ -1,12 +1,12 @@
 import { AppsV1Api, CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { testKubeConfig } from "../cluster/kube.ts";
-import { startupDelayAnnotation } from "../cluster/kwok-stages.ts";
-import { useNamespace } from "../cluster/namespace.ts";
-import { addSpotNodes, removeNode } from "../cluster/nodes.ts";
-import { waitFor } from "../cluster/wait.ts";
-import { fargateProfiles } from "./profile-store.ts";
-import { drawStartupMs, startupAnnotations, type StartupTime } from "./startup.ts";
+import { testKubeConfig } from "../../support/testCluster.ts";
+import { startupDelayAnnotation } from "../../../harness/cluster/kwok-stages.ts";
+import { useNamespace } from "../../support/testNamespace.ts";
+import { addSpotNodes, removeNode } from "../../../harness/cluster/nodes.ts";
+import { waitFor } from "../../../harness/cluster/wait.ts";
+import { fargateProfiles } from "../../../harness/fargate/profile-store.ts";
+import { drawStartupMs, startupAnnotations, type StartupTime } from "../../../harness/fargate/startup.ts";
 
 describe("drawStartupMs", () => {
   const startup: StartupTime = { meanMs: 45_000, jitterMs: 10_000 };
