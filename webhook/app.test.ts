@@ -4,15 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PlacementConfig } from "../core/placement.ts";
 import { createApp } from "./app.ts";
 import { createMetrics } from "./metrics.ts";
-import {
-  fixture,
-  ORCHESTRATOR,
-  postJson,
-  quietLog,
-  serveHttp,
-  testApp,
-  type Json,
-} from "../test/webhook/support.ts";
+import { fixture, ORCHESTRATOR, postJson, serveHttp, testApp, type Json } from "../test/support/admission.ts";
+import { quietLog } from "../test/support/log.ts";
 
 const metrics = createMetrics();
 let server: Awaited<ReturnType<typeof serveHttp>>;

@@ -4,7 +4,8 @@ import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import { AuthenticationV1Api, type KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { usernameOf } from "../cluster/kubeconfig.ts";
 import { startSqsEmulator, type SqsEmulator } from "../sqs/emulator.ts";
 import { freePort, startOrchestrator, waitUntilReady, type OrchestratorProcess } from "./process.ts";
 import { registerWebhook, type WebhookRegistration } from "./webhookRegistration.ts";
@@ -39,14 +40,6 @@ export interface Stack {
   send(body: unknown): Promise<void>;
   watcherMetrics(port?: number): Promise<string>;
   stop(): Promise<void>;
-}
-
-/** The username the admin kubeconfig authenticates as, which the webhook must recognise as the orchestrator. */
-export async function usernameOf(kc: KubeConfig): Promise<string> {
-  const review = await kc.makeApiClient(AuthenticationV1Api).createSelfSubjectReview({ body: {} });
-  const username = review.status?.userInfo?.username;
-  if (!username) throw new Error("the apiserver did not say who the kubeconfig's user is");
-  return username;
 }
 
 export async function startStack(options: StackOptions): Promise<Stack> {

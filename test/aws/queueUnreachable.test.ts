@@ -18,7 +18,7 @@ import { testKubeConfig, testKubeconfigPath } from "../support/testCluster.ts";
 import { useNamespace } from "../support/testNamespace.ts";
 import { clusterDir } from "../../harness/cluster/paths.ts";
 import { waitFor } from "../../harness/cluster/wait.ts";
-import { describedEvents, watcherPod } from "../e2e/support.ts";
+import { describedEvents, watcherPod } from "../support/events.ts";
 import { metricValue, startStack, type Stack } from "../../harness/stack/stack.ts";
 import { motoAccount, startMoto, type Moto } from "./moto.ts";
 

@@ -9,8 +9,8 @@ import { testKubeConfig, testKubeconfigPath } from "../support/testCluster.ts";
 import { useNamespace } from "../support/testNamespace.ts";
 import { clusterDir } from "../../harness/cluster/paths.ts";
 import { startStack, type Stack } from "../../harness/stack/stack.ts";
-import { clients } from "./support.ts";
-import { emptyApp as app } from "./workloads.ts";
+import { clients } from "../support/deployments.ts";
+import { emptyApp as app } from "../support/workloads.ts";
 
 const kc = testKubeConfig();
 const { apps } = clients(kc);

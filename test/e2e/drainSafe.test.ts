@@ -25,8 +25,10 @@ import { waitFor } from "../../harness/cluster/wait.ts";
 import type { CommandResult } from "../../harness/cluster/command.ts";
 import { kubectl } from "../gitops/appliers.ts";
 import { trackReadyReplicas, type ReadyReplicas } from "./readyReplicas.ts";
-import { clients, describedEvents, useStack, waitForAvailable } from "./support.ts";
-import { optedInApp } from "./workloads.ts";
+import { clients, waitForAvailable } from "../support/deployments.ts";
+import { describedEvents } from "../support/events.ts";
+import { useStack } from "../support/suiteStack.ts";
+import { optedInApp } from "../support/workloads.ts";
 
 const kc = testKubeConfig();
 const { apps } = clients(kc);

@@ -13,16 +13,10 @@ import { useNamespace } from "../support/testNamespace.ts";
 import { addSpotNodes, instanceIdOf } from "../../harness/cluster/nodes.ts";
 import { waitFor } from "../../harness/cluster/wait.ts";
 import { metricValue } from "../../harness/stack/stack.ts";
-import {
-  clients,
-  healthyOn,
-  podsOf,
-  useSlackReceiver,
-  useStack,
-  waitForAnnotations,
-  waitForAvailable,
-} from "./support.ts";
-import { optedInApp } from "./workloads.ts";
+import { clients, healthyOn, podsOf, waitForAnnotations, waitForAvailable } from "../support/deployments.ts";
+import { useSlackReceiver } from "../support/slackReceiver.ts";
+import { useStack } from "../support/suiteStack.ts";
+import { optedInApp } from "../support/workloads.ts";
 
 const kc = testKubeConfig();
 const { apps, core } = clients(kc);

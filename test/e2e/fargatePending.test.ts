@@ -13,15 +13,10 @@ import { addSpotNodes, instanceIdOf } from "../../harness/cluster/nodes.ts";
 import { waitFor } from "../../harness/cluster/wait.ts";
 import { fargateProfiles } from "../../harness/fargate/profile-store.ts";
 import { quotaMessage } from "../../harness/fargate/quota.ts";
-import {
-  clients,
-  podsOf,
-  useSlackReceiver,
-  useStack,
-  waitForAnnotations,
-  waitForAvailable,
-} from "./support.ts";
-import { optedInApp } from "./workloads.ts";
+import { clients, podsOf, waitForAnnotations, waitForAvailable } from "../support/deployments.ts";
+import { useSlackReceiver } from "../support/slackReceiver.ts";
+import { useStack } from "../support/suiteStack.ts";
+import { optedInApp } from "../support/workloads.ts";
 
 const kc = testKubeConfig();
 const { apps } = clients(kc);

@@ -11,8 +11,9 @@ import { useNamespace } from "../support/testNamespace.ts";
 import { addSpotNodes, instanceIdOf } from "../../harness/cluster/nodes.ts";
 import { waitFor } from "../../harness/cluster/wait.ts";
 import { readLog } from "../../harness/stack/logs.ts";
-import { clients, healthyOn, useStack, waitForAnnotations, waitForAvailable } from "./support.ts";
-import { optedInApp } from "./workloads.ts";
+import { clients, healthyOn, waitForAnnotations, waitForAvailable } from "../support/deployments.ts";
+import { useStack } from "../support/suiteStack.ts";
+import { optedInApp } from "../support/workloads.ts";
 
 const kc = testKubeConfig();
 const ns = useNamespace("e2e-handover");

@@ -13,8 +13,9 @@ import { clusterDir } from "../../harness/cluster/paths.ts";
 import { waitFor } from "../../harness/cluster/wait.ts";
 import { fargateProfiles } from "../../harness/fargate/profile-store.ts";
 import { metricValue, startStack, type Stack } from "../../harness/stack/stack.ts";
-import { optedInApp, serviceFor } from "./workloads.ts";
-import { podsOf, readyEndpoints, sampleReadyEndpoints, startSlackReceiver, waitForAvailable, type SlackReceiver } from "./support.ts";
+import { optedInApp, serviceFor } from "../support/workloads.ts";
+import { podsOf, readyEndpoints, sampleReadyEndpoints, waitForAvailable } from "../support/deployments.ts";
+import { startSlackReceiver, type SlackReceiver } from "../support/slackReceiver.ts";
 import { waitForEmptyQueue } from "../../harness/sqs/emptyQueue.ts";
 
 const kc = testKubeConfig();

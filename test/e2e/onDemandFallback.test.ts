@@ -10,8 +10,9 @@ import { buildEventBridgeEvent } from "../../watcher/sqs/eventBuilder.ts";
 import { testKubeConfig } from "../support/testCluster.ts";
 import { useNamespace } from "../support/testNamespace.ts";
 import { addOnDemandNodes, addSpotNodes, instanceIdOf, terminateNode } from "../../harness/cluster/nodes.ts";
-import { clients, healthyOn, podsOf, useStack, waitForAnnotations, waitForAvailable } from "./support.ts";
-import { optedInApp } from "./workloads.ts";
+import { clients, healthyOn, podsOf, waitForAnnotations, waitForAvailable } from "../support/deployments.ts";
+import { useStack } from "../support/suiteStack.ts";
+import { optedInApp } from "../support/workloads.ts";
 
 const kc = testKubeConfig();
 const { apps, core } = clients(kc);

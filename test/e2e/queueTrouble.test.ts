@@ -19,17 +19,12 @@ import { waitFor } from "../../harness/cluster/wait.ts";
 import { readLog } from "../../harness/stack/logs.ts";
 import { freePort, runCli } from "../../harness/stack/process.ts";
 import { metricValue } from "../../harness/stack/stack.ts";
-import { queueDepth } from "../sqs/harness.ts";
-import {
-  clients,
-  describedEvents,
-  startSlackReceiver,
-  useStack,
-  waitForAvailable,
-  watcherPod,
-  type SlackReceiver,
-} from "./support.ts";
-import { optedInApp } from "./workloads.ts";
+import { queueDepth } from "../support/sqsConsumer.ts";
+import { clients, waitForAvailable } from "../support/deployments.ts";
+import { describedEvents, watcherPod } from "../support/events.ts";
+import { startSlackReceiver, type SlackReceiver } from "../support/slackReceiver.ts";
+import { useStack } from "../support/suiteStack.ts";
+import { optedInApp } from "../support/workloads.ts";
 
 const kc = testKubeConfig();
 const ns = useNamespace("e2e-queue-trouble");

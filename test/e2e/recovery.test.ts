@@ -25,8 +25,9 @@ import {
 } from "../../harness/cluster/nodes.ts";
 import { waitFor } from "../../harness/cluster/wait.ts";
 import { readLog } from "../../harness/stack/logs.ts";
-import { clients, healthyOn, podsOf, useStack, waitForAnnotations, waitForAvailable } from "./support.ts";
-import { optedInApp } from "./workloads.ts";
+import { clients, healthyOn, podsOf, waitForAnnotations, waitForAvailable } from "../support/deployments.ts";
+import { useStack } from "../support/suiteStack.ts";
+import { optedInApp } from "../support/workloads.ts";
 
 const kc = testKubeConfig();
 const { apps, core } = clients(kc);

@@ -16,9 +16,9 @@ import { clusterDir } from "../../harness/cluster/paths.ts";
 import { waitFor } from "../../harness/cluster/wait.ts";
 import { fargateProfiles } from "../../harness/fargate/profile-store.ts";
 import { metricValue, startStack, type Stack } from "../../harness/stack/stack.ts";
-import { clients, healthyOn, waitForAnnotations, waitForAvailable } from "./support.ts";
+import { clients, healthyOn, waitForAnnotations, waitForAvailable } from "../support/deployments.ts";
 import { waitForEmptyQueue } from "../../harness/sqs/emptyQueue.ts";
-import { optedInApp } from "./workloads.ts";
+import { optedInApp } from "../support/workloads.ts";
 
 const kc = testKubeConfig();
 const { apps } = clients(kc);

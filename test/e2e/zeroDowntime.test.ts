@@ -21,8 +21,9 @@ import { addSpotNodes, instanceIdOf, terminateNode } from "../../harness/cluster
 import { waitFor } from "../../harness/cluster/wait.ts";
 import { fluxApply, writeManifest } from "../gitops/appliers.ts";
 import { trackReadyReplicas, type ReadyReplicas } from "./readyReplicas.ts";
-import { clients, useStack, waitForAvailable } from "./support.ts";
-import { optedInApp, serviceFor } from "./workloads.ts";
+import { clients, waitForAvailable } from "../support/deployments.ts";
+import { useStack } from "../support/suiteStack.ts";
+import { optedInApp, serviceFor } from "../support/workloads.ts";
 
 const kc = testKubeConfig();
 const { apps, core } = clients(kc);

@@ -11,7 +11,7 @@ import { apiErrorMessage } from "../../harness/cluster/api-errors.ts";
 import { testKubeConfig } from "../support/testCluster.ts";
 import { useNamespace } from "../support/testNamespace.ts";
 import { clusterDir } from "../../harness/cluster/paths.ts";
-import { optedInApp } from "../e2e/workloads.ts";
+import { optedInApp } from "../support/workloads.ts";
 import { freePort, waitUntilReady, type OrchestratorProcess } from "../../harness/stack/process.ts";
 import { metricValue } from "../../harness/stack/stack.ts";
 import { registerWebhook, type WebhookRegistration } from "../../harness/stack/webhookRegistration.ts";

@@ -14,7 +14,7 @@ import {
   startTestConsumer,
   uniqueQueueName,
   type TestConsumer,
-} from "./harness.ts";
+} from "../support/sqsConsumer.ts";
 
 const fixture = (name: string) =>
   readFileSync(new URL(`../fixtures/aws-events/${name}.json`, import.meta.url), "utf8");

@@ -8,7 +8,7 @@ import { addFargateNode, addSpotNodes } from "../../harness/cluster/nodes.ts";
 import { testKubeConfig, testKubeconfigPath } from "../support/testCluster.ts";
 import { waitFor } from "../../harness/cluster/wait.ts";
 import { startSqsEmulator, type SqsEmulator } from "../../harness/sqs/emulator.ts";
-import { startTestConsumer, uniqueQueueName } from "./harness.ts";
+import { startTestConsumer, uniqueQueueName } from "../support/sqsConsumer.ts";
 
 let emulator: SqsEmulator;
 const nodes: string[] = [];

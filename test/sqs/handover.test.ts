@@ -13,7 +13,7 @@ import { waitFor } from "../../harness/cluster/wait.ts";
 import { readLog, type LogLine } from "../../harness/stack/logs.ts";
 import { spawnLogged, type OrchestratorProcess } from "../../harness/stack/process.ts";
 import { startSqsEmulator, useDummyAwsCredentials, type SqsEmulator } from "../../harness/sqs/emulator.ts";
-import { send, startTestConsumer, uniqueQueueName } from "./harness.ts";
+import { send, startTestConsumer, uniqueQueueName } from "../support/sqsConsumer.ts";
 
 const script = fileURLToPath(new URL("./consumerProcess.ts", import.meta.url));
 const logDir = join(clusterDir, "logs", "sqs-handover");

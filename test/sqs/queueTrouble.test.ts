@@ -10,7 +10,13 @@ import type { InterruptionEvent } from "../../watcher/sqs/interruptionEvent.ts";
 import { QueueReachability } from "../../watcher/sqs/reachability.ts";
 import { waitFor } from "../../harness/cluster/wait.ts";
 import { startSqsEmulator, type SqsEmulator } from "../../harness/sqs/emulator.ts";
-import { counterValue, queueDepth, send, startTestConsumer, uniqueQueueName } from "./harness.ts";
+import {
+  counterValue,
+  queueDepth,
+  send,
+  startTestConsumer,
+  uniqueQueueName,
+} from "../support/sqsConsumer.ts";
 
 const waitOptions = { timeoutMs: 30_000, intervalMs: 50 };
 let emulator: SqsEmulator;

@@ -10,7 +10,8 @@ import { testKubeConfig } from "../support/testCluster.ts";
 import { useNamespace } from "../support/testNamespace.ts";
 import { addSpotNodes, removeNode } from "../../harness/cluster/nodes.ts";
 import { waitFor } from "../../harness/cluster/wait.ts";
-import { quietLog, testKube } from "./harness.ts";
+import { testKube } from "../support/watcherParts.ts";
+import { quietLog } from "../support/log.ts";
 
 const kc = testKubeConfig();
 const core = kc.makeApiClient(CoreV1Api);

@@ -8,8 +8,8 @@ import { GUARD_LABEL, guardFor } from "../../watcher/moves/drainGuard.ts";
 import { testKubeConfig } from "../support/testCluster.ts";
 import { useNamespace } from "../support/testNamespace.ts";
 import { waitFor } from "../../harness/cluster/wait.ts";
-import { emptyApp } from "../e2e/workloads.ts";
-import { startTestWatcher, testConfig, type TestWatcher } from "./harness.ts";
+import { emptyApp } from "../support/workloads.ts";
+import { startTestWatcher, testConfig, type TestWatcher } from "../support/watcherParts.ts";
 
 const kc = testKubeConfig();
 const apps = kc.makeApiClient(AppsV1Api);

@@ -12,8 +12,9 @@ import { createWatcherMetrics } from "../../watcher/metrics.ts";
 import { testKubeConfig } from "../support/testCluster.ts";
 import { useNamespace } from "../support/testNamespace.ts";
 import { waitFor } from "../../harness/cluster/wait.ts";
-import { emptyApp } from "../e2e/workloads.ts";
-import { eventsFor, quietLog, testConfig, testKube } from "./harness.ts";
+import { emptyApp } from "../support/workloads.ts";
+import { eventsFor, testConfig, testKube } from "../support/watcherParts.ts";
+import { quietLog } from "../support/log.ts";
 
 const apps = testKubeConfig().makeApiClient(AppsV1Api);
 const ns = useNamespace("watcher-drift");

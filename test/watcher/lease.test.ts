@@ -8,7 +8,8 @@ import { testKubeConfig, testKubeconfigPath } from "../support/testCluster.ts";
 import { useNamespace } from "../support/testNamespace.ts";
 import { waitFor } from "../../harness/cluster/wait.ts";
 import { LeaderElector } from "../../watcher/lease/leaderElection.ts";
-import { quietLog, testKube } from "./harness.ts";
+import { testKube } from "../support/watcherParts.ts";
+import { quietLog } from "../support/log.ts";
 
 const kc = testKubeConfig();
 const coordination = kc.makeApiClient(CoordinationV1Api);

@@ -25,7 +25,7 @@ import {
   testConfig,
   type RunningWebhook,
   type TestWatcher,
-} from "./harness.ts";
+} from "../support/watcherParts.ts";
 
 const kc = testKubeConfig();
 const core = kc.makeApiClient(CoreV1Api);

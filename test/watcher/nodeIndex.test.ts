@@ -7,7 +7,8 @@ import { NodeIndex } from "../../watcher/cluster/nodeIndex.ts";
 import { testKubeConfig } from "../support/testCluster.ts";
 import { addSpotNodes, instanceIdOf, removeNode } from "../../harness/cluster/nodes.ts";
 import { waitFor } from "../../harness/cluster/wait.ts";
-import { quietLog, testKube } from "./harness.ts";
+import { testKube } from "../support/watcherParts.ts";
+import { quietLog } from "../support/log.ts";
 import { CoreV1Api, KubeConfig, type V1Node } from "@kubernetes/client-node";
 
 const kc = testKubeConfig();

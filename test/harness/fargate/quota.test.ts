@@ -5,7 +5,12 @@ import { useNamespace } from "../../support/testNamespace.ts";
 import { fargateComputeLabel } from "../../../harness/cluster/nodes.ts";
 import { waitFor } from "../../../harness/cluster/wait.ts";
 import { fargateProfiles } from "../../../harness/fargate/profile-store.ts";
-import { exceededLimit, fargateScheduler, fargateVcpu, vcpuQuotaMessage } from "../../../harness/fargate/quota.ts";
+import {
+  exceededLimit,
+  fargateScheduler,
+  fargateVcpu,
+  vcpuQuotaMessage,
+} from "../../../harness/fargate/quota.ts";
 
 describe("exceededLimit", () => {
   it.each([

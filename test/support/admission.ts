@@ -5,9 +5,9 @@ import { request as httpsRequest, type Agent } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import type { PlacementConfig } from "../../core/placement.ts";
-import { createLogger } from "../../core/log.ts";
 import { createApp } from "../../webhook/app.ts";
 import { createMetrics, type WebhookMetrics } from "../../webhook/metrics.ts";
+import { quietLog } from "./log.ts";
 
 export const ORCHESTRATOR = "system:serviceaccount:spot-fargate-orchestrator:spot-fargate-orchestrator";
 const NOW = new Date("2025-11-25T10:30:00.000Z");
@@ -23,8 +23,6 @@ export const placement: PlacementConfig = {
   onDemandNodeSelector: { "eks.amazonaws.com/capacityType": "ON_DEMAND" },
   onDemandTolerations: [],
 };
-
-export const quietLog = createLogger({ level: "silent", format: "json" });
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Json = any;

@@ -5,7 +5,6 @@ import { createServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import {
   AppsV1Api,
-  AuthenticationV1Api,
   EventsV1Api,
   type EventsV1Event,
   type KubeConfig,
@@ -15,7 +14,7 @@ import {
 import { Annotation } from "../../core/contract.ts";
 import { loadConfig, type Config } from "../../core/config.ts";
 import { createKube, type Kube } from "../../core/kube.ts";
-import { createLogger, type Logger } from "../../core/log.ts";
+import type { Logger } from "../../core/log.ts";
 import { createApp } from "../../webhook/app.ts";
 import { createMetrics } from "../../webhook/metrics.ts";
 import { REPORTING_CONTROLLER } from "../../watcher/alerts/kubeEvents.ts";
@@ -32,20 +31,17 @@ import type { InterruptionEvent } from "../../watcher/sqs/interruptionEvent.ts";
 import { buildEventBridgeEvent } from "../../watcher/sqs/eventBuilder.ts";
 import { parseMessageBody } from "../../watcher/sqs/parseEvent.ts";
 import { generateSelfSigned } from "../../webhook/selfSigned.ts";
-import { testKubeconfigPath } from "../support/testCluster.ts";
+import { usernameOf } from "../../harness/cluster/kubeconfig.ts";
+import { quietLog } from "./log.ts";
+import { testKubeconfigPath } from "./testCluster.ts";
 import { instanceIdOf } from "../../harness/cluster/nodes.ts";
 import { orchestratorMatchConditions } from "../../harness/cluster/match-conditions.ts";
 import { waitFor } from "../../harness/cluster/wait.ts";
-import { recordingAlerter, recordingLifecycle, type RecordedAlerts } from "./fakes.ts";
+import { recordingAlerter, recordingLifecycle, type RecordedAlerts } from "../watcher/fakes.ts";
 import {
   applyMutatingWebhookConfiguration,
   deleteMutatingWebhookConfiguration,
 } from "../../harness/cluster/webhook-config.ts";
-
-export const quietLog: Logger = createLogger({
-  level: process.env.TEST_LOG_LEVEL === "debug" ? "debug" : "silent",
-  format: "json",
-});
 
 /** The watcher's configuration as a test runs it: one namespace, short intervals. */
 export function testConfig(namespace: string, env: Record<string, string> = {}): Config {
@@ -144,14 +140,6 @@ export function interruptionFor(
   return parseMessageBody(JSON.stringify(event));
 }
 
-/** The username the test's kubeconfig authenticates as (the webhook's "orchestrator" in these tests). */
-export async function currentUsername(kc: KubeConfig): Promise<string> {
-  const review = await kc
-    .makeApiClient(AuthenticationV1Api)
-    .createSelfSubjectReview({ body: { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" } });
-  return review.status?.userInfo?.username ?? "";
-}
-
 export interface RunningWebhook {
   /** Stops answering, registered still: the apiserver's calls fail and failurePolicy Ignore stores writes as sent. */
   stopServing(): Promise<void>;
@@ -172,7 +160,7 @@ export async function startOrchestratorWebhook(
   const tls = generateSelfSigned({ validDays: 1 });
   const app = createApp({
     placement: config.compute,
-    orchestratorUsername: await currentUsername(kc),
+    orchestratorUsername: await usernameOf(kc),
     log: quietLog,
     metrics: createMetrics({ processMetrics: false }),
   });
