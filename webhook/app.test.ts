@@ -4,7 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PlacementConfig } from "../core/placement.ts";
 import { createApp } from "./app.ts";
 import { createMetrics } from "./metrics.ts";
-import { fixture, ORCHESTRATOR, postJson, serveHttp, testApp, type Json } from "../test/support/admission.ts";
+import {
+  fixture,
+  ORCHESTRATOR,
+  postJson,
+  serveHttp,
+  testApp,
+  type Json,
+} from "../test/support/admissionReviews.ts";
 import { quietLog } from "../test/support/log.ts";
 
 const metrics = createMetrics();

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ConfigError } from "../core/config.ts";
 import { webhookCommand } from "./command.ts";
-import { fixture, httpsPost } from "../test/support/admission.ts";
+import { fixture, httpsPost } from "../test/support/admissionReviews.ts";
 import { freePort } from "../harness/stack/process.ts";
 
 let dir: string;

@@ -7,7 +7,7 @@ import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clusterDir, repoRoot } from "../../harness/cluster/paths.ts";
 import { freePort, waitUntilReady, type OrchestratorProcess } from "../../harness/stack/process.ts";
-import { fixture, httpsPost } from "../support/admission.ts";
+import { fixture, httpsPost } from "../support/admissionReviews.ts";
 import {
   containerImage,
   imageBuildTimeoutMs,

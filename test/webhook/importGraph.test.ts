@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateSelfSigned, writeCertFiles } from "../../webhook/selfSigned.ts";
 import { freePort, startOrchestrator, waitUntilReady } from "../../harness/stack/process.ts";
-import { fixture, httpsPost } from "../support/admission.ts";
+import { fixture, httpsPost } from "../support/admissionReviews.ts";
 
 const FORBIDDEN = [/^@kubernetes\//, /^@aws-sdk\//, /^@smithy\//, /^node-forge$/];
 
