@@ -47,26 +47,7 @@ export async function startFargateEmulator(
 ): Promise<FargateEmulator> {
   const quota = new FargateQuota(kc);
   const launcher = new FargateLauncher(kc, launchRate);
-  let reporting = Promise.resolve();
-  const reportTimers = new Set<NodeJS.Timeout>();
-  const reportWaiting = () =>
-    (reporting = reporting
-      .then(() => quota.reportWaiting())
-      .catch((err: unknown) => {
-        process.stderr.write(`[fargate] reporting pods over quota failed: ${errorMessage(err)}\n`);
-      }));
-
-  /** The pod exists only once admitted: its Event follows a moment later (or at the next upkeep). */
-  function reportSoon(): void {
-    for (const ms of [300, 2_000]) {
-      const timer = setTimeout(() => {
-        reportTimers.delete(timer);
-        void reportWaiting();
-      }, ms);
-      reportTimers.add(timer);
-    }
-  }
-
+  const waiting = new WaitingReports(quota);
   const admission = new FargateAdmission({
     kc,
     profiles: fargateProfiles(kc),
@@ -74,37 +55,92 @@ export async function startFargateEmulator(
     launcher,
     zones,
     startup,
-    onWaiting: reportSoon,
+    onWaiting: () => waiting.reportSoon(),
   });
   const server = await startAdmissionServer((request) => admission.admit(request));
   const registration = await registerFargateWebhook(kc, {
     url: server.url("/mutate"),
     caBundle: server.caBundle,
   });
-
-  let upkeeping = Promise.resolve();
-  const timer = setInterval(() => {
-    upkeeping = upkeeping
-      .then(async () => {
-        await registration.upkeep();
-        await sweepFargateNodes(kc, nodeGraceMs);
-        await reportWaiting();
-        await launcher.releaseDue();
-      })
-      .catch((err: unknown) => {
-        process.stderr.write(`[fargate] emulator upkeep failed: ${errorMessage(err)}\n`);
-      });
-  }, upkeepIntervalMs);
+  const upkeep = new Upkeep(upkeepIntervalMs, async () => {
+    await registration.upkeep();
+    await sweepFargateNodes(kc, nodeGraceMs);
+    await waiting.report();
+    await launcher.releaseDue();
+  });
 
   return {
     async close() {
-      clearInterval(timer);
-      for (const t of reportTimers) clearTimeout(t);
-      await upkeeping;
-      await reporting;
+      upkeep.stop();
+      waiting.stop();
+      await upkeep.idle();
+      await waiting.idle();
       await registration.release();
       await launcher.close();
       await server.close();
     },
   };
+}
+
+/** The fargate-scheduler's Events on pods over a quota, one report at a time. */
+class WaitingReports {
+  private readonly quota: FargateQuota;
+  private reporting = Promise.resolve();
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(quota: FargateQuota) {
+    this.quota = quota;
+  }
+
+  report(): Promise<void> {
+    return (this.reporting = this.reporting
+      .then(() => this.quota.reportWaiting())
+      .catch((err: unknown) => {
+        process.stderr.write(`[fargate] reporting pods over quota failed: ${errorMessage(err)}\n`);
+      }));
+  }
+
+  /** The pod exists only once admitted: its Event follows a moment later (or at the next upkeep). */
+  reportSoon(): void {
+    for (const ms of [300, 2_000]) {
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        void this.report();
+      }, ms);
+      this.timers.add(timer);
+    }
+  }
+
+  /** Cancels the reports not started yet. */
+  stop(): void {
+    for (const t of this.timers) clearTimeout(t);
+  }
+
+  /** Resolves once the report under way (if any) is done. */
+  idle(): Promise<void> {
+    return this.reporting;
+  }
+}
+
+/** The emulator's periodic work (registration heartbeat, node sweep, reports, launches), never two at once. */
+class Upkeep {
+  private upkeeping = Promise.resolve();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(intervalMs: number, pass: () => Promise<void>) {
+    this.timer = setInterval(() => {
+      this.upkeeping = this.upkeeping.then(pass).catch((err: unknown) => {
+        process.stderr.write(`[fargate] emulator upkeep failed: ${errorMessage(err)}\n`);
+      });
+    }, intervalMs);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Resolves once the pass under way (if any) is done. */
+  idle(): Promise<void> {
+    return this.upkeeping;
+  }
 }

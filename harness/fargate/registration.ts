@@ -40,27 +40,75 @@ export interface WebhookRegistration {
 }
 
 export async function registerFargateWebhook(kc: KubeConfig, self: Endpoint): Promise<WebhookRegistration> {
-  const leases = kc.makeApiClient(CoordinationV1Api);
-  const admission = kc.makeApiClient(AdmissionregistrationV1Api);
-  const leaseName = `eks-fargate-emulator-${randomBytes(4).toString("hex")}`;
+  const registration = new EmulatorLease(kc, self);
+  await registration.announce();
+  return registration;
+}
 
-  const annotations = () => ({
-    [urlKey]: self.url,
-    [caBundleKey]: self.caBundle,
-    [heartbeatKey]: String(Date.now()),
-  });
-  await leases.createNamespacedLease({
-    namespace: leaseNamespace,
-    body: {
-      metadata: { name: leaseName, labels: { [leaseLabel]: "true" }, annotations: annotations() },
-      spec: { holderIdentity: leaseName },
-    },
-  });
-  await applyMutatingWebhookConfiguration(kc, webhookConfiguration(self));
+/** One emulator's Lease, and the registration it keeps pointing at a live emulator. */
+class EmulatorLease implements WebhookRegistration {
+  private readonly kc: KubeConfig;
+  private readonly self: Endpoint;
+  private readonly leases: CoordinationV1Api;
+  private readonly admission: AdmissionregistrationV1Api;
+  private readonly leaseName = `eks-fargate-emulator-${randomBytes(4).toString("hex")}`;
+
+  constructor(kc: KubeConfig, self: Endpoint) {
+    this.kc = kc;
+    this.self = self;
+    this.leases = kc.makeApiClient(CoordinationV1Api);
+    this.admission = kc.makeApiClient(AdmissionregistrationV1Api);
+  }
+
+  /** Creates the Lease and points the registration at this emulator. */
+  async announce(): Promise<void> {
+    await this.leases.createNamespacedLease({
+      namespace: leaseNamespace,
+      body: {
+        metadata: { name: this.leaseName, labels: { [leaseLabel]: "true" }, annotations: this.annotations() },
+        spec: { holderIdentity: this.leaseName },
+      },
+    });
+    await applyMutatingWebhookConfiguration(this.kc, webhookConfiguration(this.self));
+  }
+
+  async upkeep(): Promise<void> {
+    await this.leases.patchNamespacedLease(
+      {
+        namespace: leaseNamespace,
+        name: this.leaseName,
+        body: { metadata: { annotations: this.annotations() } },
+      },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+    const url = await this.registeredUrl();
+    const live = await this.liveEndpoints();
+    if (!url || !live.some((endpoint) => endpoint.url === url)) {
+      await applyMutatingWebhookConfiguration(this.kc, webhookConfiguration(this.self));
+    }
+  }
+
+  async release(): Promise<void> {
+    await ignoreNotFound(() =>
+      this.leases.deleteNamespacedLease({ namespace: leaseNamespace, name: this.leaseName }),
+    );
+    if ((await this.registeredUrl()) !== this.self.url) return;
+    const successor = (await this.liveEndpoints()).find((endpoint) => endpoint.url !== this.self.url);
+    if (successor) await applyMutatingWebhookConfiguration(this.kc, webhookConfiguration(successor));
+    else await deleteMutatingWebhookConfiguration(this.kc, fargateWebhookName);
+  }
+
+  private annotations(): Record<string, string> {
+    return {
+      [urlKey]: this.self.url,
+      [caBundleKey]: this.self.caBundle,
+      [heartbeatKey]: String(Date.now()),
+    };
+  }
 
   /** Emulators with a recent heartbeat; leases of long-dead ones (killed runs) are deleted on the way. */
-  async function liveEndpoints(): Promise<Endpoint[]> {
-    const list = await leases.listNamespacedLease({
+  private async liveEndpoints(): Promise<Endpoint[]> {
+    const list = await this.leases.listNamespacedLease({
       namespace: leaseNamespace,
       labelSelector: `${leaseLabel}=true`,
     });
@@ -71,38 +119,18 @@ export async function registerFargateWebhook(kc: KubeConfig, self: Endpoint): Pr
       if (silentMs < staleAfterMs) live.push({ url: a[urlKey] ?? "", caBundle: a[caBundleKey] ?? "" });
       else if (silentMs > 4 * staleAfterMs) {
         const name = lease.metadata?.name ?? "";
-        await ignoreNotFound(() => leases.deleteNamespacedLease({ namespace: leaseNamespace, name }));
+        await ignoreNotFound(() => this.leases.deleteNamespacedLease({ namespace: leaseNamespace, name }));
       }
     }
     return live;
   }
 
-  const registeredUrl = async () =>
-    (await ignoreNotFound(() => admission.readMutatingWebhookConfiguration({ name: fargateWebhookName })))
-      ?.webhooks?.[0]?.clientConfig.url;
-
-  return {
-    async upkeep() {
-      await leases.patchNamespacedLease(
-        { namespace: leaseNamespace, name: leaseName, body: { metadata: { annotations: annotations() } } },
-        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
-      );
-      const url = await registeredUrl();
-      const live = await liveEndpoints();
-      if (!url || !live.some((endpoint) => endpoint.url === url)) {
-        await applyMutatingWebhookConfiguration(kc, webhookConfiguration(self));
-      }
-    },
-    async release() {
-      await ignoreNotFound(() =>
-        leases.deleteNamespacedLease({ namespace: leaseNamespace, name: leaseName }),
-      );
-      if ((await registeredUrl()) !== self.url) return;
-      const successor = (await liveEndpoints()).find((endpoint) => endpoint.url !== self.url);
-      if (successor) await applyMutatingWebhookConfiguration(kc, webhookConfiguration(successor));
-      else await deleteMutatingWebhookConfiguration(kc, fargateWebhookName);
-    },
-  };
+  private async registeredUrl(): Promise<string | undefined> {
+    const configuration = await ignoreNotFound(() =>
+      this.admission.readMutatingWebhookConfiguration({ name: fargateWebhookName }),
+    );
+    return configuration?.webhooks?.[0]?.clientConfig.url;
+  }
 }
 
 function webhookConfiguration({ url, caBundle }: Endpoint): V1MutatingWebhookConfiguration {

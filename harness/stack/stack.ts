@@ -42,76 +42,23 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
+/** What to stop, in the order it was started; the stack stops it in reverse. */
+type Stops = (() => Promise<unknown>)[];
+
 export async function startStack(options: StackOptions): Promise<Stack> {
   const { kc, namespace, logDir } = options;
-  const stops: (() => Promise<unknown>)[] = [];
+  const stops: Stops = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   };
   try {
     const username = await usernameOf(kc);
-    const sqs = await startSqsEmulator();
-    stops.push(() => sqs.stop());
-    const queueUrl = await sqs.createQueue(`interruptions-${namespace}`, { VisibilityTimeout: "30" });
-    const sqsClient = sqs.client();
-    stops.push(async () => sqsClient.destroy());
-
-    const certDir = await mkdtemp(join(tmpdir(), "spot-orchestrator-stack-"));
-    const [port, healthPort] = [await freePort(), await freePort()];
-    const webhook = startOrchestrator(
-      "webhook",
-      [
-        "webhook",
-        "--self-signed",
-        "--cert-dir",
-        certDir,
-        "--port",
-        String(port),
-        "--health-port",
-        String(healthPort),
-      ],
-      { env: { ...options.sharedEnv, ORCHESTRATOR_USERNAME: username }, logDir },
-    );
-    stops.push(() => webhook.stop());
-    await waitUntilReady(webhook, `http://127.0.0.1:${healthPort}/readyz`);
-    const caBundle = (await readFile(join(certDir, "ca.crt"))).toString("base64");
-    const registration: WebhookRegistration = await registerWebhook(kc, {
-      name: `spot-orchestrator-${namespace}`,
-      baseUrl: `https://127.0.0.1:${port}`,
-      caBundle,
-      namespace,
-    });
-    stops.push(() => registration.remove());
-
-    const watcherEnvironment: Record<string, string> = {
-      SQS_QUEUE_URL: queueUrl,
-      AWS_ENDPOINT_URL_SQS: sqs.endpoint,
-      AWS_REGION: "us-east-1",
-      AWS_ACCESS_KEY_ID: "test",
-      AWS_SECRET_ACCESS_KEY: "test",
-      KUBECONFIG: options.kubeconfigPath,
-      NAMESPACE: namespace,
-      POD_NAMESPACE: namespace,
-      ORCHESTRATOR_USERNAME: username,
-      CHECK_INTERVAL: "500ms",
-      VERIFICATION_DELAY: "500ms",
-      // a graceful stop lets the last long poll finish: short polls keep the suites' stops short
-      SQS_RECEIVE_WAIT_TIME: "2s",
-      ...options.sharedEnv,
-      ...options.watcherEnv,
-    };
-    const startWatcher = async (name = "watcher", env: Record<string, string> = {}) => {
-      const watcherHealthPort = await freePort();
-      const process = startOrchestrator(name, ["watcher", "--health-port", String(watcherHealthPort)], {
-        env: { ...watcherEnvironment, POD_NAME: name, ...env },
-        logDir,
-      });
-      stops.push(() => process.stop());
-      await waitUntilReady(process, `http://127.0.0.1:${watcherHealthPort}/readyz`);
-      return { process, healthPort: watcherHealthPort };
-    };
+    const queue = await startQueue(namespace, stops);
+    const webhook = await startWebhook(options, username, stops);
+    const watcherEnvironment = watcherEnvironmentOf(options, queue, username);
+    const startWatcher = watcherStarter(watcherEnvironment, logDir, stops);
     const first = options.watcher === false ? undefined : await startWatcher();
-
+    const { sqs, sqsClient, queueUrl } = queue;
     return {
       sqs,
       sqsClient,
@@ -139,6 +86,102 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     await stopAll();
     throw err;
   }
+}
+
+interface StackQueue {
+  sqs: SqsEmulator;
+  queueUrl: string;
+  sqsClient: SQSClient;
+}
+
+/** The SQS emulator and the namespace's interruption queue in it. */
+async function startQueue(namespace: string, stops: Stops): Promise<StackQueue> {
+  const sqs = await startSqsEmulator();
+  stops.push(() => sqs.stop());
+  const queueUrl = await sqs.createQueue(`interruptions-${namespace}`, { VisibilityTimeout: "30" });
+  const sqsClient = sqs.client();
+  stops.push(async () => sqsClient.destroy());
+  return { sqs, queueUrl, sqsClient };
+}
+
+/** `spot-orchestrator webhook` with a self-signed certificate, registered with the apiserver by URL once ready. */
+async function startWebhook(
+  options: StackOptions,
+  username: string,
+  stops: Stops,
+): Promise<OrchestratorProcess> {
+  const { kc, namespace, logDir } = options;
+  const certDir = await mkdtemp(join(tmpdir(), "spot-orchestrator-stack-"));
+  const [port, healthPort] = [await freePort(), await freePort()];
+  const webhook = startOrchestrator(
+    "webhook",
+    [
+      "webhook",
+      "--self-signed",
+      "--cert-dir",
+      certDir,
+      "--port",
+      String(port),
+      "--health-port",
+      String(healthPort),
+    ],
+    { env: { ...options.sharedEnv, ORCHESTRATOR_USERNAME: username }, logDir },
+  );
+  stops.push(() => webhook.stop());
+  await waitUntilReady(webhook, `http://127.0.0.1:${healthPort}/readyz`);
+  const caBundle = (await readFile(join(certDir, "ca.crt"))).toString("base64");
+  const registration: WebhookRegistration = await registerWebhook(kc, {
+    name: `spot-orchestrator-${namespace}`,
+    baseUrl: `https://127.0.0.1:${port}`,
+    caBundle,
+    namespace,
+  });
+  stops.push(() => registration.remove());
+  return webhook;
+}
+
+/** The environment every watcher of the stack runs with: the queue, the cluster, short intervals. */
+function watcherEnvironmentOf(
+  options: StackOptions,
+  { sqs, queueUrl }: StackQueue,
+  username: string,
+): Record<string, string> {
+  const { namespace } = options;
+  return {
+    SQS_QUEUE_URL: queueUrl,
+    AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+    AWS_REGION: "us-east-1",
+    AWS_ACCESS_KEY_ID: "test",
+    AWS_SECRET_ACCESS_KEY: "test",
+    KUBECONFIG: options.kubeconfigPath,
+    NAMESPACE: namespace,
+    POD_NAMESPACE: namespace,
+    ORCHESTRATOR_USERNAME: username,
+    CHECK_INTERVAL: "500ms",
+    VERIFICATION_DELAY: "500ms",
+    // a graceful stop lets the last long poll finish: short polls keep the suites' stops short
+    SQS_RECEIVE_WAIT_TIME: "2s",
+    ...options.sharedEnv,
+    ...options.watcherEnv,
+  };
+}
+
+/** Starts a `spot-orchestrator watcher` of the stack (stopped with it); resolves once it is ready. */
+function watcherStarter(
+  watcherEnvironment: Record<string, string>,
+  logDir: string,
+  stops: Stops,
+): Stack["startWatcher"] {
+  return async (name = "watcher", env: Record<string, string> = {}) => {
+    const watcherHealthPort = await freePort();
+    const process = startOrchestrator(name, ["watcher", "--health-port", String(watcherHealthPort)], {
+      env: { ...watcherEnvironment, POD_NAME: name, ...env },
+      logDir,
+    });
+    stops.push(() => process.stop());
+    await waitUntilReady(process, `http://127.0.0.1:${watcherHealthPort}/readyz`);
+    return { process, healthPort: watcherHealthPort };
+  };
 }
 
 /** The value of one Prometheus sample (`name{labels}`) in a metrics text, 0 when absent. */
