@@ -12,4 +12,22 @@ export default tseslint.config(
       "no-console": "off",
     },
   },
+  {
+    // the local environment, the demo and the benchmarks run without the test runner
+    files: ["harness/**/*.ts", "demo/**/*.ts", "bench/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            { group: ["**/test/**"], message: "test/ holds tests only: move what is shared to harness/." },
+            {
+              group: ["vitest", "vitest/*"],
+              message: "harness/, demo/ and bench/ run without the test runner.",
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

@@ -3,7 +3,7 @@
 // from TypeScript at start-up).
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { repoRoot } from "../test/cluster/paths.ts";
+import { repoRoot } from "../harness/cluster/paths.ts";
 
 /** Filled by the processes' first start (Node writes the cache as a process exits). */
 export const compileCacheDir = join(repoRoot, ".bench", "compile-cache");

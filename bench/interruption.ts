@@ -15,14 +15,15 @@ import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { CoreV1Api, VersionApi, type KubeConfig } from "@kubernetes/client-node";
-import { waitUntilUsable } from "../test/cluster/kwok-cluster.ts";
-import { loadKubeConfig } from "../test/cluster/kubeconfig.ts";
-import { upLocalCluster } from "../test/cluster/local-cluster.ts";
-import type { StartupTime } from "../test/fargate/startup.ts";
+import { waitUntilUsable } from "../harness/cluster/kwok-cluster.ts";
+import { loadKubeConfig } from "../harness/cluster/kubeconfig.ts";
+import { upLocalCluster } from "../harness/cluster/local-cluster.ts";
+import type { StartupTime } from "../harness/fargate/startup.ts";
 import { parseDuration } from "../core/duration.ts";
-import { createNamespace, deleteNamespace } from "../test/cluster/namespace.ts";
-import { repoRoot } from "../test/cluster/paths.ts";
-import { startStack, type Stack } from "../test/stack/stack.ts";
+import { createNamespace, deleteNamespace } from "../harness/cluster/namespace.ts";
+import { repoRoot } from "../harness/cluster/paths.ts";
+import type { OrchestratorProcess } from "../harness/stack/process.ts";
+import { startStack, type Stack } from "../harness/stack/stack.ts";
 import { imageRuntimeEnv } from "./imageRuntime.ts";
 import { interruptionRun, type RunContext, type RunResult } from "./interruption/interruptionRun.ts";
 import { benchNodeLabel } from "./interruption/manifests.ts";
@@ -145,12 +146,63 @@ async function latencyPhase(ctx: RunContext): Promise<SizeResult[]> {
   return sizes;
 }
 
+/** The machine the benchmark ran on, and its 1-min load averages along the way. */
+interface Machine {
+  summary: string;
+  loadAverageBefore: number[];
+  loadAverageAfterLatency: number[];
+  loadAverageAfterReady: number[];
+  loadAverageEnd: number[];
+}
+
 async function main(): Promise<void> {
   const kubeconfigPath = await clusterKubeconfig();
   const kc: KubeConfig = loadKubeConfig(kubeconfigPath);
   const serverVersion = (await kc.makeApiClient(VersionApi).getCode()).gitVersion;
   const loadBefore = loadavg();
+  const { namespace, stack, watcher, ctx } = await startBench(kc, kubeconfigPath);
 
+  const floorQueue = await stack.sqs.createQueue(`floor-${namespace}`, {});
+  const sqs: Summary = await sqsReceiveFloor(stack.sqsClient, floorQueue);
+  log(`SQS receive floor: p50 ${sqs.p50.toFixed(0)} ms`);
+  const sizes = await latencyPhase(ctx);
+  const loadAfterLatency = loadavg();
+  console.log(`\n${latencyTable(sizes, sqs)}`);
+  const ready = values["skip-ready"] ? undefined : await readyFigures(kc, stack, namespace);
+  const loadAfterReady = loadavg();
+  const memory = values["skip-memory"] ? undefined : await memoryFigures(kc, stack, watcher, namespace);
+
+  const rows = [
+    ...latencyRows(sizes, sqs),
+    ...(ready ? readyRows(ready) : []),
+    ...(memory ? memoryRows(memory) : []),
+  ];
+  console.log(`\n${verdictTable(rows)}`);
+  const seconds = (performance.now() - started) / 1000;
+  const machine: Machine = {
+    summary: machineLine(),
+    loadAverageBefore: loadBefore,
+    loadAverageAfterLatency: loadAfterLatency,
+    loadAverageAfterReady: loadAfterReady,
+    loadAverageEnd: loadavg(),
+  };
+  printMachine(machine, serverVersion, seconds);
+  const pass = allPass(rows);
+  console.log(pass ? "PASS: every target met" : "MISS: some targets not met");
+  process.exitCode = pass ? 0 : 1;
+  await mkdir(benchDir, { recursive: true });
+  await writeFile(
+    join(benchDir, "interruption.json"),
+    `${JSON.stringify({ date: new Date().toISOString(), serverVersion, watcherEnv, machine, seconds, sqs, sizes, ready, memory, rows }, null, 2)}\n`,
+  );
+  log(`wrote ${join(benchDir, "interruption.json")}`);
+}
+
+/** The benchmark's namespace and the stack in it, its watcher leading; both removed by the cleanup. */
+async function startBench(
+  kc: KubeConfig,
+  kubeconfigPath: string,
+): Promise<{ namespace: string; stack: Stack; watcher: OrchestratorProcess; ctx: RunContext }> {
   const namespace = await createNamespace(kc, "bench-interruption");
   cleanups.push(() => deleteNamespace(kc, namespace, { wait: true }));
   // nodes of runs cut short by a failure or an interrupt
@@ -166,85 +218,67 @@ async function main(): Promise<void> {
     watcherEnv,
   });
   cleanups.push(() => stack.stop());
-  if (!stack.watcher) throw new Error("the stack started no watcher");
+  const { watcher } = stack;
+  if (!watcher) throw new Error("the stack started no watcher");
   await waitForLeadership(stack.watcherHealthPort);
 
   const ctx: RunContext = {
     kc,
     namespace,
     queue: { client: stack.sqsClient, url: stack.queueUrl },
-    watcher: { healthPort: stack.watcherHealthPort, logFile: stack.watcher.logFile },
+    watcher: { healthPort: stack.watcherHealthPort, logFile: watcher.logFile },
   };
-  const floorQueue = await stack.sqs.createQueue(`floor-${namespace}`, {});
-  const sqs: Summary = await sqsReceiveFloor(stack.sqsClient, floorQueue);
-  log(`SQS receive floor: p50 ${sqs.p50.toFixed(0)} ms`);
-  const sizes = await latencyPhase(ctx);
-  const loadAfterLatency = loadavg();
-  console.log(`\n${latencyTable(sizes, sqs)}`);
+  return { namespace, stack, watcher, ctx };
+}
 
-  let ready: ReadyPhaseResult | undefined;
-  if (!values["skip-ready"]) {
-    ready = await readyPhase(kc, stack, {
-      namespace,
-      sizes: READY_SIZES,
-      runs: READY_RUNS,
-      replicas: READY_REPLICAS,
-      startup: FARGATE_STARTUP,
-      watcherEnv,
-      logDir: join(benchDir, "logs", namespace),
-      log,
-      onCleanup: (step) => cleanups.push(step),
-    });
-    console.log(`\n${readyTable(ready)}`);
-  }
-  const loadAfterReady = loadavg();
+/** Event sent → every replica Ready on Fargate, against the emulator's own start-up. */
+async function readyFigures(kc: KubeConfig, stack: Stack, namespace: string): Promise<ReadyPhaseResult> {
+  const ready = await readyPhase(kc, stack, {
+    namespace,
+    sizes: READY_SIZES,
+    runs: READY_RUNS,
+    replicas: READY_REPLICAS,
+    startup: FARGATE_STARTUP,
+    watcherEnv,
+    logDir: join(benchDir, "logs", namespace),
+    log,
+    onCleanup: (step) => cleanups.push(step),
+  });
+  console.log(`\n${readyTable(ready)}`);
+  return ready;
+}
 
-  let memory: MemoryResult | undefined;
-  if (!values["skip-memory"]) {
-    // the memory watcher must win the Lease and have a history of its own
-    await stack.watcher.stop();
-    memory = await memoryPhase(kc, namespace, stack, {
-      nodes: Number(values.nodes),
-      pods: Number(values.pods),
-      concurrency: Number(values["load-concurrency"]),
-      budgetMs: Number(values["load-budget"]) * 1000,
-      watcherEnv,
-      logDir: join(benchDir, "logs", namespace),
-      log,
-    });
-    console.log(`\n${memoryLines(memory)}`);
-  }
+/** The watcher's memory and start-up, small and with thousands of nodes and pods. */
+async function memoryFigures(
+  kc: KubeConfig,
+  stack: Stack,
+  watcher: OrchestratorProcess,
+  namespace: string,
+): Promise<MemoryResult> {
+  // the memory watcher must win the Lease and have a history of its own
+  await watcher.stop();
+  const memory = await memoryPhase(kc, namespace, stack, {
+    nodes: Number(values.nodes),
+    pods: Number(values.pods),
+    concurrency: Number(values["load-concurrency"]),
+    budgetMs: Number(values["load-budget"]) * 1000,
+    watcherEnv,
+    logDir: join(benchDir, "logs", namespace),
+    log,
+  });
+  console.log(`\n${memoryLines(memory)}`);
+  return memory;
+}
 
-  const rows = [
-    ...latencyRows(sizes, sqs),
-    ...(ready ? readyRows(ready) : []),
-    ...(memory ? memoryRows(memory) : []),
-  ];
-  console.log(`\n${verdictTable(rows)}`);
-  const seconds = (performance.now() - started) / 1000;
-  const machine = {
-    summary: machineLine(),
-    loadAverageBefore: loadBefore,
-    loadAverageAfterLatency: loadAfterLatency,
-    loadAverageAfterReady: loadAfterReady,
-    loadAverageEnd: loadavg(),
-  };
+function printMachine(machine: Machine, serverVersion: string, seconds: number): void {
+  const first = (load: number[]) => load[0]!.toFixed(2);
   console.log(
-    `\n${machine.summary}\n1-min load average ${loadBefore[0]!.toFixed(2)} at start, ` +
-      `${loadAfterLatency[0]!.toFixed(2)} after the flip runs, ${loadAfterReady[0]!.toFixed(2)} after the ` +
-      `ready runs, ${machine.loadAverageEnd[0]!.toFixed(2)} at the end; ` +
+    `\n${machine.summary}\n1-min load average ${first(machine.loadAverageBefore)} at start, ` +
+      `${first(machine.loadAverageAfterLatency)} after the flip runs, ${first(machine.loadAverageAfterReady)} after the ` +
+      `ready runs, ${first(machine.loadAverageEnd)} at the end; ` +
       `apiserver ${serverVersion}; watcher NODE_OPTIONS "${watcherEnv["NODE_OPTIONS"]}", warm compile cache; ` +
       `${seconds.toFixed(0)} s in all`,
   );
-  const pass = allPass(rows);
-  console.log(pass ? "PASS: every target met" : "MISS: some targets not met");
-  process.exitCode = pass ? 0 : 1;
-  await mkdir(benchDir, { recursive: true });
-  await writeFile(
-    join(benchDir, "interruption.json"),
-    `${JSON.stringify({ date: new Date().toISOString(), serverVersion, watcherEnv, machine, seconds, sqs, sizes, ready, memory, rows }, null, 2)}\n`,
-  );
-  log(`wrote ${join(benchDir, "interruption.json")}`);
 }
 
 try {

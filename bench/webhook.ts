@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
-import { repoRoot } from "../test/cluster/paths.ts";
+import { repoRoot } from "../harness/cluster/paths.ts";
 import { generateSelfSigned, writeCertFiles } from "../webhook/selfSigned.ts";
 import { imageRuntimeEnv } from "./imageRuntime.ts";
 import { loadNow, machineLine } from "./machine.ts";
@@ -95,6 +95,19 @@ async function phase(targets: Record<TargetName, Target>, rate?: number): Promis
 
 const median = (numbers: number[]) => percentile(numbers, 0.5);
 
+/** Everything measured: the starts, memory idle and after the load, and both load phases. */
+interface Measured {
+  starts: Record<TargetName, number[]>;
+  idle: Record<TargetName, Resident>;
+  loaded: Record<TargetName, Resident>;
+  /** At `RATE` requests a second. */
+  fixed: PhaseRuns;
+  /** As fast as they answer. */
+  max: PhaseRuns;
+  /** Reviews the webhook answered in all. */
+  served: number;
+}
+
 async function main() {
   progress(`starting each server ${STARTS + 1} times (the first fills the compile cache)`);
   const starts = await startups();
@@ -103,101 +116,136 @@ async function main() {
     webhook: await startTarget("webhook", startOptions),
   };
   try {
-    progress("idle memory");
-    const idle = await memory(targets);
-    for (const name of names) await load(targets[name], { body, seconds: 3, connections: CONNECTIONS }); // warm-up
-    const fixed = await phase(targets, RATE);
-    const max = await phase(targets, undefined);
-    const served = [...fixed.webhook, ...max.webhook].reduce((sum, f) => sum + f.requests, 0);
-    if (served < REVIEWS) {
-      progress(`${REVIEWS - served} more reviews to reach ${REVIEWS}`);
-      await load(targets.webhook, { body, seconds: 0, connections: CONNECTIONS, amount: REVIEWS - served });
-    }
-    progress("memory after the load");
-    const loaded = await memory(targets);
-
-    const failures = [...Object.values(fixed), ...Object.values(max)]
-      .flat()
-      .reduce((n, f) => n + f.failures, 0);
-    const of = (runs: PhaseRuns, name: TargetName, pick: (f: LoadFigures) => number) =>
-      median(runs[name].map(pick));
-    const rps = { floor: of(max, "floor", (f) => f.rps), webhook: of(max, "webhook", (f) => f.rps) };
-    const p99 = { floor: of(fixed, "floor", (f) => f.p99Ms), webhook: of(fixed, "webhook", (f) => f.p99Ms) };
-    const reviews = Math.max(served, REVIEWS);
-    const rows: Row[] = [
-      {
-        figure: "start → ready, p50",
-        value: median(starts.webhook),
-        unit: "ms",
-        floor: median(starts.floor),
-      },
-      {
-        figure: `start → ready, p99 (${STARTS} starts)`,
-        value: percentile(starts.webhook, 0.99),
-        unit: "ms",
-        floor: percentile(starts.floor, 0.99),
-      },
-      {
-        figure: "idle RSS",
-        value: idle.webhook.rssMiB,
-        unit: "MiB",
-        floor: idle.floor.rssMiB,
-        target: { text: "≤ 70 MiB", limit: 70 },
-      },
-      {
-        figure: `RSS after ${reviews.toLocaleString("en-US")} reviews`,
-        value: loaded.webhook.rssMiB,
-        unit: "MiB",
-        floor: loaded.floor.rssMiB,
-        target: { text: "≤ 90 MiB", limit: 90 },
-      },
-      {
-        figure: `/mutate throughput, ${CONNECTIONS} connections`,
-        value: rps.webhook,
-        unit: "req/s",
-        floor: rps.floor,
-        target: { text: "≥ 0.5 × floor", limit: 0.5 * rps.floor, atLeast: true },
-      },
-      {
-        figure: `/mutate p99 at ${RATE} req/s`,
-        value: p99.webhook,
-        unit: "ms",
-        floor: p99.floor,
-        target: { text: "≤ floor + 3 ms", limit: p99.floor + 3 },
-      },
-      {
-        figure: `/mutate p50 at ${RATE} req/s`,
-        value: of(fixed, "webhook", (f) => f.p50Ms),
-        unit: "ms",
-        floor: of(fixed, "floor", (f) => f.p50Ms),
-      },
-      {
-        figure: "server CPU per request (max throughput)",
-        value: of(max, "webhook", (f) => f.cpuPerRequestUs),
-        unit: "µs",
-        floor: of(max, "floor", (f) => f.cpuPerRequestUs),
-      },
-    ];
-    console.log(
-      `\nadmission webhook (spot-orchestrator webhook) vs its floor (a bare Node.js HTTPS server answering a fixed` +
-        ` review)\nboth started as the image starts them (NODE_OPTIONS "${env.NODE_OPTIONS}", warm compile cache);` +
-        ` loopback, TLS keep-alive, a 5 KB review that needs a patch;\n${RUNS} runs of ${SECONDS} s per phase ` +
-        `(figures are the median run), ${STARTS} starts; peak RSS ${loaded.webhook.peakMiB.toFixed(1)} MiB\n`,
-    );
-    console.log(verdictTable(rows));
-    console.log(`\nfailed requests: ${failures}`);
-    console.log(
-      `${machineLine()}; 1-min load ${loadBefore.toFixed(2)} at the start; ${((performance.now() - began) / 1000).toFixed(0)} s in all`,
-    );
-    const pass = allPass(rows) && failures === 0;
-    console.log(pass ? "PASS: every target met" : "MISS: some targets not met");
-    await mkdir(benchDir, { recursive: true });
-    const report = { date: new Date().toISOString(), env, starts, idle, loaded, fixed, max, rows, failures };
-    await writeFile(join(benchDir, "webhook.json"), `${JSON.stringify(report, null, 2)}\n`);
+    const measured = await measure(targets, starts);
+    const pass = await report(measured, verdictRows(measured));
     process.exitCode = pass ? 0 : 1;
   } finally {
     await Promise.all([targets.floor.process.stop(), targets.webhook.process.stop()]);
   }
+}
+
+/** Idle memory, a warm-up, both phases, the reviews still needed to reach `REVIEWS`, memory after. */
+async function measure(
+  targets: Record<TargetName, Target>,
+  starts: Record<TargetName, number[]>,
+): Promise<Measured> {
+  progress("idle memory");
+  const idle = await memory(targets);
+  for (const name of names) await load(targets[name], { body, seconds: 3, connections: CONNECTIONS }); // warm-up
+  const fixed = await phase(targets, RATE);
+  const max = await phase(targets, undefined);
+  const served = [...fixed.webhook, ...max.webhook].reduce((sum, f) => sum + f.requests, 0);
+  if (served < REVIEWS) {
+    progress(`${REVIEWS - served} more reviews to reach ${REVIEWS}`);
+    await load(targets.webhook, { body, seconds: 0, connections: CONNECTIONS, amount: REVIEWS - served });
+  }
+  progress("memory after the load");
+  const loaded = await memory(targets);
+  return { starts, idle, loaded, fixed, max, served };
+}
+
+const failuresOf = ({ fixed, max }: Measured): number =>
+  [...Object.values(fixed), ...Object.values(max)].flat().reduce((n, f) => n + f.failures, 0);
+
+/** The median run's figure of a phase. */
+const of = (runs: PhaseRuns, name: TargetName, pick: (f: LoadFigures) => number) =>
+  median(runs[name].map(pick));
+
+function verdictRows(measured: Measured): Row[] {
+  return [...startRows(measured), ...memoryRows(measured), ...loadRows(measured)];
+}
+
+function startRows({ starts }: Measured): Row[] {
+  return [
+    {
+      figure: "start → ready, p50",
+      value: median(starts.webhook),
+      unit: "ms",
+      floor: median(starts.floor),
+    },
+    {
+      figure: `start → ready, p99 (${STARTS} starts)`,
+      value: percentile(starts.webhook, 0.99),
+      unit: "ms",
+      floor: percentile(starts.floor, 0.99),
+    },
+  ];
+}
+
+function memoryRows({ idle, loaded, served }: Measured): Row[] {
+  const reviews = Math.max(served, REVIEWS);
+  return [
+    {
+      figure: "idle RSS",
+      value: idle.webhook.rssMiB,
+      unit: "MiB",
+      floor: idle.floor.rssMiB,
+      target: { text: "≤ 70 MiB", limit: 70 },
+    },
+    {
+      figure: `RSS after ${reviews.toLocaleString("en-US")} reviews`,
+      value: loaded.webhook.rssMiB,
+      unit: "MiB",
+      floor: loaded.floor.rssMiB,
+      target: { text: "≤ 90 MiB", limit: 90 },
+    },
+  ];
+}
+
+function loadRows({ fixed, max }: Measured): Row[] {
+  const rps = { floor: of(max, "floor", (f) => f.rps), webhook: of(max, "webhook", (f) => f.rps) };
+  const p99 = { floor: of(fixed, "floor", (f) => f.p99Ms), webhook: of(fixed, "webhook", (f) => f.p99Ms) };
+  return [
+    {
+      figure: `/mutate throughput, ${CONNECTIONS} connections`,
+      value: rps.webhook,
+      unit: "req/s",
+      floor: rps.floor,
+      target: { text: "≥ 0.5 × floor", limit: 0.5 * rps.floor, atLeast: true },
+    },
+    {
+      figure: `/mutate p99 at ${RATE} req/s`,
+      value: p99.webhook,
+      unit: "ms",
+      floor: p99.floor,
+      target: { text: "≤ floor + 3 ms", limit: p99.floor + 3 },
+    },
+    {
+      figure: `/mutate p50 at ${RATE} req/s`,
+      value: of(fixed, "webhook", (f) => f.p50Ms),
+      unit: "ms",
+      floor: of(fixed, "floor", (f) => f.p50Ms),
+    },
+    {
+      figure: "server CPU per request (max throughput)",
+      value: of(max, "webhook", (f) => f.cpuPerRequestUs),
+      unit: "µs",
+      floor: of(max, "floor", (f) => f.cpuPerRequestUs),
+    },
+  ];
+}
+
+/** Prints the figures beside their floors and targets and keeps them in `.bench/webhook.json`; true on PASS. */
+async function report(measured: Measured, rows: Row[]): Promise<boolean> {
+  const { starts, idle, loaded, fixed, max } = measured;
+  const failures = failuresOf(measured);
+  console.log(
+    `\nadmission webhook (spot-orchestrator webhook) vs its floor (a bare Node.js HTTPS server answering a fixed` +
+      ` review)\nboth started as the image starts them (NODE_OPTIONS "${env.NODE_OPTIONS}", warm compile cache);` +
+      ` loopback, TLS keep-alive, a 5 KB review that needs a patch;\n${RUNS} runs of ${SECONDS} s per phase ` +
+      `(figures are the median run), ${STARTS} starts; peak RSS ${loaded.webhook.peakMiB.toFixed(1)} MiB\n`,
+  );
+  console.log(verdictTable(rows));
+  console.log(`\nfailed requests: ${failures}`);
+  console.log(
+    `${machineLine()}; 1-min load ${loadBefore.toFixed(2)} at the start; ${((performance.now() - began) / 1000).toFixed(0)} s in all`,
+  );
+  const pass = allPass(rows) && failures === 0;
+  console.log(pass ? "PASS: every target met" : "MISS: some targets not met");
+  await mkdir(benchDir, { recursive: true });
+  const saved = { date: new Date().toISOString(), env, starts, idle, loaded, fixed, max, rows, failures };
+  await writeFile(join(benchDir, "webhook.json"), `${JSON.stringify(saved, null, 2)}\n`);
+  return pass;
 }
 
 try {

@@ -1,8 +1,8 @@
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { V1Node } from "@kubernetes/client-node";
-import { ec2NodeManifest, fargateNodeManifest } from "../test/cluster/nodes.ts";
-import { startSqsEmulator, useDummyAwsCredentials, type SqsEmulator } from "../test/sqs/emulator.ts";
+import { ec2NodeManifest, fargateNodeManifest } from "../harness/cluster/nodes.ts";
+import { startSqsEmulator, useDummyAwsCredentials, type SqsEmulator } from "../harness/sqs/emulator.ts";
 import { parseMessageBody } from "../watcher/sqs/parseEvent.ts";
 import { eventForNode, parseDrillArgs, runDrill } from "./drill.ts";
 

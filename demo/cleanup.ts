@@ -2,11 +2,11 @@
 // serves both the demo's own exit and `npm run demo:down` after a demo that died.
 import { connect } from "node:net";
 import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
-import { ignoreNotFound } from "../test/cluster/api-errors.ts";
-import { terminateNode } from "../test/cluster/nodes.ts";
-import { errorMessage } from "../test/cluster/wait.ts";
-import { fargateWebhookName } from "../test/fargate/emulator.ts";
-import { fargateProfiles } from "../test/fargate/profile-store.ts";
+import { ignoreNotFound } from "../harness/cluster/api-errors.ts";
+import { terminateNode } from "../harness/cluster/nodes.ts";
+import { errorMessage } from "../harness/cluster/wait.ts";
+import { fargateWebhookName } from "../harness/fargate/emulator.ts";
+import { fargateProfiles } from "../harness/fargate/profile-store.ts";
 import type { DemoState } from "./state.ts";
 
 /** Runs every part even when one fails; returns what failed. */

@@ -1,9 +1,9 @@
 // The cluster the demo runs in: one given by --kubeconfig (used as is), or the project's local control plane,
 // built or reused (the build script's `[build] ...` progress lines go straight to stderr) and started or reused.
 import { resolve } from "node:path";
-import { binary } from "../test/cluster/binaries.ts";
-import { waitUntilUsable } from "../test/cluster/kwok-cluster.ts";
-import { upLocalCluster } from "../test/cluster/local-cluster.ts";
+import { binary } from "../harness/cluster/binaries.ts";
+import { waitUntilUsable } from "../harness/cluster/kwok-cluster.ts";
+import { upLocalCluster } from "../harness/cluster/local-cluster.ts";
 import type { Narrator } from "./narrator.ts";
 import { seconds } from "./narrator.ts";
 

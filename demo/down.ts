@@ -2,8 +2,8 @@
 // up after itself; for one that died, its leftovers are removed here from its record.
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import { loadKubeConfig } from "../test/cluster/kubeconfig.ts";
-import { errorMessage } from "../test/cluster/wait.ts";
+import { loadKubeConfig } from "../harness/cluster/kubeconfig.ts";
+import { errorMessage } from "../harness/cluster/wait.ts";
 import { cleanUpCluster, releaseDeadFargateWebhook } from "./cleanup.ts";
 import { isAlive, recordedRuns, type DemoState } from "./state.ts";
 

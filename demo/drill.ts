@@ -1,8 +1,8 @@
 // Runs `spot-orchestrator drill --node <node>` as a child process, exactly as a user would.
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { cliPath } from "../test/stack/process.ts";
-import { repoRoot } from "../test/cluster/paths.ts";
+import { cliPath } from "../harness/stack/process.ts";
+import { repoRoot } from "../harness/cluster/paths.ts";
 
 const execFileAsync = promisify(execFile);
 

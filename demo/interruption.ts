@@ -3,7 +3,7 @@
 import { isDeepStrictEqual } from "node:util";
 import type { KubeConfig, V1Deployment, V1Node } from "@kubernetes/client-node";
 import { Annotation } from "../core/contract.ts";
-import { instanceIdOf, terminateNode } from "../test/cluster/nodes.ts";
+import { instanceIdOf, terminateNode } from "../harness/cluster/nodes.ts";
 import { runDrill } from "./drill.ts";
 import { seconds, type Narrator } from "./narrator.ts";
 import { appName, placementOf, replicas, type Placement } from "./sampleApp.ts";
@@ -65,11 +65,50 @@ const annotationsOf = (d: V1Deployment) => d.metadata?.annotations ?? {};
 const ofApp = (namespace: string) => (e: LogEntry) =>
   e.fields["namespace"] === namespace && e.fields["name"] === appName;
 
+/** The drill, the move to Fargate, the node's end, the recovery to spot: each step narrated as it happens. */
 export async function runInterruption(ctx: InterruptionContext): Promise<InterruptionOutcome> {
-  const { narrator, sampler, watcherLog, namespace } = ctx;
+  const { drillSent, eventReceived } = await sendDrill(ctx);
+  const flip = await awaitFlipToFargate(ctx, drillSent);
+  const { flipped } = flip;
+  const pods = await awaitPodsOnFargate(ctx, flipped);
+  const endpoints = await awaitEndpointsOnFargate(ctx, drillSent, flipped);
+  const verdict = await awaitVerdictOnFargate(ctx, flipped);
+  const nodeTerminated = await reclaimNode(ctx);
+  const cooldownUntil = announceCooldown(ctx, verdict.deployment, flipped);
+  await replaceNode(ctx);
+  const spotAvailable = await awaitRecoveryStart(ctx);
+  const flippedBack = await awaitFlipBack(ctx, nodeTerminated);
+  const recovered = await awaitRecoveredOnSpot(ctx, flippedBack);
+  const placement = checkPlacement(ctx, recovered.deployment, recovered.at);
+  return {
+    milestones: {
+      drillSent,
+      eventReceived,
+      flipped,
+      scheduledOnFargate: pods.scheduledAt,
+      readyOnFargate: pods.readyAt,
+      endpointsOnFargate: endpoints.at,
+      healthyOnFargate: verdict.at,
+      nodeTerminated,
+      cooldownUntil,
+      spotAvailable,
+      flippedBack,
+      recovered: recovered.at,
+    },
+    moveMinEndpoints: endpoints.moveMinEndpoints,
+    recoveryMinEndpoints: recovered.recoveryMinEndpoints,
+    placementRestored: placement.restored,
+    originalPlacement: ctx.originalPlacement,
+    finalPlacement: placement.final,
+    finalNodes: recovered.finalNodes,
+  };
+}
+
+/** Sends the drill through the queue with the CLI; resolves once the watcher has received the event. */
+async function sendDrill(ctx: InterruptionContext): Promise<{ drillSent: number; eventReceived: number }> {
+  const { narrator, watcherLog } = ctx;
   const target = nodeName(ctx.target);
   const instanceId = instanceIdOf(ctx.target);
-
   const drillSent = Date.now();
   narrator.step(`drill: spot-orchestrator drill --node ${target}`);
   const output = await runDrill({ node: target, kubeconfigPath: ctx.kubeconfigPath, env: ctx.drillEnv });
@@ -81,7 +120,12 @@ export async function runInterruption(ctx: InterruptionContext): Promise<Interru
     30_000,
   );
   narrator.step(`event received by the watcher: spot interruption warning for ${instanceId}`, received.at);
+  return { drillSent, eventReceived: received.at };
+}
 
+/** The watcher flips `compute` to fargate and the webhook rewrites the template; returns when it flipped. */
+async function awaitFlipToFargate(ctx: InterruptionContext, drillSent: number): Promise<{ flipped: number }> {
+  const { narrator, sampler, watcherLog, namespace } = ctx;
   const flip = await sampler.until(
     `${appName}'s compute annotation to become fargate`,
     (s) => annotationsOf(s.deployment)[Annotation.compute] === "fargate" && s.deployment,
@@ -103,7 +147,15 @@ export async function runInterruption(ctx: InterruptionContext): Promise<Interru
     `webhook rewrote the pod template: compute-type=${templateLabel}, placement stashed in ` +
       `${Annotation.spotPlacement} (${flippedAnnotations[Annotation.spotPlacement] ? "yes" : "no"})`,
   );
+  return { flipped };
+}
 
+/** The new pods get Fargate nodes, then are all Ready there with none left on spot. */
+async function awaitPodsOnFargate(
+  ctx: InterruptionContext,
+  flipped: number,
+): Promise<{ scheduledAt: number; readyAt: number }> {
+  const { narrator, sampler } = ctx;
   const onFargate = (s: Snapshot) =>
     s.pods.filter((p) => p.compute === "fargate" && p.computeLabel === "fargate");
   const scheduled = await sampler.until(
@@ -125,7 +177,16 @@ export async function runInterruption(ctx: InterruptionContext): Promise<Interru
     `rollout complete: ${replicas}/${replicas} Ready on Fargate, none left on spot`,
     ready.snapshot.at,
   );
+  return { scheduledAt: scheduled.snapshot.at, readyAt: ready.snapshot.at };
+}
 
+/** The Service's ready endpoints are the Fargate pods; with the fewest ready since the drill. */
+async function awaitEndpointsOnFargate(
+  ctx: InterruptionContext,
+  drillSent: number,
+  flipped: number,
+): Promise<{ at: number; moveMinEndpoints: { min: number; samples: number } }> {
+  const { narrator, sampler } = ctx;
   const fargatePods = (s: Snapshot) => new Set(readyOn(s, "fargate").map((p) => p.name));
   const endpoints = await sampler.until(
     `the Service's ${replicas} ready endpoints to be the Fargate pods`,
@@ -139,8 +200,15 @@ export async function runInterruption(ctx: InterruptionContext): Promise<Interru
       `(fewest ready during the move: ${moveMinEndpoints.min} of ${replicas}, ${moveMinEndpoints.samples} samples)`,
     endpoints.snapshot.at,
   );
+  return { at: endpoints.snapshot.at, moveMinEndpoints };
+}
 
-  const verdict = await sampler.until(
+/** The watcher's verdict on the move: `rollout=healthy` (a failed one ends the demo). */
+async function awaitVerdictOnFargate(
+  ctx: InterruptionContext,
+  flipped: number,
+): Promise<{ at: number; deployment: V1Deployment }> {
+  const verdict = await ctx.sampler.until(
     `the watcher's verdict on the move (${Annotation.rollout})`,
     (s) => {
       const rollout = annotationsOf(s.deployment)[Annotation.rollout];
@@ -150,36 +218,59 @@ export async function runInterruption(ctx: InterruptionContext): Promise<Interru
     ctx.fargateWaitMs + 30_000,
     flipped,
   );
-  narrator.success(`watcher verified the move: ${Annotation.rollout}=healthy`, verdict.snapshot.at);
+  ctx.narrator.success(`watcher verified the move: ${Annotation.rollout}=healthy`, verdict.snapshot.at);
+  return { at: verdict.snapshot.at, deployment: verdict.snapshot.deployment };
+}
 
+/** The instance is reclaimed: its node goes, with whatever pods were still on it. Returns when. */
+async function reclaimNode(ctx: InterruptionContext): Promise<number> {
+  const target = nodeName(ctx.target);
   const gone = await terminateNode(ctx.kc, target);
   const nodeTerminated = Date.now();
-  const lostPods = gone.filter((p) => p.startsWith(`${namespace}/`)).length;
-  narrator.step(
+  const lostPods = gone.filter((p) => p.startsWith(`${ctx.namespace}/`)).length;
+  ctx.narrator.step(
     `node ${target} terminated: the instance is reclaimed (${lostPods} of the app's pods were still on it)`,
     nodeTerminated,
   );
+  return nodeTerminated;
+}
 
-  const changedAt = Date.parse(annotationsOf(verdict.snapshot.deployment)[Annotation.changedAt] ?? "");
+/** Tells how long the watcher leaves the app on Fargate after the move; returns when the cooldown ends. */
+function announceCooldown(ctx: InterruptionContext, healthy: V1Deployment, flipped: number): number {
+  const changedAt = Date.parse(annotationsOf(healthy)[Annotation.changedAt] ?? "");
   const cooldownUntil = (Number.isNaN(changedAt) ? flipped : changedAt) + ctx.cooldownMs;
-  narrator.step(
+  ctx.narrator.step(
     `cooldown: the watcher leaves ${appName} on Fargate for ${seconds(ctx.cooldownMs)} after the move ` +
-      `(until ${seconds(narrator.elapsed(cooldownUntil))}); zone of ${target} storm-guarded as long`,
+      `(until ${seconds(ctx.narrator.elapsed(cooldownUntil))}); zone of ${nodeName(ctx.target)} storm-guarded as long`,
   );
+  return cooldownUntil;
+}
 
+/** The node group replaces the reclaimed instance, in another zone. */
+async function replaceNode(ctx: InterruptionContext): Promise<void> {
   const replacement = await addSpotNode(ctx.kc, ctx.pool, ctx.replacementZone);
   ctx.recordNode(nodeName(replacement));
-  narrator.step(`the node group replaced the instance: ${describeNode(replacement)} joined`);
+  ctx.narrator.step(`the node group replaced the instance: ${describeNode(replacement)} joined`);
+}
 
-  const recovering = await watcherLog.find(
+/** After the cooldown, the watcher finds room on spot and starts the recovery; returns when. */
+async function awaitRecoveryStart(ctx: InterruptionContext): Promise<number> {
+  const recovering = await ctx.watcherLog.find(
     `"recovering to spot" for ${appName}`,
-    (e) => e.msg === "recovering to spot" && ofApp(namespace)(e),
+    (e) => e.msg === "recovering to spot" && ofApp(ctx.namespace)(e),
     ctx.cooldownMs + ctx.recoveryIntervalMs + 60_000,
   );
   const roomOn = Array.isArray(recovering.fields["nodes"]) ? (recovering.fields["nodes"] as string[]) : [];
-  narrator.step(`spot available: the watcher found room on ${roomOn.join(", ") || "spot"}`, recovering.at);
+  ctx.narrator.step(
+    `spot available: the watcher found room on ${roomOn.join(", ") || "spot"}`,
+    recovering.at,
+  );
+  return recovering.at;
+}
 
-  const back = await sampler.until(
+/** `compute` back to spot with `reason=recovery`; returns when it was seen. */
+async function awaitFlipBack(ctx: InterruptionContext, nodeTerminated: number): Promise<number> {
+  const back = await ctx.sampler.until(
     `${appName}'s compute annotation to become spot (reason=recovery)`,
     (s) => {
       const a = annotationsOf(s.deployment);
@@ -188,8 +279,21 @@ export async function runInterruption(ctx: InterruptionContext): Promise<Interru
     30_000,
     nodeTerminated,
   );
-  narrator.step(`Deployment ${appName} flipped back: compute=spot, reason=recovery`, back.snapshot.at);
+  ctx.narrator.step(`Deployment ${appName} flipped back: compute=spot, reason=recovery`, back.snapshot.at);
+  return back.snapshot.at;
+}
 
+/** All replicas Ready on spot behind the Service, and the watcher's `rollout=healthy` on the recovery. */
+async function awaitRecoveredOnSpot(
+  ctx: InterruptionContext,
+  flippedBack: number,
+): Promise<{
+  at: number;
+  deployment: V1Deployment;
+  recoveryMinEndpoints: { min: number; samples: number };
+  finalNodes: Record<string, number>;
+}> {
+  const { narrator, sampler } = ctx;
   const recovered = await sampler.until(
     `${replicas}/${replicas} Ready on spot with ${replicas} ready endpoints and ${Annotation.rollout}=healthy`,
     (s) => {
@@ -204,9 +308,9 @@ export async function runInterruption(ctx: InterruptionContext): Promise<Interru
       );
     },
     90_000,
-    back.snapshot.at,
+    flippedBack,
   );
-  const recoveryMinEndpoints = minEndpoints(sampler, back.snapshot.at, recovered.snapshot.at);
+  const recoveryMinEndpoints = minEndpoints(sampler, flippedBack, recovered.snapshot.at);
   const finalNodes: Record<string, number> = {};
   for (const [node, count] of podsPerNode(recovered.snapshot)) finalNodes[node] = count;
   narrator.success(
@@ -215,46 +319,37 @@ export async function runInterruption(ctx: InterruptionContext): Promise<Interru
       .join(", ")}; ${Annotation.rollout}=healthy`,
     recovered.snapshot.at,
   );
+  return {
+    at: recovered.snapshot.at,
+    deployment: recovered.snapshot.deployment,
+    recoveryMinEndpoints,
+    finalNodes,
+  };
+}
 
-  const final = recovered.snapshot.deployment;
+/** Is the template's placement the original one again, with nothing of the move left on it? */
+function checkPlacement(
+  ctx: InterruptionContext,
+  final: V1Deployment,
+  at: number,
+): { restored: boolean; final: Placement } {
+  const { narrator } = ctx;
   const finalPlacement = placementOf(final.spec?.template.spec);
-  const placementRestored =
+  const restored =
     isDeepStrictEqual(finalPlacement, ctx.originalPlacement) &&
     annotationsOf(final)[Annotation.spotPlacement] === undefined &&
     final.spec?.template.metadata?.labels?.["compute-type"] === undefined;
-  if (placementRestored) {
+  if (restored) {
     narrator.success(
       "original placement restored: nodeSelector, tolerations, nodeAffinity, topologySpreadConstraints as before",
-      recovered.snapshot.at,
+      at,
     );
   } else {
     narrator.failure("the pod template's placement differs from the original");
     narrator.detail(`before: ${JSON.stringify(ctx.originalPlacement)}`);
     narrator.detail(`after:  ${JSON.stringify(finalPlacement)}`);
   }
-
-  return {
-    milestones: {
-      drillSent,
-      eventReceived: received.at,
-      flipped,
-      scheduledOnFargate: scheduled.snapshot.at,
-      readyOnFargate: ready.snapshot.at,
-      endpointsOnFargate: endpoints.snapshot.at,
-      healthyOnFargate: verdict.snapshot.at,
-      nodeTerminated,
-      cooldownUntil,
-      spotAvailable: recovering.at,
-      flippedBack: back.snapshot.at,
-      recovered: recovered.snapshot.at,
-    },
-    moveMinEndpoints,
-    recoveryMinEndpoints,
-    placementRestored,
-    originalPlacement: ctx.originalPlacement,
-    finalPlacement,
-    finalNodes,
-  };
+  return { restored, final: finalPlacement };
 }
 
 function minEndpoints(sampler: ClusterSampler, from: number, to: number): { min: number; samples: number } {

@@ -1,5 +1,5 @@
 // `npm run demo [-- --keep | --ci | --report PATH | --kubeconfig PATH]`; see options.ts.
-import { errorMessage } from "../test/cluster/wait.ts";
+import { errorMessage } from "../harness/cluster/wait.ts";
 import { parseDemoArgs, USAGE } from "./options.ts";
 import { runDemo } from "./run.ts";
 

@@ -2,8 +2,8 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { parseDuration } from "../core/duration.ts";
-import { repoRoot } from "../test/cluster/paths.ts";
-import type { StartupTime } from "../test/fargate/startup.ts";
+import { repoRoot } from "../harness/cluster/paths.ts";
+import type { StartupTime } from "../harness/fargate/startup.ts";
 
 export const USAGE = `Usage: npm run demo -- [flags]
 

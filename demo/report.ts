@@ -31,30 +31,12 @@ export function renderReport(timeline: Timeline): string {
   const markers = timeline.drillSteps.map((s) => ({ t: s.at, label: s.text }));
   const check = (ok: boolean, text: string) =>
     `<li class="${ok ? "ok" : "bad"}">${ok ? "✓" : "✗"} ${escapeHtml(text)}</li>`;
-  const drillIndex = new Map(timeline.drillSteps.map((s, i) => [s, i + 1]));
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <title>spot-fargate-orchestrator demo</title>
-<style>
-  body { font-family: system-ui, sans-serif; color: #2d3748; max-width: 1040px; margin: 24px auto; padding: 0 16px; }
-  h1 { font-size: 22px; margin-bottom: 4px; }
-  h2 { font-size: 17px; margin-top: 28px; }
-  .meta { color: #718096; margin-top: 0; }
-  ul.checks { list-style: none; padding: 0; display: flex; gap: 24px; flex-wrap: wrap; }
-  .ok { color: #2f855a; font-weight: 600; }
-  .bad { color: #c53030; font-weight: 600; }
-  .legend span { display: inline-block; margin-right: 18px; }
-  .swatch { display: inline-block; width: 14px; height: 10px; margin-right: 6px; vertical-align: middle; }
-  table { border-collapse: collapse; }
-  td, th { padding: 4px 12px; border-bottom: 1px solid #e2e8f0; text-align: left; }
-  td.num { text-align: right; font-variant-numeric: tabular-nums; }
-  ol.steps { list-style: none; padding: 0; font-family: ui-monospace, monospace; font-size: 13px; }
-  ol.steps li { padding: 2px 0; }
-  .n { display: inline-block; width: 2.2em; color: #718096; }
-  svg { width: 100%; height: auto; }
-</style>
+${reportStyle}
 </head>
 <body>
 <h1>Spot interruption drill: ${escapeHtml(summary.interruptedNode)}</h1>
@@ -74,22 +56,53 @@ export function renderReport(timeline: Timeline): string {
 ${timelineSvg(timeline.samples, markers, timeline.bands)}
 <h2>Timings</h2>
 <table>
-${summary.timings.map((t) => `<tr><td>${escapeHtml(t.label)}</td><td class="num">${escapeHtml(t.value)}</td></tr>`).join("\n")}
+${timingRows(summary)}
 </table>
 <h2>Steps</h2>
 <ol class="steps">
-${timeline.steps
-  .map((s) => {
-    const n = drillIndex.get(s);
-    return `<li><span class="n">${n === undefined ? "" : n}</span>${escapeHtml(stamp(s.at))} ${escapeHtml(s.text)}</li>`;
-  })
-  .join("\n")}
+${stepItems(timeline)}
 </ol>
 <script type="application/json" id="timeline">${jsonForHtml(timeline)}</script>
 <script type="application/json" id="summary">${jsonForHtml(summary)}</script>
 </body>
 </html>
 `;
+}
+
+const reportStyle = `<style>
+  body { font-family: system-ui, sans-serif; color: #2d3748; max-width: 1040px; margin: 24px auto; padding: 0 16px; }
+  h1 { font-size: 22px; margin-bottom: 4px; }
+  h2 { font-size: 17px; margin-top: 28px; }
+  .meta { color: #718096; margin-top: 0; }
+  ul.checks { list-style: none; padding: 0; display: flex; gap: 24px; flex-wrap: wrap; }
+  .ok { color: #2f855a; font-weight: 600; }
+  .bad { color: #c53030; font-weight: 600; }
+  .legend span { display: inline-block; margin-right: 18px; }
+  .swatch { display: inline-block; width: 14px; height: 10px; margin-right: 6px; vertical-align: middle; }
+  table { border-collapse: collapse; }
+  td, th { padding: 4px 12px; border-bottom: 1px solid #e2e8f0; text-align: left; }
+  td.num { text-align: right; font-variant-numeric: tabular-nums; }
+  ol.steps { list-style: none; padding: 0; font-family: ui-monospace, monospace; font-size: 13px; }
+  ol.steps li { padding: 2px 0; }
+  .n { display: inline-block; width: 2.2em; color: #718096; }
+  svg { width: 100%; height: auto; }
+</style>`;
+
+function timingRows(summary: DemoSummary): string {
+  return summary.timings
+    .map((t) => `<tr><td>${escapeHtml(t.label)}</td><td class="num">${escapeHtml(t.value)}</td></tr>`)
+    .join("\n");
+}
+
+/** Every step with its time; the drill's numbered as on the chart. */
+function stepItems(timeline: Timeline): string {
+  const drillIndex = new Map(timeline.drillSteps.map((s, i) => [s, i + 1]));
+  return timeline.steps
+    .map((s) => {
+      const n = drillIndex.get(s);
+      return `<li><span class="n">${n === undefined ? "" : n}</span>${escapeHtml(stamp(s.at))} ${escapeHtml(s.text)}</li>`;
+    })
+    .join("\n");
 }
 
 /** JSON that cannot end its <script> element early. */

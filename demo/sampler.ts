@@ -10,8 +10,8 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import { NodeLabel } from "../core/contract.ts";
-import { statusCodeOf } from "../test/cluster/api-errors.ts";
-import { errorMessage } from "../test/cluster/wait.ts";
+import { statusCodeOf } from "../harness/cluster/api-errors.ts";
+import { errorMessage } from "../harness/cluster/wait.ts";
 
 export type ComputeKind = "spot" | "fargate" | "on-demand";
 

@@ -3,10 +3,10 @@
 import { randomBytes } from "node:crypto";
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Node } from "@kubernetes/client-node";
 import { NodeLabel } from "../core/contract.ts";
-import { addNode, ec2NodeManifest, instanceIdOf } from "../test/cluster/nodes.ts";
-import { waitFor } from "../test/cluster/wait.ts";
-import { fargateProfiles } from "../test/fargate/profile-store.ts";
-import type { StartupTime } from "../test/fargate/startup.ts";
+import { addNode, ec2NodeManifest, instanceIdOf } from "../harness/cluster/nodes.ts";
+import { waitFor } from "../harness/cluster/wait.ts";
+import { fargateProfiles } from "../harness/fargate/profile-store.ts";
+import type { StartupTime } from "../harness/fargate/startup.ts";
 import { appName, replicas, sampleDeployment, sampleService, poolTaint } from "./sampleApp.ts";
 import { readyOn, type ClusterSampler, type Snapshot } from "./sampler.ts";
 

@@ -2,7 +2,7 @@
 // running demo (its pid) or clean up after one that died (its namespace, nodes, profile, processes).
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { clusterDir } from "../test/cluster/paths.ts";
+import { clusterDir } from "../harness/cluster/paths.ts";
 
 export const demoDir = join(clusterDir, "demo");
 

@@ -1,7 +1,7 @@
 // What to try by hand while a `--keep` demo stays up: the kubeconfig, kubectl, and the CLI's commands.
 import { dirname, relative } from "node:path";
 import { Annotation, COMPUTE_LABEL } from "../core/contract.ts";
-import { repoRoot } from "../test/cluster/paths.ts";
+import { repoRoot } from "../harness/cluster/paths.ts";
 import { drillArgs } from "./drill.ts";
 import { appName } from "./sampleApp.ts";
 

@@ -8,11 +8,11 @@ import {
   fixture,
   ORCHESTRATOR,
   postJson,
-  quietLog,
   serveHttp,
   testApp,
   type Json,
-} from "../test/webhook/support.ts";
+} from "../test/support/admissionReviews.ts";
+import { quietLog } from "../test/support/log.ts";
 
 const metrics = createMetrics();
 let server: Awaited<ReturnType<typeof serveHttp>>;

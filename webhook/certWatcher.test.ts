@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CertWatcher, readKeyPair, type KeyPair } from "./certWatcher.ts";
 import { createMetrics } from "./metrics.ts";
 import { generateSelfSigned, writeCertFiles } from "./selfSigned.ts";
-import { quietLog } from "../test/webhook/support.ts";
+import { quietLog } from "../test/support/log.ts";
 
 const READS = "spot_orchestrator_webhook_certificate_reads_total";
 const READ_ERRORS = "spot_orchestrator_webhook_certificate_read_errors_total";

@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ConfigError } from "../core/config.ts";
 import { webhookCommand } from "./command.ts";
-import { fixture, httpsPost } from "../test/webhook/support.ts";
-import { freePort } from "../test/stack/process.ts";
+import { fixture, httpsPost } from "../test/support/admissionReviews.ts";
+import { freePort } from "../harness/stack/process.ts";
 
 let dir: string;
 beforeEach(async () => {

@@ -11,7 +11,8 @@ import { startHealthServer, type HealthServer } from "../core/healthServer.ts";
 import { createMetrics } from "./metrics.ts";
 import { generateSelfSigned, writeCertFiles, type CertBundle, type CertFiles } from "./selfSigned.ts";
 import { startWebhookServer, type WebhookServer } from "./server.ts";
-import { fixture, httpsPost, placement, quietLog, testApp } from "../test/webhook/support.ts";
+import { fixture, httpsPost, placement, testApp } from "../test/support/admissionReviews.ts";
+import { quietLog } from "../test/support/log.ts";
 
 const { applyPatch } = fastJsonPatch;
 const fingerprintOf = (pem: string) => new X509Certificate(pem).fingerprint256;

@@ -2,9 +2,9 @@
 // setup starts one for them; the benchmark has none otherwise) and a Fargate profile selecting the namespace's
 // pods with the compute label a move to Fargate gives the pod template, with EKS's start-up time.
 import type { KubeConfig } from "@kubernetes/client-node";
-import { startFargateEmulator } from "../../test/fargate/emulator.ts";
-import { fargateProfiles } from "../../test/fargate/profile-store.ts";
-import type { StartupTime } from "../../test/fargate/startup.ts";
+import { startFargateEmulator } from "../../harness/fargate/emulator.ts";
+import { fargateProfiles } from "../../harness/fargate/profile-store.ts";
+import type { StartupTime } from "../../harness/fargate/startup.ts";
 
 export interface BenchFargate {
   profile: string;

@@ -37,6 +37,14 @@ export interface DeploymentClock {
   stop(): void;
 }
 
+/** What the watch has seen of the expected Deployments. */
+interface Seen {
+  wanted: ReadonlySet<string>;
+  listed: Set<string>;
+  reachedAt: Map<string, number>;
+  failure: Error | undefined;
+}
+
 /** Starts watching and resolves once the watch has listed every expected Deployment (none in the state yet). */
 export async function startDeploymentClock(
   kc: KubeConfig,
@@ -45,57 +53,65 @@ export async function startDeploymentClock(
   expected: readonly string[],
   state: DeploymentState,
 ): Promise<DeploymentClock> {
-  const wanted = new Set(expected);
-  const seen = new Set<string>();
-  const reachedAt = new Map<string, number>();
-  let failure: Error | undefined;
+  const seen: Seen = {
+    wanted: new Set(expected),
+    listed: new Set(),
+    reachedAt: new Map(),
+    failure: undefined,
+  };
   const watch = await resumableWatch<V1Deployment>(
     kc,
     `/apis/apps/v1/namespaces/${namespace}/deployments`,
     { labelSelector },
     (_type, object) => {
       const name = object.metadata?.name ?? "";
-      if (!wanted.has(name)) return;
-      seen.add(name);
-      if (state.reached(object) && !reachedAt.has(name)) reachedAt.set(name, performance.now());
+      if (!seen.wanted.has(name)) return;
+      seen.listed.add(name);
+      if (state.reached(object) && !seen.reachedAt.has(name)) seen.reachedAt.set(name, performance.now());
       const why = state.failed?.(object);
-      if (why !== undefined) failure ??= new Error(`${name}: ${why}`);
+      if (why !== undefined) seen.failure ??= new Error(`${name}: ${why}`);
     },
-    (err) => (failure ??= err),
+    (err) => (seen.failure ??= err),
   );
-  const check = () => {
-    if (failure) throw failure;
-  };
   try {
     await pollUntil(
-      `the watch to list ${wanted.size} Deployments`,
-      () => (check(), seen.size === wanted.size),
+      `the watch to list ${seen.wanted.size} Deployments`,
+      () => (check(seen), seen.listed.size === seen.wanted.size),
       { timeoutMs: 30_000, intervalMs: 20 },
     );
   } catch (err) {
     watch.stop();
     throw err;
   }
-  if (reachedAt.size > 0) {
+  if (seen.reachedAt.size > 0) {
     watch.stop();
-    throw new Error(`${reachedAt.size} Deployments already had ${state.what} before the event`);
+    throw new Error(`${seen.reachedAt.size} Deployments already had ${state.what} before the event`);
   }
   return {
-    async allReached(timeoutMs) {
-      try {
-        await pollUntil(
-          `${wanted.size} Deployments to show ${state.what}`,
-          () => (check(), reachedAt.size === wanted.size),
-          { timeoutMs, intervalMs: 5 },
-        );
-      } catch (err) {
-        throw new Error(`${(err as Error).message} (${reachedAt.size} of ${wanted.size} there)`, {
-          cause: err,
-        });
-      }
-      return Math.max(...reachedAt.values());
-    },
-    reachedAt,
+    allReached: (timeoutMs) => allReached(seen, state, timeoutMs),
+    reachedAt: seen.reachedAt,
     stop: () => watch.stop(),
   };
+}
+
+/** Throws what the watch failed with, or a Deployment's failure. */
+function check(seen: Seen): void {
+  if (seen.failure) throw seen.failure;
+}
+
+/** performance.now() at which the last expected Deployment was seen in the state. */
+async function allReached(seen: Seen, state: DeploymentState, timeoutMs: number): Promise<number> {
+  const { wanted, reachedAt } = seen;
+  try {
+    await pollUntil(
+      `${wanted.size} Deployments to show ${state.what}`,
+      () => (check(seen), reachedAt.size === wanted.size),
+      { timeoutMs, intervalMs: 5 },
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message} (${reachedAt.size} of ${wanted.size} there)`, {
+      cause: err,
+    });
+  }
+  return Math.max(...reachedAt.values());
 }

@@ -11,8 +11,8 @@ import {
   type V1Node,
 } from "@kubernetes/client-node";
 import { mapLimit } from "../../core/mapLimit.ts";
-import { ignoreNotFound } from "../../test/cluster/api-errors.ts";
-import { addNode, instanceIdOf } from "../../test/cluster/nodes.ts";
+import { ignoreNotFound } from "../../harness/cluster/api-errors.ts";
+import { addNode, instanceIdOf } from "../../harness/cluster/nodes.ts";
 import { benchNodeManifest, pinnedDeployment, runLabel } from "./manifests.ts";
 import { pollUntil } from "./pollUntil.ts";
 

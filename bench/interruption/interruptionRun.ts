@@ -4,8 +4,8 @@
 import { randomBytes } from "node:crypto";
 import { AppsV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { buildEventBridgeEvent } from "../../watcher/sqs/eventBuilder.ts";
-import { defaultZone, regionOf } from "../../test/cluster/nodes.ts";
-import { waitForEmptyQueue } from "../../test/e2e/support.ts";
+import { defaultZone, regionOf } from "../../harness/cluster/nodes.ts";
+import { waitForEmptyQueue } from "../../harness/sqs/emptyQueue.ts";
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { createFleet, deleteFleet, type Fleet } from "./fleet.ts";
 import { assertOn, floorFlip, resetToSpot } from "./floor.ts";

@@ -3,7 +3,7 @@
 // pinned to one node, and plain pods bound straight to a node.
 import type { V1Deployment, V1Node, V1Pod, V1Taint, V1Toleration } from "@kubernetes/client-node";
 import { Annotation } from "../../core/contract.ts";
-import { ec2NodeManifest } from "../../test/cluster/nodes.ts";
+import { ec2NodeManifest } from "../../harness/cluster/nodes.ts";
 
 export const benchNodeLabel = "bench.spot-orchestrator.io/node";
 export const runLabel = "bench.spot-orchestrator.io/run";

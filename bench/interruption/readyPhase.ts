@@ -4,8 +4,8 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import { loadConfig, type Config } from "../../core/config.ts";
 import { SETTINGS } from "../../core/settings.ts";
-import type { Stack } from "../../test/stack/stack.ts";
-import type { StartupTime } from "../../test/fargate/startup.ts";
+import type { Stack } from "../../harness/stack/stack.ts";
+import type { StartupTime } from "../../harness/fargate/startup.ts";
 import { startBenchFargate } from "./benchFargate.ts";
 import type { RunContext } from "./interruptionRun.ts";
 import { readyRun, type ReadyRunResult } from "./readyRun.ts";

@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { mapLimit } from "../../core/mapLimit.ts";
-import { ignoreNotFound } from "../../test/cluster/api-errors.ts";
+import { ignoreNotFound } from "../../harness/cluster/api-errors.ts";
 import { concurrentFloorFlip } from "./concurrentFloor.ts";
 import { rolloutHealthy, startDeploymentClock } from "./deploymentClock.ts";
 import { createFleet, deleteFleet, resumeFleet, type Fleet } from "./fleet.ts";

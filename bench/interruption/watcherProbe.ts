@@ -1,7 +1,7 @@
 // What the watcher says about itself: its metrics (flip histogram, flip counter, leadership) and the
 // times of its "compute flipped" log lines, which split a flip into finding the Deployments and patching them.
 import { readFile } from "node:fs/promises";
-import { metricValue } from "../../test/stack/stack.ts";
+import { metricValue } from "../../harness/stack/stack.ts";
 import { pollUntil } from "./pollUntil.ts";
 
 export interface WatcherCounters {

@@ -1,7 +1,7 @@
 // A watcher process started as the stack starts one, timed from the spawn to leading with a warm index:
 // /readyz answering 200 (every index has listed) and spot_orchestrator_is_leader at 1.
-import { metricValue, type Stack } from "../../test/stack/stack.ts";
-import { freePort, startOrchestrator, type OrchestratorProcess } from "../../test/stack/process.ts";
+import { metricValue, type Stack } from "../../harness/stack/stack.ts";
+import { freePort, startOrchestrator, type OrchestratorProcess } from "../../harness/stack/process.ts";
 import { pollUntil } from "./pollUntil.ts";
 import { metricsText } from "./watcherProbe.ts";
 

@@ -8,7 +8,7 @@ import {
   spawnLogged,
   startOrchestrator,
   type OrchestratorProcess,
-} from "../../test/stack/process.ts";
+} from "../../harness/stack/process.ts";
 import type { CertFiles } from "../../webhook/selfSigned.ts";
 import { pollUntil } from "../interruption/pollUntil.ts";
 

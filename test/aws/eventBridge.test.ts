@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { clusterDir } from "../cluster/paths.ts";
+import { clusterDir } from "../../harness/cluster/paths.ts";
 import { awsEventFixture, drainQueue, putEvents, type AwsEvent } from "./eventBridge.ts";
 import { startMoto, type Moto } from "./moto.ts";
 import { deployStack, type DeployedStack } from "./stack.ts";

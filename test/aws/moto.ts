@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import { createWriteStream, mkdirSync, readFileSync } from "node:fs";
 import { once } from "node:events";
 import { join } from "node:path";
-import { waitFor } from "../cluster/wait.ts";
+import { waitFor } from "../../harness/cluster/wait.ts";
 
 /** The account moto answers as. */
 export const motoAccount = "123456789012";

@@ -14,12 +14,12 @@ import {
 } from "@aws-sdk/client-iam";
 import { CreateQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { testKubeConfig, testKubeconfigPath } from "../cluster/kube.ts";
-import { useNamespace } from "../cluster/namespace.ts";
-import { clusterDir } from "../cluster/paths.ts";
-import { waitFor } from "../cluster/wait.ts";
-import { describedEvents, watcherPod } from "../e2e/support.ts";
-import { metricValue, startStack, type Stack } from "../stack/stack.ts";
+import { testKubeConfig, testKubeconfigPath } from "../support/testCluster.ts";
+import { useNamespace } from "../support/testNamespace.ts";
+import { clusterDir } from "../../harness/cluster/paths.ts";
+import { waitFor } from "../../harness/cluster/wait.ts";
+import { describedEvents, watcherPod } from "../support/events.ts";
+import { metricValue, startStack, type Stack } from "../../harness/stack/stack.ts";
 import { motoAccount, startMoto, type Moto } from "./moto.ts";
 
 const kc = testKubeConfig();

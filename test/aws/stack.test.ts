@@ -15,7 +15,7 @@ import {
 } from "@aws-sdk/client-iam";
 import { GetQueueAttributesCommand, ListQueueTagsCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { clusterDir } from "../cluster/paths.ts";
+import { clusterDir } from "../../harness/cluster/paths.ts";
 import { motoAccount, startMoto, type Moto } from "./moto.ts";
 import { deployStack, stackHash, updateStack } from "./stack.ts";
 

@@ -8,8 +8,8 @@ import {
   UpdateStackCommand,
   type Stack,
 } from "@aws-sdk/client-cloudformation";
-import { repoRoot } from "../cluster/paths.ts";
-import { errorMessage, waitFor } from "../cluster/wait.ts";
+import { repoRoot } from "../../harness/cluster/paths.ts";
+import { errorMessage, waitFor } from "../../harness/cluster/wait.ts";
 import { motoLogTail, type Moto } from "./moto.ts";
 
 export const templatePath = join(repoRoot, "deploy/aws/spot-orchestrator.yaml");

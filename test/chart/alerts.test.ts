@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml, stringify } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
-import { runCommand } from "../cluster/command.ts";
+import { runCommand } from "../../harness/cluster/command.ts";
 import { exportedSeries, parsePromql, selectorProblems } from "./exported-metrics.ts";
 import { chartDir, one, releaseNamespace, render, type KubeObject } from "./helm.ts";
 

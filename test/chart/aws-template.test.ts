@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, type ScalarTag } from "yaml";
 import { describe, expect, it } from "vitest";
-import { repoRoot } from "../cluster/paths.ts";
+import { repoRoot } from "../../harness/cluster/paths.ts";
 
 const templatePath = join(repoRoot, "deploy/aws/spot-orchestrator.yaml");
 

@@ -7,11 +7,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ignoreNotFound } from "../cluster/api-errors.ts";
-import { testKubeConfig } from "../cluster/kube.ts";
-import { createNamespace, deleteNamespace } from "../cluster/namespace.ts";
-import { clusterDir } from "../cluster/paths.ts";
-import type { OrchestratorProcess } from "../stack/process.ts";
+import { ignoreNotFound } from "../../harness/cluster/api-errors.ts";
+import { testKubeConfig } from "../support/testCluster.ts";
+import { createNamespace, deleteNamespace } from "../../harness/cluster/namespace.ts";
+import { clusterDir } from "../../harness/cluster/paths.ts";
+import type { OrchestratorProcess } from "../../harness/stack/process.ts";
 import {
   readTlsSecret,
   startCertManager,

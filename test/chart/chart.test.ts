@@ -11,7 +11,7 @@ import { loadConfig } from "../../core/config.ts";
 import { Annotation } from "../../core/contract.ts";
 import { SETTINGS } from "../../core/settings.ts";
 import { accessList } from "../../watcher/apiCalls.ts";
-import { orchestratorMatchConditions } from "../cluster/match-conditions.ts";
+import { orchestratorMatchConditions } from "../../harness/cluster/match-conditions.ts";
 import {
   chartDir,
   defaultReleaseKinds,

@@ -5,7 +5,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
-import { repoRoot } from "../cluster/paths.ts";
+import { repoRoot } from "../../harness/cluster/paths.ts";
 
 const dockerfile = readFileSync(join(repoRoot, "Dockerfile"), "utf8");
 const runtimeFolders = ["core", "webhook", "watcher", "cli"];

@@ -5,7 +5,7 @@
 import type { MetricObjectWithValues, MetricValue, Registry } from "prom-client";
 import { createWatcherMetrics } from "../../watcher/metrics.ts";
 import { createMetrics } from "../../webhook/metrics.ts";
-import { runCommand } from "../cluster/command.ts";
+import { runCommand } from "../../harness/cluster/command.ts";
 
 /** Labels the scrape adds to every series (Prometheus Operator's ServiceMonitor), besides the metric's own. */
 export const TARGET_LABELS = ["namespace", "pod", "job", "instance", "service", "endpoint", "container"];

@@ -1,10 +1,10 @@
-// Finds the helm binary built by test/cluster/build-binaries.sh (or HELM_BIN) and runs it on the chart.
+// Finds the helm binary built by harness/cluster/build-binaries.sh (or HELM_BIN) and runs it on the chart.
 import { execFile } from "node:child_process";
 import { accessSync, constants, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
-import { buildScript, repoRoot } from "../cluster/paths.ts";
+import { buildScript, repoRoot } from "../../harness/cluster/paths.ts";
 
 export const chartDir = join(repoRoot, "charts/spot-fargate-orchestrator");
 

@@ -26,17 +26,18 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REQUIRED_ACCESS } from "../../cli/doctor.ts";
 import { Annotation, COMPUTE_LABEL, EventReason } from "../../core/contract.ts";
 import { buildEventBridgeEvent } from "../../watcher/sqs/eventBuilder.ts";
-import { statusCodeOf } from "../cluster/api-errors.ts";
-import { testKubeConfig } from "../cluster/kube.ts";
-import { createNamespace, deleteNamespace } from "../cluster/namespace.ts";
-import { addOnDemandNodes, addSpotNodes, instanceIdOf, terminateNode } from "../cluster/nodes.ts";
-import { clusterDir } from "../cluster/paths.ts";
-import { waitFor } from "../cluster/wait.ts";
-import { optedInApp } from "../e2e/workloads.ts";
-import { fargateProfiles } from "../fargate/profile-store.ts";
-import { startSqsEmulator, type SqsEmulator } from "../sqs/emulator.ts";
-import { freePort, type OrchestratorProcess } from "../stack/process.ts";
-import { metricValue } from "../stack/stack.ts";
+import { statusCodeOf } from "../../harness/cluster/api-errors.ts";
+import { testKubeConfig } from "../support/testCluster.ts";
+import { createNamespace, deleteNamespace } from "../../harness/cluster/namespace.ts";
+import { addOnDemandNodes, addSpotNodes, instanceIdOf, terminateNode } from "../../harness/cluster/nodes.ts";
+import { clusterDir } from "../../harness/cluster/paths.ts";
+import { waitFor } from "../../harness/cluster/wait.ts";
+import { waitForAvailable } from "../support/deployments.ts";
+import { optedInApp } from "../support/workloads.ts";
+import { fargateProfiles } from "../../harness/fargate/profile-store.ts";
+import { startSqsEmulator, type SqsEmulator } from "../../harness/sqs/emulator.ts";
+import { freePort, type OrchestratorProcess } from "../../harness/stack/process.ts";
+import { metricValue } from "../../harness/stack/stack.ts";
 import {
   caBundles,
   injectCaFromAnnotation,
@@ -192,28 +193,6 @@ function deployment(name: string, annotations: Record<string, string>): V1Deploy
 const leaseName = (): string =>
   (parseToml(readFileSync(pod.configFile, "utf8")) as { watcher: { lease_name: string } }).watcher.lease_name;
 
-/** Waits until the Deployment has `replicas` available pods; on timeout, says where its pods are stuck. */
-async function waitForAvailable(namespace: string, name: string, replicas: number): Promise<void> {
-  const core = kc.makeApiClient(CoreV1Api);
-  await waitFor(
-    `${namespace}/${name} available with ${replicas} pods`,
-    async () => {
-      const d = await apps.readNamespacedDeployment({ namespace, name });
-      if (d.status?.availableReplicas === replicas) return true;
-      const selector = Object.entries(d.spec?.selector.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
-      const pods = await core.listNamespacedPod({ namespace, labelSelector: selector.join(",") });
-      const states = pods.items.map((p) => {
-        const waiting = p.status?.conditions
-          ?.filter((c) => c.status !== "True")
-          .map((c) => `${c.type}: ${c.message ?? c.reason}`);
-        return `${p.metadata?.name} on ${p.spec?.nodeName ?? "no node"} ${p.status?.phase} ${waiting?.join("; ") ?? ""}`;
-      });
-      throw new Error(`${d.status?.availableReplicas ?? 0} available; pods: ${states.join(" | ") || "none"}`);
-    },
-    { timeoutMs: 30_000 },
-  );
-}
-
 async function expectForbidden(what: string, call: () => Promise<unknown>): Promise<void> {
   const outcome = await call().then(
     () => "allowed",
@@ -228,7 +207,7 @@ describe("the chart installed with helm", () => {
     expect(kinds).toEqual([...defaultReleaseKinds, "ServiceMonitor", "PrometheusRule", "ConfigMap"].sort());
     expect((await liveObjects(manifests, scratch)).sort()).toEqual(manifests.map(objectRef).sort());
 
-    await waitForAvailable(release.namespace, release.fullname, 2);
+    await waitForAvailable(kc, release.namespace, release.fullname, 2, { timeoutMs: 30_000 });
     const deployed = await apps.readNamespacedDeployment({
       namespace: release.namespace,
       name: release.fullname,
@@ -411,7 +390,7 @@ describe("the chart installed with helm", () => {
     const spotNode = nodes[0]!;
     const web = optedInApp("web", 1, { "kubernetes.io/hostname": spotNode.metadata!.name! });
     await apps.createNamespacedDeployment({ namespace: workloadNs, body: web });
-    await waitForAvailable(workloadNs, "web", 1);
+    await waitForAvailable(kc, workloadNs, "web", 1, { timeoutMs: 30_000 });
 
     await sendToQueue(
       buildEventBridgeEvent({

@@ -8,8 +8,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { runCommand } from "../cluster/command.ts";
-import { repoRoot } from "../cluster/paths.ts";
+import { runCommand } from "../../harness/cluster/command.ts";
+import { repoRoot } from "../../harness/cluster/paths.ts";
 import { helm, kubeVersion, one, render, templateArgs } from "./helm.ts";
 import { valueSets } from "./valueSets.ts";
 

@@ -5,7 +5,7 @@
 import { execFile } from "node:child_process";
 import { describe, expect, inject, it } from "vitest";
 import { chartDir, helm, kubectlBinary, templateArgs } from "./helm.ts";
-import { useNamespace } from "../cluster/namespace.ts";
+import { useNamespace } from "../support/testNamespace.ts";
 import { valueSets } from "./valueSets.ts";
 
 const networkPolicyOf = (values: object) => (values as { networkPolicy: object }).networkPolicy;

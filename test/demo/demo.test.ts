@@ -11,10 +11,10 @@ import { describe, expect, it } from "vitest";
 import { extractJson, type Timeline } from "../../demo/report.ts";
 import { demoDir } from "../../demo/state.ts";
 import type { DemoSummary } from "../../demo/summary.ts";
-import { ignoreNotFound } from "../cluster/api-errors.ts";
-import { testKubeConfig, testKubeconfigPath } from "../cluster/kube.ts";
-import { apiserverAnswers } from "../cluster/kubeconfig.ts";
-import { repoRoot } from "../cluster/paths.ts";
+import { ignoreNotFound } from "../../harness/cluster/api-errors.ts";
+import { testKubeConfig, testKubeconfigPath } from "../support/testCluster.ts";
+import { apiserverAnswers } from "../../harness/cluster/kubeconfig.ts";
+import { repoRoot } from "../../harness/cluster/paths.ts";
 
 const demoTimeoutMs = 240_000;
 

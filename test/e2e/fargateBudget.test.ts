@@ -7,22 +7,16 @@ import { EventsV1Api, SchedulingV1Api, type V1Deployment, type V1Node } from "@k
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
 import { buildEventBridgeEvent } from "../../watcher/sqs/eventBuilder.ts";
-import { ignoreNotFound } from "../cluster/api-errors.ts";
-import { testKubeConfig } from "../cluster/kube.ts";
-import { useNamespace } from "../cluster/namespace.ts";
-import { addSpotNodes, instanceIdOf } from "../cluster/nodes.ts";
-import { waitFor } from "../cluster/wait.ts";
-import { metricValue } from "../stack/stack.ts";
-import {
-  clients,
-  healthyOn,
-  podsOf,
-  useSlackReceiver,
-  useStack,
-  waitForAnnotations,
-  waitForAvailable,
-} from "./support.ts";
-import { optedInApp } from "./workloads.ts";
+import { ignoreNotFound } from "../../harness/cluster/api-errors.ts";
+import { testKubeConfig } from "../support/testCluster.ts";
+import { useNamespace } from "../support/testNamespace.ts";
+import { addSpotNodes, instanceIdOf } from "../../harness/cluster/nodes.ts";
+import { waitFor } from "../../harness/cluster/wait.ts";
+import { metricValue } from "../../harness/stack/stack.ts";
+import { clients, healthyOn, podsOf, waitForAnnotations, waitForAvailable } from "../support/deployments.ts";
+import { useSlackReceiver } from "../support/slackReceiver.ts";
+import { useStack } from "../support/suiteStack.ts";
+import { optedInApp } from "../support/workloads.ts";
 
 const kc = testKubeConfig();
 const { apps, core } = clients(kc);

@@ -7,21 +7,16 @@ import { EventsV1Api } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
 import { buildEventBridgeEvent } from "../../watcher/sqs/eventBuilder.ts";
-import { testKubeConfig } from "../cluster/kube.ts";
-import { useNamespace } from "../cluster/namespace.ts";
-import { addSpotNodes, instanceIdOf } from "../cluster/nodes.ts";
-import { waitFor } from "../cluster/wait.ts";
-import { fargateProfiles } from "../fargate/profile-store.ts";
-import { quotaMessage } from "../fargate/quota.ts";
-import {
-  clients,
-  podsOf,
-  useSlackReceiver,
-  useStack,
-  waitForAnnotations,
-  waitForAvailable,
-} from "./support.ts";
-import { optedInApp } from "./workloads.ts";
+import { testKubeConfig } from "../support/testCluster.ts";
+import { useNamespace } from "../support/testNamespace.ts";
+import { addSpotNodes, instanceIdOf } from "../../harness/cluster/nodes.ts";
+import { waitFor } from "../../harness/cluster/wait.ts";
+import { fargateProfiles } from "../../harness/fargate/profile-store.ts";
+import { quotaMessage } from "../../harness/fargate/quota.ts";
+import { clients, podsOf, waitForAnnotations, waitForAvailable } from "../support/deployments.ts";
+import { useSlackReceiver } from "../support/slackReceiver.ts";
+import { useStack } from "../support/suiteStack.ts";
+import { optedInApp } from "../support/workloads.ts";
 
 const kc = testKubeConfig();
 const { apps } = clients(kc);

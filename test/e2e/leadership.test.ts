@@ -7,15 +7,20 @@ import type { V1Deployment } from "@kubernetes/client-node";
 import { afterAll, describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
 import { parseTime } from "../../core/time.ts";
-import { controlPlaneAlive, freezeControlPlane, type FrozenControlPlane } from "../cluster/controlPlane.ts";
-import { testKubeConfig } from "../cluster/kube.ts";
-import { useNamespace } from "../cluster/namespace.ts";
-import { addSpotNodes } from "../cluster/nodes.ts";
-import { waitFor } from "../cluster/wait.ts";
-import { indexOfLine, message, readLog, type LogLine } from "../stack/logs.ts";
-import { metricValue } from "../stack/stack.ts";
-import { clients, useStack, waitForAnnotations, waitForAvailable } from "./support.ts";
-import { optedInApp } from "./workloads.ts";
+import {
+  controlPlaneAlive,
+  freezeControlPlane,
+  type FrozenControlPlane,
+} from "../../harness/cluster/controlPlane.ts";
+import { testKubeConfig } from "../support/testCluster.ts";
+import { useNamespace } from "../support/testNamespace.ts";
+import { addSpotNodes } from "../../harness/cluster/nodes.ts";
+import { waitFor } from "../../harness/cluster/wait.ts";
+import { indexOfLine, message, readLog, type LogLine } from "../../harness/stack/logs.ts";
+import { metricValue } from "../../harness/stack/stack.ts";
+import { clients, waitForAnnotations, waitForAvailable } from "../support/deployments.ts";
+import { useStack } from "../support/suiteStack.ts";
+import { optedInApp } from "../support/workloads.ts";
 
 const kc = testKubeConfig();
 const { apps } = clients(kc);

@@ -7,11 +7,12 @@ import { EventsV1Api, type V1Deployment, type V1Node, type V1PodTemplateSpec } f
 import { describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
 import { buildEventBridgeEvent } from "../../watcher/sqs/eventBuilder.ts";
-import { testKubeConfig } from "../cluster/kube.ts";
-import { useNamespace } from "../cluster/namespace.ts";
-import { addOnDemandNodes, addSpotNodes, instanceIdOf, terminateNode } from "../cluster/nodes.ts";
-import { clients, healthyOn, podsOf, useStack, waitForAnnotations, waitForAvailable } from "./support.ts";
-import { optedInApp } from "./workloads.ts";
+import { testKubeConfig } from "../support/testCluster.ts";
+import { useNamespace } from "../support/testNamespace.ts";
+import { addOnDemandNodes, addSpotNodes, instanceIdOf, terminateNode } from "../../harness/cluster/nodes.ts";
+import { clients, healthyOn, podsOf, waitForAnnotations, waitForAvailable } from "../support/deployments.ts";
+import { useStack } from "../support/suiteStack.ts";
+import { optedInApp } from "../support/workloads.ts";
 
 const kc = testKubeConfig();
 const { apps, core } = clients(kc);

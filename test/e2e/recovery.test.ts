@@ -13,8 +13,8 @@ import {
 import { describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
 import { buildEventBridgeEvent } from "../../watcher/sqs/eventBuilder.ts";
-import { testKubeConfig } from "../cluster/kube.ts";
-import { useNamespace } from "../cluster/namespace.ts";
+import { testKubeConfig } from "../support/testCluster.ts";
+import { useNamespace } from "../support/testNamespace.ts";
 import {
   addOnDemandNodes,
   addSpotNodes,
@@ -22,11 +22,12 @@ import {
   instanceIdOf,
   terminateNode,
   uncordon,
-} from "../cluster/nodes.ts";
-import { waitFor } from "../cluster/wait.ts";
-import { readLog } from "../stack/logs.ts";
-import { clients, healthyOn, podsOf, useStack, waitForAnnotations, waitForAvailable } from "./support.ts";
-import { optedInApp } from "./workloads.ts";
+} from "../../harness/cluster/nodes.ts";
+import { waitFor } from "../../harness/cluster/wait.ts";
+import { readLog } from "../../harness/stack/logs.ts";
+import { clients, healthyOn, podsOf, waitForAnnotations, waitForAvailable } from "../support/deployments.ts";
+import { useStack } from "../support/suiteStack.ts";
+import { optedInApp } from "../support/workloads.ts";
 
 const kc = testKubeConfig();
 const { apps, core } = clients(kc);

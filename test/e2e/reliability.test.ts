@@ -9,15 +9,16 @@ import { CoordinationV1Api, KubeConfig, type V1Node } from "@kubernetes/client-n
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
 import { buildEventBridgeEvent } from "../../watcher/sqs/eventBuilder.ts";
-import { testKubeConfig, testKubeconfigPath } from "../cluster/kube.ts";
-import { useNamespace } from "../cluster/namespace.ts";
-import { addSpotNodes, instanceIdOf, terminateNode } from "../cluster/nodes.ts";
-import { clusterDir } from "../cluster/paths.ts";
-import { waitFor } from "../cluster/wait.ts";
-import { fargateProfiles } from "../fargate/profile-store.ts";
-import { metricValue, startStack, type Stack } from "../stack/stack.ts";
-import { clients, healthyOn, waitForAnnotations, waitForAvailable, waitForEmptyQueue } from "./support.ts";
-import { optedInApp } from "./workloads.ts";
+import { testKubeConfig, testKubeconfigPath } from "../support/testCluster.ts";
+import { useNamespace } from "../support/testNamespace.ts";
+import { addSpotNodes, instanceIdOf, terminateNode } from "../../harness/cluster/nodes.ts";
+import { clusterDir } from "../../harness/cluster/paths.ts";
+import { waitFor } from "../../harness/cluster/wait.ts";
+import { fargateProfiles } from "../../harness/fargate/profile-store.ts";
+import { metricValue, startStack, type Stack } from "../../harness/stack/stack.ts";
+import { clients, healthyOn, waitForAnnotations, waitForAvailable } from "../support/deployments.ts";
+import { waitForEmptyQueue } from "../../harness/sqs/emptyQueue.ts";
+import { optedInApp } from "../support/workloads.ts";
 
 const kc = testKubeConfig();
 const { apps } = clients(kc);

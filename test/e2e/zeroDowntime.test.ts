@@ -1,5 +1,5 @@
 // Zero downtime on EKS as it really is: Fargate pods take 30-40 s from binding to Ready (the emulator's
-// profile, test/fargate/startup.ts), EC2 pods 1.5 s, and the Deployments have the sizes and strategies users
+// profile, harness/fargate/startup.ts), EC2 pods 1.5 s, and the Deployments have the sizes and strategies users
 // give them. One spot warning at t = 0 for a node that holds a replica of each; the node dies once all are on
 // Fargate (at t = 120 s at the latest). Every Deployment keeps all its replicas Ready throughout, by a replay
 // of the pod watch and by a list every 200 ms; its own strategy is back byte for byte with the verdict; a
@@ -14,15 +14,16 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
 import { SURGE_STRATEGY } from "../../core/moveStrategy.ts";
 import { buildEventBridgeEvent } from "../../watcher/sqs/eventBuilder.ts";
-import { startupDelayAnnotation } from "../cluster/kwok-stages.ts";
-import { testKubeConfig } from "../cluster/kube.ts";
-import { useNamespace } from "../cluster/namespace.ts";
-import { addSpotNodes, instanceIdOf, terminateNode } from "../cluster/nodes.ts";
-import { waitFor } from "../cluster/wait.ts";
+import { startupDelayAnnotation } from "../../harness/cluster/kwok-stages.ts";
+import { testKubeConfig } from "../support/testCluster.ts";
+import { useNamespace } from "../support/testNamespace.ts";
+import { addSpotNodes, instanceIdOf, terminateNode } from "../../harness/cluster/nodes.ts";
+import { waitFor } from "../../harness/cluster/wait.ts";
 import { fluxApply, writeManifest } from "../gitops/appliers.ts";
 import { trackReadyReplicas, type ReadyReplicas } from "./readyReplicas.ts";
-import { clients, useStack, waitForAvailable } from "./support.ts";
-import { optedInApp, serviceFor } from "./workloads.ts";
+import { clients, waitForAvailable } from "../support/deployments.ts";
+import { useStack } from "../support/suiteStack.ts";
+import { optedInApp, serviceFor } from "../support/workloads.ts";
 
 const kc = testKubeConfig();
 const { apps, core } = clients(kc);

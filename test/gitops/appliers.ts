@@ -6,8 +6,8 @@ import { join } from "node:path";
 import type { V1Deployment } from "@kubernetes/client-node";
 import { stringify } from "yaml";
 import { kubectlBinary } from "../chart/helm.ts";
-import { runCommand, type CommandResult } from "../cluster/command.ts";
-import { testKubeconfigPath } from "../cluster/kube.ts";
+import { runCommand, type CommandResult } from "../../harness/cluster/command.ts";
+import { testKubeconfigPath } from "../support/testCluster.ts";
 
 export const PERSON = "jane@example.com";
 export const FLUX_IDENTITY = "system:serviceaccount:flux-system:kustomize-controller";

@@ -9,7 +9,7 @@ import { Annotation, type Compute } from "../../core/contract.ts";
 import { SURGE_STRATEGY } from "../../core/moveStrategy.ts";
 import type { PlacementConfig } from "../../core/placement.ts";
 import { mutate } from "../../webhook/admission/mutate.ts";
-import { ORCHESTRATOR, placement } from "../webhook/support.ts";
+import { ORCHESTRATOR, placement } from "../support/admissionReviews.ts";
 import { argoNormalize, readmeIgnoreDifferences } from "./argocd.ts";
 
 const { applyPatch, compare } = fastJsonPatch;

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { chartDir } from "../chart/helm.ts";
-import { runCommand } from "../cluster/command.ts";
+import { runCommand } from "../../harness/cluster/command.ts";
 
 interface Application {
   spec?: { ignoreDifferences?: { group?: string; kind?: string; jqPathExpressions?: string[] }[] };

@@ -1,9 +1,9 @@
 // The product's container image in the tests: built (or reused when nothing it contains changed) by
 // build-image.sh, and run with podman the way a kubelet would run the chart's containers.
 import { join } from "node:path";
-import { runCommand, type CommandResult } from "../cluster/command.ts";
-import { repoRoot } from "../cluster/paths.ts";
-import { spawnLogged, type OrchestratorProcess } from "../stack/process.ts";
+import { runCommand, type CommandResult } from "../../harness/cluster/command.ts";
+import { repoRoot } from "../../harness/cluster/paths.ts";
+import { spawnLogged, type OrchestratorProcess } from "../../harness/stack/process.ts";
 
 export interface ContainerImage {
   ref: string;

@@ -5,9 +5,9 @@ import { chownSync, mkdtempSync, readFileSync, existsSync, readdirSync, statSync
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { clusterDir, repoRoot } from "../cluster/paths.ts";
-import { freePort, waitUntilReady, type OrchestratorProcess } from "../stack/process.ts";
-import { fixture, httpsPost } from "../webhook/support.ts";
+import { clusterDir, repoRoot } from "../../harness/cluster/paths.ts";
+import { freePort, waitUntilReady, type OrchestratorProcess } from "../../harness/stack/process.ts";
+import { fixture, httpsPost } from "../support/admissionReviews.ts";
 import {
   containerImage,
   imageBuildTimeoutMs,

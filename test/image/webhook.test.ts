@@ -7,14 +7,14 @@ import { join } from "node:path";
 import { AppsV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Annotation, COMPUTE_LABEL } from "../../core/contract.ts";
-import { apiErrorMessage } from "../cluster/api-errors.ts";
-import { testKubeConfig } from "../cluster/kube.ts";
-import { useNamespace } from "../cluster/namespace.ts";
-import { clusterDir } from "../cluster/paths.ts";
-import { optedInApp } from "../e2e/workloads.ts";
-import { freePort, waitUntilReady, type OrchestratorProcess } from "../stack/process.ts";
-import { metricValue } from "../stack/stack.ts";
-import { registerWebhook, type WebhookRegistration } from "../stack/webhookRegistration.ts";
+import { apiErrorMessage } from "../../harness/cluster/api-errors.ts";
+import { testKubeConfig } from "../support/testCluster.ts";
+import { useNamespace } from "../support/testNamespace.ts";
+import { clusterDir } from "../../harness/cluster/paths.ts";
+import { optedInApp } from "../support/workloads.ts";
+import { freePort, waitUntilReady, type OrchestratorProcess } from "../../harness/stack/process.ts";
+import { metricValue } from "../../harness/stack/stack.ts";
+import { registerWebhook, type WebhookRegistration } from "../../harness/stack/webhookRegistration.ts";
 import { generateSelfSigned, writeCertFiles } from "../../webhook/selfSigned.ts";
 import {
   containerImage,

@@ -4,8 +4,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { PermanentError, RetryableError } from "../../core/errors.ts";
 import { buildEventBridgeEvent, wrapInSnsNotification } from "../../watcher/sqs/eventBuilder.ts";
 import type { InterruptionEvent, EventHandler } from "../../watcher/sqs/interruptionEvent.ts";
-import { waitFor } from "../cluster/wait.ts";
-import { startSqsEmulator, type SqsEmulator } from "./emulator.ts";
+import { waitFor } from "../../harness/cluster/wait.ts";
+import { startSqsEmulator, type SqsEmulator } from "../../harness/sqs/emulator.ts";
 import {
   counterValue,
   gate,
@@ -14,7 +14,7 @@ import {
   startTestConsumer,
   uniqueQueueName,
   type TestConsumer,
-} from "./harness.ts";
+} from "../support/sqsConsumer.ts";
 
 const fixture = (name: string) =>
   readFileSync(new URL(`../fixtures/aws-events/${name}.json`, import.meta.url), "utf8");

@@ -6,7 +6,7 @@ import { createLogger } from "../../core/log.ts";
 import { createWatcherMetrics } from "../../watcher/metrics.ts";
 import { SqsConsumer } from "../../watcher/sqs/consumer.ts";
 import { createSqsClient } from "../../watcher/sqs/queue.ts";
-import { emulatorRegion } from "./emulator.ts";
+import { emulatorRegion } from "../../harness/sqs/emulator.ts";
 
 const [queueUrl, endpoint, mode] = process.argv.slice(2);
 if (!queueUrl || !endpoint || (mode !== "handle" && mode !== "hold")) {

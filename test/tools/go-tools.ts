@@ -1,7 +1,7 @@
 // The Go test tools (test/tools/go/<tool>/, built by go-tools.sh into the cache folder), by name.
 import { dirname, delimiter, join } from "node:path";
-import { runScript } from "../cluster/command.ts";
-import { repoRoot } from "../cluster/paths.ts";
+import { runScript } from "../../harness/cluster/command.ts";
+import { repoRoot } from "../../harness/cluster/paths.ts";
 
 /** Builds whatever is missing and returns each tool's binary path. A failed build rejects. */
 export async function buildGoTools(): Promise<Map<string, string>> {

@@ -6,11 +6,12 @@ import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type V1Node } fr
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
 import { ClusterIndex } from "../../watcher/cluster/clusterIndex.ts";
-import { testKubeConfig } from "../cluster/kube.ts";
-import { useNamespace } from "../cluster/namespace.ts";
-import { addSpotNodes, removeNode } from "../cluster/nodes.ts";
-import { waitFor } from "../cluster/wait.ts";
-import { quietLog, testKube } from "./harness.ts";
+import { testKubeConfig } from "../support/testCluster.ts";
+import { useNamespace } from "../support/testNamespace.ts";
+import { addSpotNodes, removeNode } from "../../harness/cluster/nodes.ts";
+import { waitFor } from "../../harness/cluster/wait.ts";
+import { testKube } from "../support/watcherParts.ts";
+import { quietLog } from "../support/log.ts";
 
 const kc = testKubeConfig();
 const core = kc.makeApiClient(CoreV1Api);

@@ -5,11 +5,11 @@ import { AppsV1Api, PolicyV1Api, type V1Deployment } from "@kubernetes/client-no
 import { afterAll, describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
 import { GUARD_LABEL, guardFor } from "../../watcher/moves/drainGuard.ts";
-import { testKubeConfig } from "../cluster/kube.ts";
-import { useNamespace } from "../cluster/namespace.ts";
-import { waitFor } from "../cluster/wait.ts";
-import { emptyApp } from "../e2e/workloads.ts";
-import { startTestWatcher, testConfig, type TestWatcher } from "./harness.ts";
+import { testKubeConfig } from "../support/testCluster.ts";
+import { useNamespace } from "../support/testNamespace.ts";
+import { waitFor } from "../../harness/cluster/wait.ts";
+import { emptyApp } from "../support/workloads.ts";
+import { startTestWatcher, testConfig, type TestWatcher } from "../support/watcherParts.ts";
 
 const kc = testKubeConfig();
 const apps = kc.makeApiClient(AppsV1Api);

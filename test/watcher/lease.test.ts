@@ -4,11 +4,12 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { CoordinationV1Api, V1MicroTime } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
-import { testKubeConfig, testKubeconfigPath } from "../cluster/kube.ts";
-import { useNamespace } from "../cluster/namespace.ts";
-import { waitFor } from "../cluster/wait.ts";
+import { testKubeConfig, testKubeconfigPath } from "../support/testCluster.ts";
+import { useNamespace } from "../support/testNamespace.ts";
+import { waitFor } from "../../harness/cluster/wait.ts";
 import { LeaderElector } from "../../watcher/lease/leaderElection.ts";
-import { quietLog, testKube } from "./harness.ts";
+import { testKube } from "../support/watcherParts.ts";
+import { quietLog } from "../support/log.ts";
 
 const kc = testKubeConfig();
 const coordination = kc.makeApiClient(CoordinationV1Api);

@@ -12,11 +12,11 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Annotation, COMPUTE_LABEL } from "../../core/contract.ts";
 import { PermanentError } from "../../core/errors.ts";
-import { testKubeConfig } from "../cluster/kube.ts";
-import { useNamespace } from "../cluster/namespace.ts";
-import { addSpotNodes, fargateComputeLabel, removeNode } from "../cluster/nodes.ts";
-import { waitFor } from "../cluster/wait.ts";
-import { fargateProfiles } from "../fargate/profile-store.ts";
+import { testKubeConfig } from "../support/testCluster.ts";
+import { useNamespace } from "../support/testNamespace.ts";
+import { addSpotNodes, fargateComputeLabel, removeNode } from "../../harness/cluster/nodes.ts";
+import { waitFor } from "../../harness/cluster/wait.ts";
+import { fargateProfiles } from "../../harness/fargate/profile-store.ts";
 import {
   eventsFor,
   interruptionFor,
@@ -25,7 +25,7 @@ import {
   testConfig,
   type RunningWebhook,
   type TestWatcher,
-} from "./harness.ts";
+} from "../support/watcherParts.ts";
 
 const kc = testKubeConfig();
 const core = kc.makeApiClient(CoreV1Api);

@@ -4,10 +4,11 @@ import { createServer, connect, type Server, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import { NodeIndex } from "../../watcher/cluster/nodeIndex.ts";
-import { testKubeConfig } from "../cluster/kube.ts";
-import { addSpotNodes, instanceIdOf, removeNode } from "../cluster/nodes.ts";
-import { waitFor } from "../cluster/wait.ts";
-import { quietLog, testKube } from "./harness.ts";
+import { testKubeConfig } from "../support/testCluster.ts";
+import { addSpotNodes, instanceIdOf, removeNode } from "../../harness/cluster/nodes.ts";
+import { waitFor } from "../../harness/cluster/wait.ts";
+import { testKube } from "../support/watcherParts.ts";
+import { quietLog } from "../support/log.ts";
 import { CoreV1Api, KubeConfig, type V1Node } from "@kubernetes/client-node";
 
 const kc = testKubeConfig();

@@ -14,11 +14,11 @@ import { afterAll, describe, expect, it } from "vitest";
 import { Annotation, COMPUTE_LABEL } from "../../core/contract.ts";
 import { isPlaced } from "../../core/placement.ts";
 import { parseTime } from "../../core/time.ts";
-import { testKubeConfig } from "../cluster/kube.ts";
-import { useNamespace } from "../cluster/namespace.ts";
-import { addSpotNodes, removeNode } from "../cluster/nodes.ts";
-import { waitFor } from "../cluster/wait.ts";
-import { optedInApp } from "../e2e/workloads.ts";
+import { testKubeConfig } from "../support/testCluster.ts";
+import { useNamespace } from "../support/testNamespace.ts";
+import { addSpotNodes, removeNode } from "../../harness/cluster/nodes.ts";
+import { waitFor } from "../../harness/cluster/wait.ts";
+import { optedInApp } from "../support/workloads.ts";
 import { kubectl, writeManifest } from "../gitops/appliers.ts";
 import {
   eventsFor,
@@ -28,7 +28,7 @@ import {
   testConfig,
   type RunningWebhook,
   type TestWatcher,
-} from "./harness.ts";
+} from "../support/watcherParts.ts";
 
 const apps = testKubeConfig().makeApiClient(AppsV1Api);
 const kc = testKubeConfig();

@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateSelfSigned, writeCertFiles } from "../../webhook/selfSigned.ts";
-import { freePort, startOrchestrator, waitUntilReady } from "../stack/process.ts";
-import { fixture, httpsPost } from "./support.ts";
+import { freePort, startOrchestrator, waitUntilReady } from "../../harness/stack/process.ts";
+import { fixture, httpsPost } from "../support/admissionReviews.ts";
 
 const FORBIDDEN = [/^@kubernetes\//, /^@aws-sdk\//, /^@smithy\//, /^node-forge$/];
 

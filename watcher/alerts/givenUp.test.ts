@@ -1,7 +1,7 @@
 import type { V1Node } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import { RetryableError } from "../../core/errors.ts";
-import { createLogger } from "../../core/log.ts";
+import { quietLog as log } from "../../test/support/log.ts";
 import { recordingAlerter, recordingRecorder } from "../../test/watcher/fakes.ts";
 import type { NodeLookup } from "../cluster/nodeIndex.ts";
 import { reportGivenUp } from "./givenUp.ts";
@@ -9,7 +9,6 @@ import { MovesFailed } from "../migration/migrator.ts";
 import { buildEventBridgeEvent } from "../sqs/eventBuilder.ts";
 import { parseMessageBody } from "../sqs/parseEvent.ts";
 
-const log = createLogger({ level: "silent", format: "json" });
 const pod = { apiVersion: "v1", kind: "Pod", namespace: "so", name: "so-7d9-x2", uid: "pod-uid" };
 const nodes: NodeLookup = {
   byInstanceId: () => ({ metadata: { name: "ip-10-0-1-7" } }) as V1Node,

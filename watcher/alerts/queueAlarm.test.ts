@@ -1,6 +1,6 @@
 import type { V1Lease } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import { createLogger } from "../../core/log.ts";
+import { quietLog as log } from "../../test/support/log.ts";
 import { recordingAlerter, recordingRecorder } from "../../test/watcher/fakes.ts";
 import { createWatcherMetrics } from "../metrics.ts";
 import { queueAlarm } from "./queueAlarm.ts";
@@ -17,7 +17,6 @@ describe("queueAlarm", () => {
     const recorder = recordingRecorder();
     const alerter = recordingAlerter();
     const metrics = createWatcherMetrics();
-    const log = createLogger({ level: "silent", format: "json" });
     const alarm = queueAlarm({ queueUrl, pod, recorder, alerter, metrics, log, now: () => now });
     const gauge = async () => (await metrics.queueUnreachable.get()).values[0]?.value;
 

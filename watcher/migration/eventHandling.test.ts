@@ -3,7 +3,7 @@ import type { V1Node } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../core/config.ts";
 import { PermanentError, RetryableError } from "../../core/errors.ts";
-import { createLogger } from "../../core/log.ts";
+import { quietLog as log } from "../../test/support/log.ts";
 import { recordingAlerter, recordingLifecycle } from "../../test/watcher/fakes.ts";
 import type { NodeLookup } from "../cluster/nodeIndex.ts";
 import { eventHandling } from "./eventHandling.ts";
@@ -13,7 +13,6 @@ import type { InterruptionEvent } from "../sqs/interruptionEvent.ts";
 import { buildEventBridgeEvent, type BuildEventOptions } from "../sqs/eventBuilder.ts";
 import { parseMessageBody } from "../sqs/parseEvent.ts";
 
-const log = createLogger({ level: "silent", format: "json" });
 const ours = { "i-0a1b2c3d": "ip-10-0-1-7", "i-0b662ef9931388ba0": "ip-10-0-1-8" } as Record<string, string>;
 const foreign = "i-0c7d8e9f0a1b2c3d4";
 const nodes: NodeLookup = {

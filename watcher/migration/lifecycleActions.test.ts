@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import type { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
 import { describe, expect, it } from "vitest";
 import { RetryableError } from "../../core/errors.ts";
-import { createLogger } from "../../core/log.ts";
+import { quietLog as log } from "../../test/support/log.ts";
 import { recordingAlerter } from "../../test/watcher/fakes.ts";
 import { AutoScalingLifecycle } from "./lifecycleActions.ts";
 import { createWatcherMetrics } from "../metrics.ts";
@@ -12,7 +12,6 @@ import { buildEventBridgeEvent } from "../sqs/eventBuilder.ts";
 import { parseMessageBody } from "../sqs/parseEvent.ts";
 import type { AsgTermination } from "../sqs/interruptionEvent.ts";
 
-const log = createLogger({ level: "silent", format: "json" });
 const termination = parseMessageBody(
   JSON.stringify(
     buildEventBridgeEvent({

@@ -4,7 +4,7 @@ import { describe, expect, it, vi } from "vitest";
 import { Annotation } from "../../core/contract.ts";
 import { loadConfig } from "../../core/config.ts";
 import { PermanentError, RetryableError } from "../../core/errors.ts";
-import { createLogger } from "../../core/log.ts";
+import { quietLog as log } from "../../test/support/log.ts";
 import {
   FakeDeployments,
   recordingAlerter,
@@ -18,7 +18,6 @@ import { createWatcherMetrics } from "../metrics.ts";
 import type { InterruptionEvent } from "../sqs/interruptionEvent.ts";
 import { MovesFailed, Migrator } from "./migrator.ts";
 
-const log = createLogger({ level: "silent", format: "json" });
 const config = loadConfig({ env: {} });
 const NODE = "ip-10-0-1-7.eu-west-1.compute.internal";
 const event: InterruptionEvent = {

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { statusRows } from "../../cli/status.ts";
 import { Annotation, COMPUTE_LABEL } from "../../core/contract.ts";
 import { loadConfig } from "../../core/config.ts";
-import { createLogger } from "../../core/log.ts";
+import { quietLog as log } from "../../test/support/log.ts";
 import {
   FakeDeployments,
   recordingAlerter,
@@ -18,7 +18,6 @@ import { createWatcherMetrics } from "../metrics.ts";
 import type { FollowResult } from "./patches.ts";
 import type { FollowRollout } from "./rollout.ts";
 
-const log = createLogger({ level: "silent", format: "json" });
 const USER = "system:serviceaccount:so:so";
 const config = loadConfig({ env: { ORCHESTRATOR_USERNAME: USER } }); // cooldown 45m, backoff 15m .. 4h
 const now = new Date("2026-11-30T10:48:00Z");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fixture, type Json } from "../../test/webhook/support.ts";
+import { fixture, type Json } from "../../test/support/admissionReviews.ts";
 import { LAST_APPLIED } from "../../core/applyRule.ts";
 import { applierOf } from "./applyGuard.ts";
 import { deploymentWrite } from "./deployment.ts";

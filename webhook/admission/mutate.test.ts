@@ -11,7 +11,7 @@ import {
   serveHttp,
   testApp,
   type Json,
-} from "../../test/webhook/support.ts";
+} from "../../test/support/admissionReviews.ts";
 
 const { applyPatch } = fastJsonPatch;
 

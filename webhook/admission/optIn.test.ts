@@ -2,7 +2,7 @@
 // `countsAsOptedIn`): placed, labelled and checked for Fargate as an annotated one is, in a watched namespace.
 import { describe, expect, it } from "vitest";
 import { Annotation, type OptInScope } from "../../core/contract.ts";
-import { fixture, ORCHESTRATOR, placement, type Json } from "../../test/webhook/support.ts";
+import { fixture, ORCHESTRATOR, placement, type Json } from "../../test/support/admissionReviews.ts";
 import { mutate } from "./mutate.ts";
 import { validate } from "./validate.ts";
 

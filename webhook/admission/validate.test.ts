@@ -7,7 +7,7 @@ import {
   serveHttp,
   testApp,
   type Json,
-} from "../../test/webhook/support.ts";
+} from "../../test/support/admissionReviews.ts";
 
 let server: Awaited<ReturnType<typeof serveHttp>>;
 beforeAll(async () => (server = await serveHttp(testApp())));

@@ -8,9 +8,9 @@ import {
   CustomObjectsApi,
   type KubeConfig,
 } from "@kubernetes/client-node";
-import { testKubeconfigPath } from "../../cluster/kube.ts";
-import { waitFor } from "../../cluster/wait.ts";
-import { spawnLogged, type OrchestratorProcess } from "../../stack/process.ts";
+import { testKubeconfigPath } from "../../support/testCluster.ts";
+import { waitFor } from "../../../harness/cluster/wait.ts";
+import { spawnLogged, type OrchestratorProcess } from "../../../harness/stack/process.ts";
 
 export const injectCaFromAnnotation = "cert-manager.io/inject-ca-from";
 

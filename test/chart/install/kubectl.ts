@@ -1,7 +1,7 @@
 // kubectl from the build, against the cluster under test with the admin kubeconfig.
 import { execFile } from "node:child_process";
 import { kubectlBinary } from "../helm.ts";
-import { testKubeconfigPath } from "../../cluster/kube.ts";
+import { testKubeconfigPath } from "../../support/testCluster.ts";
 
 /** Runs kubectl; rejects with its output when it exits non-zero or outlives `timeoutMs`. */
 export function kubectl(args: readonly string[], { timeoutMs = 60_000 } = {}): Promise<string> {

@@ -11,7 +11,7 @@ import {
   startOrchestrator,
   waitUntilReady,
   type OrchestratorProcess,
-} from "../../stack/process.ts";
+} from "../../../harness/stack/process.ts";
 import type { Release } from "./release.ts";
 
 export interface ChartPod {

@@ -2,7 +2,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { chartDir, helm, parseManifests, type KubeObject } from "../helm.ts";
-import { testKubeconfigPath } from "../../cluster/kube.ts";
+import { testKubeconfigPath } from "../../support/testCluster.ts";
 import { kubectl } from "./kubectl.ts";
 
 export interface Release {
