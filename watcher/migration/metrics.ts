@@ -7,6 +7,7 @@ import type { MetricFactory } from "../metricFactory.ts";
 export const SKIPPED_WHY = [
   "fargate-incompatible",
   "over-budget",
+  "too-late",
   "impossible",
   "dry-run",
   "rebalance-alert",

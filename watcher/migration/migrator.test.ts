@@ -447,3 +447,30 @@ describe("moves of several events at once", () => {
 function migratorQueued(migrator: Migrator): number {
   return (migrator as unknown as { starts: { queued: number } }).starts.queued;
 }
+
+describe("a move that cannot be Ready on Fargate in time, with the fallback to on-demand", () => {
+  it("goes to on-demand nodes instead, the highest priority keeping Fargate's first launches", async () => {
+    // 20 pods launch at once, then 20 a second: with 80 s of start-up the first 20 are Ready 10 s before
+    // they must leave (the deadline less the 30 s grace period); the next 400 launch over 20 s, too late
+    const slow = loadConfig({ env: { FARGATE_FALLBACK: "on-demand", FARGATE_EXPECTED_STARTUP: "80s" } });
+    const { deployments, recorder, handle } = setup({ config: slow });
+    const app = (name: string, replicas: number, priority: number): V1Deployment => ({
+      ...structuredClone(web),
+      metadata: {
+        name,
+        namespace: "shop",
+        annotations: { [Annotation.enabled]: "true", [Annotation.priority]: String(priority) },
+      },
+      spec: { ...structuredClone(web.spec!), replicas },
+    });
+    deployments.put(app("batch", 400, 0));
+    deployments.put(app("checkout", 20, 10));
+    await handle();
+    expect(deployments.annotations("checkout")[Annotation.compute]).toBe("fargate");
+    expect(deployments.annotations("batch")[Annotation.compute]).toBe("on-demand");
+    const late = recorder.events.find((e) => e.deployment === "shop/batch" && e.reason === "DeadlineAtRisk");
+    expect(late?.note).toMatch(
+      /^Not moved to Fargate \(not expected Ready on Fargate before its pods must leave /,
+    );
+  });
+});

@@ -5,6 +5,7 @@ import type { V1Deployment } from "@kubernetes/client-node";
 import type { Config } from "../../core/config.ts";
 import { PermanentError, RetryableError, toError } from "../../core/errors.ts";
 import type { Logger } from "../../core/log.ts";
+import { rfc3339 } from "../../core/time.ts";
 import { priorityOf } from "../../core/contract.ts";
 import { PriorityLimit } from "../../core/priorityLimit.ts";
 import type { Alerter } from "../alerts/alerter.ts";
@@ -25,7 +26,7 @@ import {
   setLimitGauges,
   setUseGauges,
 } from "./budget.ts";
-import { migrationPatch, planFor, type Plan } from "./plan.ts";
+import { migrationPatch, planFor, type NotFargate, type Plan } from "./plan.ts";
 import { eventAction } from "./eventAction.ts";
 import { atRisk } from "./forecast.ts";
 import {
@@ -179,11 +180,18 @@ export class Migrator {
   ): Promise<MoveStart[]> {
     const { config } = this.deps;
     const budget = await this.allocate(affected, log);
+    const notFargate = new Map<string, Exclude<NotFargate, { why: "fargate-incompatible" }>>();
+    for (const [key, detail] of budget?.over ?? []) notFargate.set(key, { why: "over-budget", detail });
+    if (config.fargate.fallback === "on-demand") {
+      for (const [key, detail] of this.tooLate(affected, notFargate, event, node)) {
+        notFargate.set(key, { why: "too-late", detail });
+      }
+    }
     const deadline = deadlineOf(event).getTime();
     const outcomes = await Promise.all(
       affected.map((d) =>
         this.starts.run({ deadline, priority: priorityOf(d), name: keyOf(refOf(d)) }, () =>
-          this.startMove(d, event, node, log, budget?.over.get(keyOf(refOf(d)))),
+          this.startMove(d, event, node, log, notFargate.get(keyOf(refOf(d)))),
         ),
       ),
     );
@@ -217,6 +225,29 @@ export class Migrator {
     return { over: allocation.over, use: describeUse(allocation.after, budget) };
   }
 
+  /**
+   * With the fallback to on-demand: the Fargate-bound Deployments (highest priority first, as they start)
+   * whose pods are not expected Ready on Fargate before they must leave the node, and why.
+   */
+  private tooLate(
+    affected: V1Deployment[],
+    notFargate: Map<string, unknown>,
+    event: InterruptionEvent,
+    node: string,
+  ): Map<string, string> {
+    const toFargate = affected
+      .filter((d) => !notFargate.has(keyOf(refOf(d))) && planFor(d, "none").action === "move")
+      .sort((a, b) => priorityOf(b) - priorityOf(a));
+    const late = atRisk(toFargate, deadlineOf(event), this.now().getTime(), this.deps.config.fargate);
+    return new Map(
+      late.map(({ deployment, readyBy, holdUntil }) => [
+        keyOf(refOf(deployment)),
+        `not expected Ready on Fargate before its pods must leave ${node} (expected ${rfc3339(readyBy)}, ` +
+          `they must go by ${rfc3339(holdUntil)})`,
+      ]),
+    );
+  }
+
   /** PriorityClass values; without them (not readable) the order goes by the annotation and name alone. */
   private async classPriority(candidates: V1Deployment[], log: Logger): Promise<ClassPriority> {
     if (!candidates.some((d) => d.spec?.template?.spec?.priorityClassName)) {
@@ -244,7 +275,7 @@ export class Migrator {
     event: InterruptionEvent,
     node: string,
     eventLog: Logger,
-    overBudget: string | undefined,
+    notFargate: Exclude<NotFargate, { why: "fargate-incompatible" }> | undefined,
   ): Promise<MoveStart> {
     const { deployments, config, signal } = this.deps;
     const dryRun = config.migration.dryRun;
@@ -256,7 +287,7 @@ export class Migrator {
         deployments,
         listed,
         (current) => {
-          plan = planFor(current, config.fargate.fallback, overBudget);
+          plan = planFor(current, config.fargate.fallback, notFargate);
           return plan.action === "move" ? migrationPatch(current, plan.to, event, node, context) : undefined;
         },
         { attempts: MAX_FLIP_ATTEMPTS, dryRun, signal },

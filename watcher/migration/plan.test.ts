@@ -81,7 +81,9 @@ describe("planFor", () => {
       { action: "move", to: "on-demand", because: { why: "over-budget", detail: overBudget } },
     ],
   ] as const)("%s", (_name, d, fallback, over, plan) => {
-    expect(planFor(d, fallback, over)).toEqual(plan);
+    expect(
+      planFor(d, fallback, over === undefined ? undefined : { why: "over-budget", detail: over }),
+    ).toEqual(plan);
   });
 
   it("tells why not Fargate in words", () => {

@@ -16,7 +16,10 @@ import { deadlineOf, type InterruptionEvent } from "../sqs/interruptionEvent.ts"
 
 /** Why a Deployment does not go to Fargate. */
 export type NotFargate =
-  { why: "fargate-incompatible"; reasons: string[] } | { why: "over-budget"; detail: string };
+  | { why: "fargate-incompatible"; reasons: string[] }
+  | { why: "over-budget"; detail: string }
+  /** Its pods are not expected Ready on Fargate before they must leave the node (forecast.ts). */
+  | { why: "too-late"; detail: string };
 
 export type Plan =
   | { action: "move"; to: "fargate" }
@@ -32,19 +35,20 @@ export function interruptedNodeValue(node: string, instanceId: string): string {
 }
 
 /**
- * `overBudget`: why the Deployment did not fit the Fargate budget, when it did not. What cannot go to
+ * `notFargate`: why the Deployment does not go to Fargate though it could run there (it does not fit the
+ * budget, or cannot be Ready there in time), when it does not. What cannot go to
  * Fargate goes to on-demand nodes with the fallback on, and stays where it is otherwise.
  */
-export function planFor(deployment: V1Deployment, fallback: Fallback, overBudget?: string): Plan {
+export function planFor(
+  deployment: V1Deployment,
+  fallback: Fallback,
+  notFargate?: Exclude<NotFargate, { why: "fargate-incompatible" }>,
+): Plan {
   const compute = requestedCompute(deployment);
   if (isOffSpot(compute)) return { action: "skip", why: "already-moved", compute };
   const reasons = fargateIncompatibilities(deployment.spec?.template?.spec);
   const because: NotFargate | undefined =
-    reasons.length > 0
-      ? { why: "fargate-incompatible", reasons }
-      : overBudget !== undefined
-        ? { why: "over-budget", detail: overBudget }
-        : undefined;
+    reasons.length > 0 ? { why: "fargate-incompatible", reasons } : notFargate;
   if (because === undefined) return { action: "move", to: "fargate" };
   if (fallback === "on-demand") return { action: "move", to: "on-demand", because };
   return { action: "skip", why: "not-fargate", because };
@@ -68,7 +72,7 @@ export function migrationPatch(
 
 /** How a reason not to go to Fargate reads in Events and alerts. */
 export function describeNotFargate(because: NotFargate): string {
-  return because.why === "over-budget"
-    ? because.detail
-    : `cannot run on Fargate: ${because.reasons.join("; ")}`;
+  return because.why === "fargate-incompatible"
+    ? `cannot run on Fargate: ${because.reasons.join("; ")}`
+    : because.detail;
 }

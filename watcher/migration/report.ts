@@ -91,6 +91,12 @@ export function reportMoves(
   }
 }
 
+const NOT_FARGATE_REASON: Record<NotFargate["why"], EventReasonValue> = {
+  "over-budget": EventReason.fargateBudgetExceeded,
+  "fargate-incompatible": EventReason.fargateIncompatible,
+  "too-late": EventReason.deadlineAtRisk,
+};
+
 /** The Warning Event, log line and metric of a Deployment that does not go to Fargate. */
 function notFargate(
   deps: ReportDeps,
@@ -105,8 +111,7 @@ function notFargate(
   log.warn({ ...ref, why }, `Deployment not moved to Fargate: ${what}`);
   deps.recorder.record(deployment, {
     type: "Warning",
-    reason:
-      because.why === "over-budget" ? EventReason.fargateBudgetExceeded : EventReason.fargateIncompatible,
+    reason: NOT_FARGATE_REASON[because.why],
     action: "Migrate",
     note: `Not moved to Fargate (${why}); ${what}`,
   });
