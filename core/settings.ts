@@ -390,7 +390,8 @@ export const SETTINGS = [
     env: "ALERTS_MAX_PER_MINUTE",
     kind: kinds.int(),
     default: "20",
-    description: "Slack messages per minute, at most; more are dropped and counted",
+    description:
+      "Slack messages per minute, at most; more are held and sent together, one digest naming each, as soon as the limit allows",
   },
   {
     key: "alerts.cluster_name",

@@ -254,25 +254,54 @@ describe("the Slack alerter", () => {
     expect(await count("failed")).toBe(1);
   });
 
-  it("drops messages over the per-minute limit and says so in the next one sent", async () => {
+  it("holds messages over the per-minute limit and sends them as one digest as soon as the limit allows", async () => {
     let now = 0;
     const receiver = await startReceiver();
     const { slack, count } = alerter({ webhookUrl: receiver.url, maxPerMinute: 2, now: () => now });
     for (let i = 1; i <= 5; i++) slack.problem(`problem ${i}`);
     await slack.flush(10_000);
+    // at a stop (flush), what is held goes out whatever the limit
     expect(receiver.received.map((r) => r.message.text)).toEqual([
       ":x: Problem: problem 1",
       ":x: Problem: problem 2",
+      ":warning: 3 alerts held back by the alerts per minute limit (alerts.max_per_minute)",
     ]);
-    expect(await count("dropped")).toBe(3);
+    for (const i of [3, 4, 5]) expect(allText(receiver.received[2]!.message)).toContain(`problem ${i}`);
+    expect(await count("held")).toBe(3);
+    expect(await count("dropped")).toBe(0);
 
     now = 60_001;
     slack.problem("problem 6");
+    slack.problem("problem 7");
+    slack.problem("problem 8");
+    now = 120_002;
+    slack.problem("problem 9"); // the digest of problem 8 goes first, then this one
     await slack.flush(10_000);
-    expect(receiver.received).toHaveLength(3);
-    expect(receiver.received[2]!.message.text).toContain("problem 6");
-    expect(allText(receiver.received[2]!.message)).toContain("3 earlier alerts were dropped");
-    expect(await count("sent")).toBe(3);
+    expect(receiver.received.slice(3).map((r) => r.message.text)).toEqual([
+      ":x: Problem: problem 6",
+      ":x: Problem: problem 7",
+      ":warning: 1 alert held back by the alerts per minute limit (alerts.max_per_minute)",
+      ":x: Problem: problem 9",
+    ]);
+    expect(await count("sent")).toBe(7);
+  });
+
+  it("drops only beyond what the queue and the digest hold, and says so in the next message sent", async () => {
+    let now = 0;
+    const receiver = await startReceiver();
+    const { slack, count } = alerter({
+      webhookUrl: receiver.url,
+      maxPerMinute: 1,
+      maxHeld: 2,
+      now: () => now,
+    });
+    for (let i = 1; i <= 5; i++) slack.problem(`problem ${i}`);
+    expect(await count("held")).toBe(2);
+    expect(await count("dropped")).toBe(2);
+    now = 60_001;
+    await slack.flush(10_000);
+    expect(receiver.received).toHaveLength(2);
+    expect(allText(receiver.received[1]!.message)).toContain("2 earlier alerts were dropped");
   });
 
   it("reports from flush() when messages are still pending at its timeout", async () => {

@@ -1,6 +1,8 @@
 // Slack incoming-webhook alerts: one message per interruption, one summary when it is over, and loud
-// problems. Callers never wait: messages go through a queue, are retried on 429/5xx/network errors,
-// and beyond the per-minute limit are dropped (the next message sent says how many).
+// problems. Callers never wait: messages go through a queue and are retried on 429/5xx/network errors.
+// Beyond the per-minute limit (a storm) they are held and go out together, one digest naming each, as soon
+// as the limit allows; only beyond what the queue and the digest hold are they dropped (the next message
+// sent says how many).
 import { setTimeout as sleep } from "node:timers/promises";
 import { backoff } from "../../core/backoff.ts";
 import { toError } from "../../core/errors.ts";
@@ -26,12 +28,17 @@ export interface SlackAlerterOptions {
   requestTimeoutMs?: number;
   /** Messages waiting to be sent at most; more are dropped; default 100. */
   maxQueued?: number;
+  /** Messages held back by the per-minute limit for the next digest at most; more are dropped; default 500. */
+  maxHeld?: number;
   /** Clock of the rate limit (milliseconds); tests move it. */
   now?: () => number;
 }
 
 export class SlackAlerter implements Alerter {
   private readonly queue: { kind: string; message: SlackMessage; droppedBefore: number }[] = [];
+  /** Headlines of the messages held back by the per-minute limit, for the next digest. */
+  private readonly held: string[] = [];
+  private heldTimer: NodeJS.Timeout | undefined;
   private readonly window: SlidingMinute;
   private pumping: Promise<void> | undefined;
   /** Dropped since the last message queued; the next one queued reports them. */
@@ -61,24 +68,71 @@ export class SlackAlerter implements Alerter {
 
   private enqueue(kind: string, message: SlackMessage): void {
     try {
-      if (this.queue.length >= (this.options.maxQueued ?? 100) || !this.window.tryTake()) {
-        this.droppedSinceLastQueued += 1;
-        this.options.metrics.alerts.inc({ result: "dropped" });
-        this.log.warn(
-          { alert: kind, text: message.text },
-          "Slack alert dropped: over the alerts per minute limit",
-        );
+      if (this.queue.length >= (this.options.maxQueued ?? 100)) {
+        this.drop(kind, message, "Slack alert dropped: too many waiting to be sent");
         return;
       }
-      this.queue.push({ kind, message, droppedBefore: this.droppedSinceLastQueued });
-      this.droppedSinceLastQueued = 0;
-      this.pump();
+      this.releaseHeld();
+      if (!this.window.tryTake()) {
+        this.hold(kind, message);
+        return;
+      }
+      this.push(kind, message);
     } catch (err) {
       this.log.error({ err: toError(err) }, "queueing a Slack alert failed");
     }
   }
 
+  private push(kind: string, message: SlackMessage): void {
+    this.queue.push({ kind, message, droppedBefore: this.droppedSinceLastQueued });
+    this.droppedSinceLastQueued = 0;
+    this.pump();
+  }
+
+  private drop(kind: string, message: SlackMessage, why: string): void {
+    this.droppedSinceLastQueued += 1;
+    this.options.metrics.alerts.inc({ result: "dropped" });
+    this.log.warn({ alert: kind, text: message.text }, why);
+  }
+
+  /** Over the per-minute limit: kept for the next digest, which goes out when the limit allows. */
+  private hold(kind: string, message: SlackMessage): void {
+    if (this.held.length >= (this.options.maxHeld ?? 500)) {
+      this.drop(
+        kind,
+        message,
+        "Slack alert dropped: over the alerts per minute limit, and the digest is full",
+      );
+      return;
+    }
+    this.held.push(message.text);
+    this.options.metrics.alerts.inc({ result: "held" });
+    this.log.info(
+      { alert: kind, text: message.text },
+      "Slack alert held: over the alerts per minute limit; it goes in the next digest",
+    );
+    if (this.heldTimer === undefined) {
+      this.heldTimer = setTimeout(
+        () => {
+          this.heldTimer = undefined;
+          this.releaseHeld();
+        },
+        Math.max(1_000, this.window.nextFreeInMs()),
+      );
+      this.heldTimer.unref();
+    }
+  }
+
+  /** Sends the held messages as one digest, when the limit allows (`force`: at a stop, whatever the limit). */
+  private releaseHeld(force = false): void {
+    if (this.held.length === 0 || !(this.window.tryTake() || force)) return;
+    clearTimeout(this.heldTimer);
+    this.heldTimer = undefined;
+    this.push("digest", this.format.digest(this.held.splice(0)));
+  }
+
   async flush(timeoutMs: number): Promise<boolean> {
+    this.releaseHeld(true);
     const deadline = performance.now() + timeoutMs;
     while (this.pumping) {
       const left = deadline - performance.now();
@@ -170,6 +224,12 @@ class SlidingMinute {
   constructor(limit: number, now: () => number) {
     this.limit = limit;
     this.now = now;
+  }
+
+  /** How long until the oldest message taken leaves the minute (0 with room now or without a limit). */
+  nextFreeInMs(): number {
+    if (this.limit <= 0 || this.taken.length < this.limit) return 0;
+    return Math.max(0, this.taken[0]! + 60_000 - this.now());
   }
 
   tryTake(): boolean {

@@ -51,6 +51,16 @@ export function messageFormat(clusterName?: string) {
       return { text: `${emoji} ${title}${cluster.plain}`, blocks };
     },
 
+    /** The alerts held back by the per-minute limit, in one message: each one's headline. */
+    digest(held: string[]): SlackMessage {
+      const title = `${held.length} alert${held.length === 1 ? "" : "s"} held back by the alerts per minute limit (alerts.max_per_minute)`;
+      const lines = held.map((text) => escape(truncate(text.split("\n")[0] ?? "", 140)));
+      return {
+        text: `:warning: ${title}${cluster.plain}`,
+        blocks: [section(`:warning: *${title}*${cluster.markdown}`), section(bullets(lines))],
+      };
+    },
+
     problem(message: string, details: Record<string, string> = {}): SlackMessage {
       const blocks: SlackBlock[] = [
         { type: "header", text: { type: "plain_text", text: truncate(`:x: Problem${cluster.plain}`, 150) } },
