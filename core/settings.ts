@@ -124,6 +124,14 @@ export const SETTINGS = [
       "Longest wait, from the flip, for a move off spot to roll out and become healthy (Fargate: its pods' unscheduled time, start-up and the verification fit in the default)",
   },
   {
+    key: "migration.late_healthy_grace",
+    env: "LATE_HEALTHY_GRACE",
+    kind: kinds.duration(),
+    default: "5m",
+    description:
+      "How long a move off spot whose verdict said `failed: not done after ...` is still followed: healthy within it, `rollout` becomes `healthy` with an Event (0: never)",
+  },
+  {
     key: "migration.verification_delay",
     env: "VERIFICATION_DELAY",
     kind: kinds.duration(),

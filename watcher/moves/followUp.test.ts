@@ -422,3 +422,52 @@ describe("a move off spot against its interruption's clock", () => {
     expect(stopped.released).toEqual([]);
   });
 });
+
+describe("a move whose verdict said not done in time", () => {
+  const timedOut: FollowResult = {
+    ok: false,
+    why: "not done after 300s (rollout: 3 of 8 new pods Ready)",
+    timedOut: true,
+  };
+
+  it("is followed for the grace, and once healthy its rollout says so, with an Event and an alert", async () => {
+    const calls: number[] = [];
+    const { deployments, followUps, recorder, alerter, metrics } = setup(async (_ref, _target, timeoutMs) => {
+      calls.push(timeoutMs);
+      return calls.length === 1 ? timedOut : { ok: true, seconds: 41 };
+    });
+    const verdict = await followUps.follow(deployments.put(movingToFargate));
+    expect(verdict.result).toEqual(timedOut); // the verdict is not held up by the grace
+    await followUps.idle();
+    expect(calls).toEqual([config.migration.rolloutTimeout, config.migration.lateHealthyGrace]);
+    expect(deployments.annotations("web")[Annotation.rollout]).toBe("healthy");
+    expect(recorder.events.map((e) => [e.reason, e.note])).toEqual([
+      ["MigrationFailed", `Move to Fargate failed: ${timedOut.why}`],
+      ["MigratedToFargate", `Healthy on Fargate after all, 41s after its verdict (failed: ${timedOut.why})`],
+    ]);
+    expect(alerter.summaries.map((s) => s.title)).toEqual(["shop/web healthy on Fargate after all"]);
+    expect(await metrics.registry.getSingleMetricAsString("spot_orchestrator_late_healthy_total")).toContain(
+      'spot_orchestrator_late_healthy_total{compute="fargate"} 1',
+    );
+  });
+
+  it("is left as it is when the Deployment changed since its verdict, or the rollout does not finish", async () => {
+    const moved = setup(async (_ref, _target, _timeout, options) => {
+      const current = await moved.deployments.read({ namespace: "shop", name: "web" });
+      if (current.metadata?.annotations?.[Annotation.rollout] === "progressing") return timedOut;
+      // a person moved it back to spot meanwhile: the late follow-up stops
+      moved.deployments.put(web({ [Annotation.compute]: "spot", [Annotation.reason]: "manual" }));
+      const stopped = options.abortIf?.(await moved.deployments.read({ namespace: "shop", name: "web" }));
+      return { ok: false, why: stopped ?? "?", superseded: true };
+    });
+    await moved.followUps.follow(moved.deployments.put(movingToFargate));
+    await moved.followUps.idle();
+    expect(moved.deployments.annotations("web")[Annotation.compute]).toBe("spot");
+    expect(moved.recorder.events.map((e) => e.reason)).toEqual(["MigrationFailed"]);
+
+    const never = setup(timedOut);
+    await never.followUps.follow(never.deployments.put(movingToFargate));
+    await never.followUps.idle();
+    expect(never.deployments.annotations("web")[Annotation.rollout]).toBe(`failed: ${timedOut.why}`);
+  });
+});

@@ -67,6 +67,8 @@ export class FollowUps {
   private readonly running = new Map<string, Promise<Verdict>>();
   /** Resumes still reading the stored Deployment, before their follow-up (if any) starts. */
   private readonly resuming = new Set<Promise<Verdict>>();
+  /** Moves whose verdict said not done in time, still followed for the late-healthy grace. */
+  private readonly late = new Set<Promise<void>>();
 
   constructor(deps: FollowUpDeps) {
     this.deps = deps;
@@ -125,8 +127,8 @@ export class FollowUps {
 
   /** Resolves once every follow-up started so far has ended. */
   async idle(): Promise<void> {
-    while (this.running.size + this.resuming.size > 0) {
-      await Promise.allSettled([...this.running.values(), ...this.resuming]);
+    while (this.running.size + this.resuming.size + this.late.size > 0) {
+      await Promise.allSettled([...this.running.values(), ...this.resuming, ...this.late]);
     }
   }
 
@@ -154,11 +156,59 @@ export class FollowUps {
       log.error({ err }, "recording the verdict failed; the move is followed again by the next pass");
     }
     if (isOffSpot(target)) await this.deps.guards?.release(ref, "verdict");
+    if (recorded !== undefined && isOffSpot(target) && !result.ok && result.timedOut) {
+      const late = this.followLate(recorded.stored, target, log);
+      this.late.add(late);
+      void late.finally(() => this.late.delete(late));
+    }
     // a failed recovery's rollback is a move of its own, followed to its end (its verdict ends its surge)
     if (recorded !== undefined && target === "spot" && isRollback(recorded.stored)) {
       await this.run(recorded.stored, requestedCompute(recorded.stored) ?? "fargate");
     }
     return { ref, target, result, timing: recorded?.timing };
+  }
+
+  /**
+   * A move that was not done in time may still finish: it is followed for `migration.late_healthy_grace`
+   * more, and once healthy its `rollout` says so, with an Event and an alert, unless anything changed since.
+   */
+  private async followLate(stored: V1Deployment, target: OffSpot, log: Logger): Promise<void> {
+    const { config, signal, deployments, recorder, alerter, metrics } = this.deps;
+    const grace = config.migration.lateHealthyGrace;
+    const failed = stored.metadata?.annotations?.[Annotation.rollout];
+    if (grace <= 0 || failed === undefined) return;
+    const unchanged = (current: V1Deployment) =>
+      requestedCompute(current) === target && current.metadata?.annotations?.[Annotation.rollout] === failed;
+    const result = await this.deps.followRollout(refOf(stored), target, grace, {
+      log,
+      signal,
+      abortIf: (current) => (unchanged(current) ? undefined : "the Deployment changed since its verdict"),
+    });
+    if (!result.ok || signal.aborted) return;
+    const update = await updateDeployment(
+      deployments,
+      stored,
+      (current) => (unchanged(current) ? { annotations: { [Annotation.rollout]: "healthy" } } : undefined),
+      { signal, retryBaseMs: this.deps.writeRetryBaseMs ?? 200 },
+    ).catch((err: unknown) => {
+      log.warn({ err }, "correcting a late move's verdict failed");
+      return undefined;
+    });
+    if (!update?.written) return;
+    const where = PLACE_NAME[target];
+    const note = `Healthy on ${where} after all, ${Math.round(result.seconds)}s after its verdict (${failed})`;
+    metrics.lateHealthy.inc({ compute: target });
+    log.info(
+      { seconds: result.seconds, verdict: failed },
+      `healthy on ${where} after all; verdict corrected`,
+    );
+    const reason = target === "fargate" ? EventReason.migratedToFargate : EventReason.migratedToOnDemand;
+    recorder.record(update.deployment, event("Normal", reason, "Verify", note));
+    alerter.summary({
+      title: `${keyOf(refOf(stored))} healthy on ${where} after all`,
+      ok: true,
+      lines: [note],
+    });
   }
 
   /**

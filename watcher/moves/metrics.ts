@@ -35,6 +35,11 @@ export function movesMetrics(m: MetricFactory) {
       "Moves off spot that were healthy before (met) or after (missed) their node's deadline, by compute and reason",
       { compute: OFF_SPOT, reason: ["spot-interruption"], result: ["met", "missed"] },
     ),
+    lateHealthy: m.counter(
+      "late_healthy_total",
+      "Moves off spot whose verdict said not done in time, healthy within migration.late_healthy_grace after it (rollout corrected to healthy), by compute",
+      { compute: OFF_SPOT },
+    ),
     drainGuards: m.counter(
       "drain_guards_total",
       "Drain guards (a PodDisruptionBudget over a moving Deployment's pods) by what became of them",

@@ -40,6 +40,8 @@ export type FollowResult =
       superseded?: boolean;
       /** New pods stayed Pending past the pending timeout (`why` names the scheduler's reason). */
       pending?: boolean;
+      /** The rollout was not done within its timeout (it may still finish: see FollowUps' late verdicts). */
+      timedOut?: boolean;
     };
 
 const MAX_WHY = 200;

@@ -144,7 +144,13 @@ async function followRollout(
       lastWhy = error.message;
     }
     const left = deadline - Date.now();
-    if (left <= 0) return { ok: false, why: `not done after ${Math.round(timeoutMs / 1000)}s (${lastWhy})` };
+    if (left <= 0) {
+      return {
+        ok: false,
+        why: `not done after ${Math.round(timeoutMs / 1000)}s (${lastWhy})`,
+        timedOut: true,
+      };
+    }
     log.debug({ why: lastWhy }, "waiting for rollout");
     await pause(Math.min(options.checkIntervalMs, left), signal);
   }
