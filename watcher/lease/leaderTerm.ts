@@ -71,7 +71,7 @@ export function leaderWork(parts: Omit<WatcherParts, "sqs">, signal: AbortSignal
   const deployments = withInventory(new KubeDeployments(kube, scope), metrics, signal);
   const { identity } = config.watcher;
   const recorder = new EventRecorder({ kube, identity, log, dryRun: config.migration.dryRun });
-  const followRollout = rolloutFollower(kube, config, cluster.deployments);
+  const followRollout = rolloutFollower(kube, config);
   const common = { deployments, recorder, alerter, metrics, config, log, signal };
   const guards =
     config.migration.drainGuard && !config.migration.dryRun

@@ -6,7 +6,6 @@ import type { Compute } from "../../core/contract.ts";
 import { classify, statusOf, type Kube } from "../../core/kube.ts";
 import type { Logger } from "../../core/log.ts";
 import type { Config } from "../../core/config.ts";
-import type { DeploymentLookup } from "../cluster/deploymentIndex.ts";
 import type { DeploymentRef } from "./deployments.ts";
 import type { FollowResult } from "./patches.ts";
 import { describeWaiting, stuckPods, type StuckPod, type Waiting } from "./pendingPods.ts";
@@ -26,8 +25,6 @@ interface FollowOptions extends HealthOptions {
   waitLimitsMs?: Partial<Record<Waiting, number>>;
   log: Logger;
   signal?: AbortSignal;
-  /** How the Deployment is read on each poll; default a GET from the apiserver. */
-  read?: (ref: DeploymentRef) => Promise<V1Deployment>;
   /** Checked on every read of the Deployment: a reason to stop following it (its compute changed again). */
   abortIf?: (deployment: V1Deployment) => string | undefined;
 }
@@ -72,21 +69,11 @@ export function rolloutStatus(deployment: V1Deployment): RolloutStatus {
   return { done: true };
 }
 
-/**
- * `followRollout` over the cluster with the polling, health and Service settings the configuration asks for.
- * `seen`: the watcher's Deployment index, read instead of the apiserver on every poll (a storm's hundreds of
- * moves then cost the apiserver nothing to follow until their health is checked).
- */
-export function rolloutFollower(kube: Kube, config: Config, seen?: DeploymentLookup): FollowRollout {
+/** `followRollout` over the cluster with the polling, health and Service settings the configuration asks for. */
+export function rolloutFollower(kube: Kube, config: Config): FollowRollout {
   const { kubernetes, monitoring, migration } = config;
-  const read = async (ref: DeploymentRef) => {
-    const indexed = seen?.get(ref);
-    // the index keeps a Deployment that no longer counts as opted in by name only: that one is read
-    return indexed?.status !== undefined ? indexed : kube.apps.readNamespacedDeployment(ref);
-  };
   return (ref, target, timeoutMs, options) =>
     followRollout(kube, ref, target, timeoutMs, {
-      read,
       checkIntervalMs: monitoring.checkInterval,
       verificationDelayMs: migration.verificationDelay,
       ...(target === "fargate"
@@ -130,7 +117,7 @@ async function followRollout(
   for (;;) {
     if (signal?.aborted) return { ok: false, why: "stopped before the rollout finished" };
     try {
-      const deployment = await (options.read ?? ((r) => kube.apps.readNamespacedDeployment(r)))(ref);
+      const deployment = await kube.apps.readNamespacedDeployment(ref);
       const superseded = options.abortIf?.(deployment);
       if (superseded !== undefined) return { ok: false, why: superseded, superseded: true };
       const status = rolloutStatus(deployment);
