@@ -324,6 +324,41 @@ describe("SqsConsumer with the SQS emulator", () => {
     expect(await counterValue(first.metrics.sqsErrors, {})).toBe(0);
   });
 
+  it("takes a burst with several receives at once, and hands every event on as soon as it is read", async () => {
+    const queueUrl = await emulator.createQueue(uniqueQueueName());
+    const sender = emulator.client();
+    cleanups.push(async () => sender.destroy());
+    const ids = Array.from({ length: 45 }, (_, i) => `i-0${String(i).padStart(16, "0")}`);
+    for (const id of ids) await send(sender, queueUrl, spotEvent(id));
+    const held = gate();
+    const started = new Set<string>();
+    const t = startTestConsumer(
+      emulator,
+      queueUrl,
+      async (event) => {
+        started.add(event.instanceId);
+        await held.promise;
+      },
+      { concurrency: 100, parallelReceives: 4 },
+    );
+    cleanups.push(() => t.close());
+    // every event is being handled at once: none waits for another to finish
+    await waitFor(
+      "all 45 events handled at once",
+      async () => (started.size === 45 ? true : undefined),
+      waitOptions,
+    );
+    const bursts = t.lines.filter((l) => l.msg === "a burst: receiving several batches at once");
+    expect(bursts.length).toBeGreaterThan(0);
+    expect(Math.max(...bursts.map((l) => Number(l["receives"])))).toBeGreaterThan(1);
+    held.open();
+    await waitFor(
+      "the queue to empty",
+      async () => ((await queueDepth(sender, queueUrl)) === 0 ? true : undefined),
+      waitOptions,
+    );
+  });
+
   it("handles no more messages at once than its concurrency", async () => {
     const hold = gate();
     let running = 0;

@@ -218,6 +218,10 @@ export class SqsConsumer {
       const free = this.options.concurrency - this.inFlight.size;
       const receives = Math.min(this.options.parallelReceives, Math.floor(free / BATCH));
       if (receives === 0 || this.stopping) return;
+      this.log.debug(
+        { receives, inFlight: this.inFlight.size },
+        "a burst: receiving several batches at once",
+      );
       const batches = await Promise.allSettled(
         Array.from({ length: receives }, async () => {
           const messages = await this.receive(0, BATCH);
