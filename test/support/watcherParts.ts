@@ -52,6 +52,8 @@ export function testConfig(namespace: string, env: Record<string, string> = {}):
       CHECK_INTERVAL: "500ms",
       VERIFICATION_DELAY: "0",
       ROLLOUT_TIMEOUT: "60s",
+      // a move not done in time is followed this much longer (idle() waits for it)
+      LATE_HEALTHY_GRACE: "3s",
       HEALTH_CHECK_RETRIES: "1",
       HEALTH_CHECK_INTERVAL: "200ms",
       POD_NAMESPACE: namespace,

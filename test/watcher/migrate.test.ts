@@ -347,6 +347,7 @@ describe("events the watcher does not move anything for", () => {
 
 describe("a move to Fargate that cannot finish", () => {
   it("is recorded as failed, alerted, and left on Fargate", async () => {
+    // after its verdict it is followed 3 s more (the late-healthy grace of testConfig), and still cannot finish
     const impatient = await watcher({ ROLLOUT_TIMEOUT: "4s" });
     const [node] = await spotNodes("stuck");
     // must run next to "anchor", which stays on its spot node: no Fargate node can satisfy that
