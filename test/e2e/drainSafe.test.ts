@@ -17,7 +17,6 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
 import { GUARD_LABEL } from "../../watcher/moves/drainGuard.ts";
 import { buildEventBridgeEvent } from "../../watcher/sqs/eventBuilder.ts";
-import { startupDelayAnnotation } from "../../harness/cluster/kwok-stages.ts";
 import { testKubeConfig } from "../support/testCluster.ts";
 import { useNamespace } from "../support/testNamespace.ts";
 import { addSpotNodes, instanceIdOf, terminateNode } from "../../harness/cluster/nodes.ts";
@@ -28,7 +27,7 @@ import { trackReadyReplicas, type ReadyReplicas } from "./readyReplicas.ts";
 import { clients, waitForAvailable } from "../support/deployments.ts";
 import { describedEvents } from "../support/events.ts";
 import { useStack } from "../support/suiteStack.ts";
-import { optedInApp } from "../support/workloads.ts";
+import { shapedApp, USUAL_SHAPES } from "../support/workloads.ts";
 
 const kc = testKubeConfig();
 const { apps } = clients(kc);
@@ -53,25 +52,11 @@ interface Shape {
   /** The user's own PodDisruptionBudget over its pods, `maxUnavailable: 1`. */
   ownBudget?: boolean;
 }
-const shapes: Record<string, Shape> = {
-  small: { replicas: 3 },
-  orders: { replicas: 8 },
-  search: { replicas: 12, strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: "50%" } } },
-  quota: {
-    replicas: 6,
-    strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } },
-  },
-  single: { replicas: 2, strategy: { type: "Recreate" } },
-  budgeted: { replicas: 4, ownBudget: true },
-};
+const shapes: Record<string, Shape> = { ...USUAL_SHAPES, budgeted: { replicas: 4, ownBudget: true } };
 const names = Object.keys(shapes);
 
 function workload(name: string, group: string): V1Deployment {
-  const { replicas, strategy } = shapes[name] ?? { replicas: 4 };
-  const app = optedInApp(name, replicas, { "eks.amazonaws.com/nodegroup": group }, { spreadOverNodes: true });
-  if (strategy) app.spec!.strategy = strategy;
-  app.spec!.template.metadata!.annotations = { [startupDelayAnnotation]: "1500ms" }; // EC2: image cached
-  return app;
+  return shapedApp(name, shapes[name] ?? { replicas: 4 }, group);
 }
 
 const nodeName = (n: V1Node) => n.metadata?.name ?? "";

@@ -9,12 +9,11 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { V1Deployment, V1DeploymentStrategy, V1Node } from "@kubernetes/client-node";
+import type { V1Deployment, V1Node } from "@kubernetes/client-node";
 import { beforeAll, describe, expect, it } from "vitest";
 import { Annotation } from "../../core/contract.ts";
 import { SURGE_STRATEGY } from "../../core/moveStrategy.ts";
 import { buildEventBridgeEvent } from "../../watcher/sqs/eventBuilder.ts";
-import { startupDelayAnnotation } from "../../harness/cluster/kwok-stages.ts";
 import { testKubeConfig } from "../support/testCluster.ts";
 import { useNamespace } from "../support/testNamespace.ts";
 import { addSpotNodes, instanceIdOf, terminateNode } from "../../harness/cluster/nodes.ts";
@@ -23,7 +22,7 @@ import { fluxApply, writeManifest } from "../gitops/appliers.ts";
 import { trackReadyReplicas, type ReadyReplicas } from "./readyReplicas.ts";
 import { clients, waitForAvailable } from "../support/deployments.ts";
 import { useStack } from "../support/suiteStack.ts";
-import { optedInApp, serviceFor } from "../support/workloads.ts";
+import { serviceFor, shapedApp, USUAL_SHAPES } from "../support/workloads.ts";
 
 const kc = testKubeConfig();
 const { apps, core } = clients(kc);
@@ -41,26 +40,13 @@ const suite = useStack(
   { startup: FARGATE_STARTUP },
 );
 
-const strategies: Record<string, { replicas: number; strategy?: V1DeploymentStrategy }> = {
-  small: { replicas: 3 },
-  orders: { replicas: 8 },
-  search: { replicas: 12, strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: "50%" } } },
-  quota: {
-    replicas: 6,
-    strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } },
-  },
-  single: { replicas: 2, strategy: { type: "Recreate" } },
-};
+const strategies = USUAL_SHAPES;
 const names = Object.keys(strategies);
 /** Applied from git by Flux, and re-applied during the move. */
 const FROM_GIT = "quota";
 
 function workload(name: string): V1Deployment {
-  const { replicas, strategy } = strategies[name]!;
-  const app = optedInApp(name, replicas, { "eks.amazonaws.com/nodegroup": group }, { spreadOverNodes: true });
-  if (strategy) app.spec!.strategy = strategy;
-  app.spec!.template.metadata!.annotations = { [startupDelayAnnotation]: "1500ms" }; // EC2: image cached
-  return app;
+  return shapedApp(name, strategies[name]!, group);
 }
 
 const nodeName = (n: V1Node) => n.metadata?.name ?? "";

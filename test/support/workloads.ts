@@ -1,6 +1,7 @@
 // Small sample workloads for the end-to-end tests and the demo.
-import type { V1Deployment, V1PodSpec, V1Service } from "@kubernetes/client-node";
+import type { V1Deployment, V1DeploymentStrategy, V1PodSpec, V1Service } from "@kubernetes/client-node";
 import { Annotation } from "../../core/contract.ts";
+import { startupDelayAnnotation } from "../../harness/cluster/kwok-stages.ts";
 
 export function optedInApp(
   name: string,
@@ -67,4 +68,36 @@ export function emptyApp(
       },
     },
   };
+}
+
+/** The sizes and strategies users give their Deployments, each a move must keep whole. */
+export const USUAL_SHAPES: Record<string, { replicas: number; strategy?: V1DeploymentStrategy }> = {
+  small: { replicas: 3 },
+  orders: { replicas: 8 },
+  search: { replicas: 12, strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: "50%" } } },
+  quota: {
+    replicas: 6,
+    strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } },
+  },
+  single: { replicas: 2, strategy: { type: "Recreate" } },
+};
+
+/**
+ * An opted-in Deployment of that shape in the node group, spread over its nodes, whose EC2 pods are Ready
+ * 1.5 s after binding (an image already cached).
+ */
+export function shapedApp(
+  name: string,
+  shape: { replicas: number; strategy?: V1DeploymentStrategy | undefined },
+  group: string,
+): V1Deployment {
+  const app = optedInApp(
+    name,
+    shape.replicas,
+    { "eks.amazonaws.com/nodegroup": group },
+    { spreadOverNodes: true },
+  );
+  if (shape.strategy) app.spec!.strategy = shape.strategy;
+  app.spec!.template.metadata!.annotations = { [startupDelayAnnotation]: "1500ms" };
+  return app;
 }
