@@ -40,6 +40,8 @@ export function stormTable(report: StormReport, header: string): string {
       `while rolling onto Fargate, watcher, ms  │ ${trio(summarize(ready.flipMs))} │ ${ms(ready.lastFlipMs, 10)} ${ms(ready.queueEmptyMs, 12)}`,
       `warning → all replicas Ready, watcher, s │ ${trio(summarize(ready.readyMs ?? []), s)} │ all ${s(ready.allReadyMs, 6)}`,
       `                            floor, s      │ ${trio(summarize(ready.readyFloorMs), s)} │ all ${s(ready.floorAllReadyMs, 6)}`,
+      `the moves' ${ready.flipMs.length} new pods were all created ${s(ready.lastPodCreatedMs, 0)} s after the first warning ` +
+        "(by the Deployment controller, whose client is paced: kube-controller-manager's --kube-api-qps, 20 by default)",
     );
   }
   lines.push(...useLines("flip run", flips), ...(ready ? useLines("ready run", ready) : []));
@@ -62,7 +64,9 @@ function useLines(label: string, run: WatcherStormResult): string[] {
     `${label}: watcher ${requests.flowSchema} requests in ${(windowMs / 1000).toFixed(1)} s ` +
       `(${perSecond(requests.flowSchema, windowMs).toFixed(0)}/s; every client: ${requests.all}), ` +
       `${use.cpuSeconds.toFixed(2)} CPU s, RSS ${use.startRssMiB.toFixed(1)} → max ${use.maxRssMiB.toFixed(1)} MiB ` +
-      `(VmHWM ${use.peakMiB.toFixed(1)}); its counters: ${run.flipsCounted} flips, ${run.eventsHandled} events handled`,
+      `(VmHWM ${use.peakMiB.toFixed(1)}; V8 heap used at most ${use.maxHeap.heapUsedMiB.toFixed(1)}, external ` +
+      `${use.maxHeap.externalMiB.toFixed(1)}; settled after: RSS ${run.settledRssMiB.toFixed(1)}, heap ` +
+      `${run.heapAfter.heapUsedMiB.toFixed(1)}); its counters: ${run.flipsCounted} flips, ${run.eventsHandled} events handled`,
     `  every client's requests in that window by kind: ${topKinds(requests)}`,
   ];
 }

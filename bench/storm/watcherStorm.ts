@@ -12,7 +12,8 @@ import type { TimedWatcher } from "../interruption/watcherStart.ts";
 import { metricsText } from "../interruption/watcherProbe.ts";
 import { apiserverRequests, requestsBetween, type RequestCounts } from "./apiserverRequests.ts";
 import { startFlipLedger, type LedgerVerdict } from "./flipLedger.ts";
-import { sampleProcess, type ProcessUse } from "./processSampler.ts";
+import { settledResident } from "../proc.ts";
+import { sampleProcess, type HeapReading, type ProcessUse } from "./processSampler.ts";
 import { runWaves, sendWarnings, type Wave } from "./schedule.ts";
 import type { StormFleet } from "./zoneFleet.ts";
 
@@ -35,11 +36,16 @@ export interface WatcherStormResult {
   /** Per target: its node's warning → all its replicas Ready on Fargate (when timed). */
   readyMs: number[] | undefined;
   allReadyMs: number | undefined;
+  /** The first warning → the last of the moves' pods created (the control plane's pace), when timed. */
+  lastPodCreatedMs: number | undefined;
   /** The window the watcher's figures cover: the first warning → the queue empty (or all Ready, when timed). */
   windowMs: number;
   /** The watcher's requests in the window (its FlowSchema), and every client's (the cluster is shared). */
   requests: RequestCounts;
   use: ProcessUse;
+  /** VmRSS a few seconds after the window (the median of 5 readings 1 s apart), and the heap then. */
+  settledRssMiB: number;
+  heapAfter: HeapReading;
   /** The watcher's own counters over the window. */
   flipsCounted: number;
   eventsHandled: number;
@@ -64,7 +70,7 @@ export async function watcherStorm(
   try {
     const countersBefore = await counters(watcher.healthPort);
     const requestsBefore = await apiserverRequests(kc, ctx.flowSchema);
-    const sampler = await sampleProcess(watcher.pid);
+    const sampler = await sampleProcess(watcher.pid, () => heapOf(watcher.healthPort));
     const { startedAt, sentAt } = await runWaves(waves, (wave) =>
       sendWarnings(queue.client, queue.url, wave),
     );
@@ -76,6 +82,8 @@ export async function watcherStorm(
     const use = await sampler.stop();
     const requests = requestsBetween(requestsBefore, await apiserverRequests(kc, ctx.flowSchema));
     const countersAfter = await counters(watcher.healthPort);
+    // what of the peak the watcher keeps once the storm is over
+    const settled = await settledResident(watcher.pid);
     const since = (name: string, at: number | undefined) => (at ?? NaN) - sentAt.get(nodeOf.get(name)!)!;
     const targets = [...nodeOf.keys()];
     return {
@@ -84,9 +92,12 @@ export async function watcherStorm(
       queueEmptyMs: queueEmpty - startedAt,
       readyMs: ready && targets.map((name) => since(name, ready.readyAt.get(name))),
       allReadyMs: ready && Math.max(...ready.readyAt.values()) - startedAt,
+      lastPodCreatedMs: ready && Math.max(...ready.fargatePods().map((p) => p.seenAt)) - startedAt,
       windowMs: end - startedAt,
       requests,
       use,
+      settledRssMiB: settled.rssMiB,
+      heapAfter: await heapOf(watcher.healthPort),
       flipsCounted: countersAfter.flipped - countersBefore.flipped,
       eventsHandled: countersAfter.handled - countersBefore.handled,
       verdict: ledger.verdict(),
@@ -101,5 +112,13 @@ async function counters(healthPort: number): Promise<{ flipped: number; handled:
   return {
     flipped: metricValue(text, "spot_orchestrator_deployments_flipped_total", { compute: "fargate" }),
     handled: metricValue(text, "spot_orchestrator_events_received_total", { result: "handled" }),
+  };
+}
+
+async function heapOf(healthPort: number): Promise<HeapReading> {
+  const text = await metricsText(healthPort);
+  return {
+    heapUsedMiB: metricValue(text, "nodejs_heap_size_used_bytes") / 2 ** 20,
+    externalMiB: metricValue(text, "nodejs_external_memory_bytes") / 2 ** 20,
   };
 }
