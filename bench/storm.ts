@@ -9,6 +9,7 @@
 // Usage: npm run bench:storm [-- --nodes 300 --reclaimed 100 --deployments 500 --elsewhere 100
 //        --bystanders 100 --burst | --spread 60s --fargate-start 45s --fargate-jitter 10s --skip-ready
 //        --concurrency N --qps N --kube-burst N --events-in-flight N --parallel-receives N
+//        --env KEY=VALUE (any other watcher setting, repeatable: --env DRAIN_GUARD=false)
 //        --node-options="<the watcher's NODE_OPTIONS instead of the image's>"]
 // Small, a few minutes on 2 cores: npm run bench:storm -- --nodes 30 --reclaimed 10 --deployments 50
 // E2E_KUBECONFIG points it at another cluster (on this host: the webhook is registered by 127.0.0.1 URL).
@@ -53,6 +54,7 @@ const { values } = parseArgs({
     "events-in-flight": { type: "string" },
     "parallel-receives": { type: "string" },
     "node-options": { type: "string" },
+    env: { type: "string", multiple: true, default: [] },
   },
 });
 
@@ -80,6 +82,13 @@ const tuning: Record<string, string | undefined> = {
   KUBE_API_BURST: values["kube-burst"],
   SQS_MAX_EVENTS_IN_FLIGHT: values["events-in-flight"],
   SQS_PARALLEL_RECEIVES: values["parallel-receives"],
+  ...Object.fromEntries(
+    values.env.map((pair) => {
+      const at = pair.indexOf("=");
+      if (at < 1) throw new Error(`--env ${pair}: KEY=VALUE, one of the watcher's settings (README)`);
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+  ),
 };
 
 // The product's defaults for following moves (the stack's are short, for tests); recovery off: it would move

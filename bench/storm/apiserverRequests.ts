@@ -11,6 +11,8 @@ export interface RequestCounts {
   all: number;
   /** apiserver_request_total by `VERB resource[/subresource]`, every client. */
   byKind: Record<string, number>;
+  /** apiserver_response_sizes_sum (bytes) by the same kinds. */
+  bytesByKind: Record<string, number>;
 }
 
 export async function apiserverRequests(kc: KubeConfig, flowSchema: string): Promise<RequestCounts> {
@@ -20,13 +22,14 @@ export async function apiserverRequests(kc: KubeConfig, flowSchema: string): Pro
       flow_schema: flowSchema,
     }),
     all: metricValue(text, "apiserver_request_total"),
-    byKind: requestsByKind(text),
+    byKind: sumByKind(text, "apiserver_request_total"),
+    bytesByKind: sumByKind(text, "apiserver_response_sizes_sum"),
   };
 }
 
-function requestsByKind(text: string): Record<string, number> {
+function sumByKind(text: string, metric: string): Record<string, number> {
   const byKind: Record<string, number> = {};
-  for (const [, labels, value] of text.matchAll(/^apiserver_request_total\{([^}]*)\} (\S+)$/gm)) {
+  for (const [, labels, value] of text.matchAll(new RegExp(`^${metric}\\{([^}]*)\\} (\\S+)$`, "gm"))) {
     const label = (name: string) => new RegExp(`(?:^|,)${name}="([^"]*)"`).exec(labels!)?.[1] ?? "";
     const sub = label("subresource");
     const kind = `${label("verb")} ${label("resource")}${sub ? `/${sub}` : ""}`;
@@ -37,20 +40,30 @@ function requestsByKind(text: string): Record<string, number> {
 
 /** The difference of two readings. */
 export function requestsBetween(before: RequestCounts, after: RequestCounts): RequestCounts {
-  const byKind: Record<string, number> = {};
-  for (const [kind, count] of Object.entries(after.byKind)) {
-    const delta = count - (before.byKind[kind] ?? 0);
-    if (delta > 0) byKind[kind] = delta;
-  }
-  return { flowSchema: after.flowSchema - before.flowSchema, all: after.all - before.all, byKind };
+  return {
+    flowSchema: after.flowSchema - before.flowSchema,
+    all: after.all - before.all,
+    byKind: growth(before.byKind, after.byKind),
+    bytesByKind: growth(before.bytesByKind, after.bytesByKind),
+  };
 }
 
-/** The most frequent kinds, as `PATCH deployments 500, ...`. */
+function growth(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  const grown: Record<string, number> = {};
+  for (const [kind, value] of Object.entries(after)) {
+    const delta = value - (before[kind] ?? 0);
+    if (delta > 0) grown[kind] = delta;
+  }
+  return grown;
+}
+
+/** The most frequent kinds, as `PATCH deployments 500 (1.2 MiB), ...`: how many, and the bytes answered. */
 export function topKinds(counts: RequestCounts, n = 8): string {
+  const mib = (bytes: number | undefined) => `${((bytes ?? 0) / 2 ** 20).toFixed(1)} MiB`;
   return Object.entries(counts.byKind)
     .sort((a, b) => b[1] - a[1])
     .slice(0, n)
-    .map(([kind, count]) => `${kind} ${count}`)
+    .map(([kind, count]) => `${kind} ${count} (${mib(counts.bytesByKind[kind])})`)
     .join(", ");
 }
 
