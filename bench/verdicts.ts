@@ -16,6 +16,8 @@ export interface Row {
   unit: string;
   floor?: number | undefined;
   target?: Target | undefined;
+  /** Decimals shown; by default 2 under 10, 1 under 100, none above. */
+  digits?: number;
 }
 
 export function passes(row: Row): boolean | undefined {
@@ -24,10 +26,14 @@ export function passes(row: Row): boolean | undefined {
   return target.atLeast === true ? value >= target.limit : value <= target.limit;
 }
 
-function amount(value: number | undefined, unit: string): string {
+function amount(value: number | undefined, unit: string, fixed?: number): string {
   if (value === undefined || Number.isNaN(value)) return "-";
-  const digits = Math.abs(value) >= 100 ? 0 : Math.abs(value) >= 10 ? 1 : 2;
-  return `${value.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })} ${unit}`;
+  const digits = fixed ?? (Math.abs(value) >= 100 ? 0 : Math.abs(value) >= 10 ? 1 : 2);
+  const number = value.toLocaleString("en-US", {
+    maximumFractionDigits: digits,
+    minimumFractionDigits: digits,
+  });
+  return unit ? `${number} ${unit}` : number;
 }
 
 /** The rows as an aligned table: figure │ measured │ floor │ target (limit) │ PASS/MISS. */
@@ -36,9 +42,11 @@ export function verdictTable(rows: readonly Row[]): string {
     const pass = passes(row);
     return [
       row.figure,
-      amount(row.value, row.unit),
-      amount(row.floor, row.unit),
-      row.target === undefined ? "-" : `${row.target.text} (${amount(row.target.limit, row.unit)})`,
+      amount(row.value, row.unit, row.digits),
+      amount(row.floor, row.unit, row.digits),
+      row.target === undefined
+        ? "-"
+        : `${row.target.text} (${amount(row.target.limit, row.unit, row.digits)})`,
       pass === undefined ? "" : pass ? "PASS" : "MISS",
     ];
   });

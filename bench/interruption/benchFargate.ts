@@ -4,6 +4,7 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import { startFargateEmulator } from "../../harness/fargate/emulator.ts";
 import { fargateProfiles } from "../../harness/fargate/profile-store.ts";
+import type { LaunchRate } from "../../harness/fargate/profiles.ts";
 import type { StartupTime } from "../../harness/fargate/startup.ts";
 
 export interface BenchFargate {
@@ -17,6 +18,8 @@ export async function startBenchFargate(
   namespace: string,
   podLabels: Record<string, string>,
   startup: StartupTime,
+  /** A launch rate of the profile's own; without it, whichever emulator holds the webhook launches at its rate. */
+  launchRate?: LaunchRate,
 ): Promise<BenchFargate> {
   const emulator = await startFargateEmulator(kc);
   const profile = `bench-${namespace}`;
@@ -24,7 +27,12 @@ export async function startBenchFargate(
   try {
     // the start-up lives on the profile (it wins over any emulator's default), so whichever emulator sharing
     // the cluster holds the webhook, this namespace's pods take EKS's time and the other suites' do not
-    await profiles.add({ name: profile, selectors: [{ namespace, labels: podLabels }], startup });
+    await profiles.add({
+      name: profile,
+      selectors: [{ namespace, labels: podLabels }],
+      startup,
+      ...(launchRate ? { launchRate } : {}),
+    });
   } catch (err) {
     await emulator.close();
     throw err;

@@ -27,6 +27,8 @@ export interface FargatePod {
   /** When the gate was seen lifted; undefined when it had none. */
   releasedAt: number | undefined;
   readyAt: number | undefined;
+  /** When the pod was first seen (created). */
+  seenAt: number;
 }
 
 export interface FargateReadyClock {
@@ -123,6 +125,7 @@ class SeenOnFargate {
         gateWaitMs: gated && releasedAt !== undefined ? releasedAt - seenAt : 0,
         releasedAt,
         readyAt: ready,
+        seenAt,
       }));
   }
 }

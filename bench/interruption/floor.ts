@@ -8,8 +8,8 @@ import { mapLimit } from "../../core/mapLimit.ts";
 import { interruptedNodeValue } from "../../watcher/migration/plan.ts";
 import { mergePatch, type Fleet } from "./fleet.ts";
 
-/** The annotations the watcher writes on a spot interruption. */
-export function floorAnnotations(fleet: Fleet): Record<string, string> {
+/** The annotations the watcher writes on a spot interruption of the fleet's node. */
+export function floorAnnotations(fleet: Pick<Fleet, "nodeName" | "instanceId">): Record<string, string> {
   return {
     [Annotation.compute]: "fargate",
     [Annotation.reason]: "spot-interruption",
@@ -38,7 +38,11 @@ export async function floorFlip(kc: KubeConfig, namespace: string, fleet: Fleet)
 }
 
 /** Back to spot, as a person would move it (the webhook restores the stashed placement). Not timed. */
-export async function resetToSpot(kc: KubeConfig, namespace: string, fleet: Fleet): Promise<void> {
+export async function resetToSpot(
+  kc: KubeConfig,
+  namespace: string,
+  fleet: Pick<Fleet, "deployments">,
+): Promise<void> {
   const apps = kc.makeApiClient(AppsV1Api);
   const annotations = {
     [Annotation.compute]: "spot",

@@ -17,8 +17,17 @@ const benchToleration: V1Toleration = { ...benchTaint, operator: "Equal" };
 
 const container = { name: "app", image: "registry.k8s.io/pause:3.10" };
 
-export function benchNodeManifest(pods = 120): V1Node {
-  return ec2NodeManifest("spot", { pods, taints: [benchTaint], labels: { [benchNodeLabel]: "true" } });
+/** A spot node for the benchmarks' pods only; `zone` and extra `labels` as ec2NodeManifest takes them. */
+export function benchNodeManifest(
+  pods = 120,
+  options: { zone?: string; labels?: Record<string, string> } = {},
+): V1Node {
+  return ec2NodeManifest("spot", {
+    pods,
+    taints: [benchTaint],
+    ...(options.zone ? { zone: options.zone } : {}),
+    labels: { [benchNodeLabel]: "true", ...options.labels },
+  });
 }
 
 /** One replica, opted in, scheduled onto `node` by nodeSelector (the scheduler binds it). */

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { KubeConfig } from "@kubernetes/client-node";
-import { usernameOf } from "../cluster/kubeconfig.ts";
+import { loadKubeConfig, usernameOf } from "../cluster/kubeconfig.ts";
 import { startSqsEmulator, type SqsEmulator } from "../sqs/emulator.ts";
 import { freePort, startOrchestrator, waitUntilReady, type OrchestratorProcess } from "./process.ts";
 import { registerWebhook, type WebhookRegistration } from "./webhookRegistration.ts";
@@ -22,6 +22,11 @@ export interface StackOptions {
   sharedEnv?: Record<string, string>;
   /** Start the watcher (default true). */
   watcher?: boolean;
+  /**
+   * The watcher's own kubeconfig, as a ServiceAccount's token would give it in a pod; by default it runs with
+   * `kubeconfigPath`. The webhook keeps the `reason` of that kubeconfig's user's writes.
+   */
+  watcherKubeconfigPath?: string;
 }
 
 export interface Stack {
@@ -52,7 +57,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   };
   try {
-    const username = await usernameOf(kc);
+    const username = await usernameOf(
+      options.watcherKubeconfigPath ? loadKubeConfig(options.watcherKubeconfigPath) : kc,
+    );
     const queue = await startQueue(namespace, stops);
     const webhook = await startWebhook(options, username, stops);
     const watcherEnvironment = watcherEnvironmentOf(options, queue, username);
@@ -153,7 +160,7 @@ function watcherEnvironmentOf(
     AWS_REGION: "us-east-1",
     AWS_ACCESS_KEY_ID: "test",
     AWS_SECRET_ACCESS_KEY: "test",
-    KUBECONFIG: options.kubeconfigPath,
+    KUBECONFIG: options.watcherKubeconfigPath ?? options.kubeconfigPath,
     NAMESPACE: namespace,
     POD_NAMESPACE: namespace,
     ORCHESTRATOR_USERNAME: username,
