@@ -66,7 +66,7 @@ beforeAll(async () => {
   );
 });
 
-/** Five opted-in apps on every node, and bystanders (not opted in): one on each reclaimed node, five elsewhere. */
+/** Five opted-in apps on every node, and bystanders (not opted in): one on each reclaimed node, five in each other zone. */
 function plannedApps(zones: V1Node[][]): App[] {
   const planned: App[] = [];
   zones.forEach((nodes, z) =>
