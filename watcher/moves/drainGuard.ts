@@ -176,8 +176,13 @@ export class DrainGuards {
     const body = guardFor(deployment, until, hashes);
     const name = body.metadata!.name!;
     try {
-      const budgets = (await kube.policy.listNamespacedPodDisruptionBudget({ namespace: ref.namespace }))
-        .items;
+      // the user's budgets only: a storm's own guards in the namespace would make each list grow with the moves
+      const budgets = (
+        await kube.policy.listNamespacedPodDisruptionBudget({
+          namespace: ref.namespace,
+          labelSelector: `!${GUARD_LABEL}`,
+        })
+      ).items;
       const user = userBudgetOver(deployment, budgets);
       if (user !== undefined) {
         const detail = `its pods are covered by PodDisruptionBudget ${ref.namespace}/${user.metadata?.name}, which governs their evictions`;
