@@ -12,12 +12,11 @@
 // E2E_KUBECONFIG points it at another cluster (on this host: the webhook is registered by 127.0.0.1 URL).
 import { mkdir, writeFile } from "node:fs/promises";
 import { loadavg } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { CoreV1Api, VersionApi, type KubeConfig } from "@kubernetes/client-node";
-import { waitUntilUsable } from "../harness/cluster/kwok-cluster.ts";
+import { benchCleanups, clusterKubeconfig } from "./benchProcess.ts";
 import { loadKubeConfig } from "../harness/cluster/kubeconfig.ts";
-import { upLocalCluster } from "../harness/cluster/local-cluster.ts";
 import type { StartupTime } from "../harness/fargate/startup.ts";
 import { parseDuration } from "../core/duration.ts";
 import { createNamespace, deleteNamespace } from "../harness/cluster/namespace.ts";
@@ -101,30 +100,7 @@ const watcherEnv: Record<string, string> = {
   ...(values.concurrency ? { MIGRATION_CONCURRENCY: values.concurrency } : {}),
 };
 
-const cleanups: (() => Promise<unknown>)[] = [];
-async function cleanUp(): Promise<void> {
-  for (const step of cleanups.reverse()) {
-    await step().catch((err: unknown) => log(`cleanup step failed: ${String(err)}`));
-  }
-  cleanups.length = 0;
-}
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    log(`${signal}: cleaning up`);
-    void cleanUp().finally(() => process.exit(130));
-  });
-}
-
-async function clusterKubeconfig(): Promise<string> {
-  if (process.env.E2E_KUBECONFIG) {
-    const path = resolve(process.env.E2E_KUBECONFIG);
-    await waitUntilUsable(path);
-    return path;
-  }
-  const { cluster, outcome, ms } = await upLocalCluster();
-  log(`cluster ${cluster.name} ${outcome} in ${ms} ms`);
-  return cluster.kubeconfigPath;
-}
+const { steps: cleanups, run: cleanUp } = benchCleanups(log);
 
 async function latencyPhase(ctx: RunContext): Promise<SizeResult[]> {
   // warm-up, not counted: the first event pays for JIT, TLS sessions and the ReplicaSet owner cache path
@@ -156,7 +132,7 @@ interface Machine {
 }
 
 async function main(): Promise<void> {
-  const kubeconfigPath = await clusterKubeconfig();
+  const kubeconfigPath = await clusterKubeconfig(log);
   const kc: KubeConfig = loadKubeConfig(kubeconfigPath);
   const serverVersion = (await kc.makeApiClient(VersionApi).getCode()).gitVersion;
   const loadBefore = loadavg();

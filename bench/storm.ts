@@ -15,13 +15,12 @@
 // E2E_KUBECONFIG points it at another cluster (on this host: the webhook is registered by 127.0.0.1 URL).
 import { mkdir, writeFile } from "node:fs/promises";
 import { loadavg } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { VersionApi, type KubeConfig } from "@kubernetes/client-node";
+import { benchCleanups, clusterKubeconfig } from "./benchProcess.ts";
 import { parseDuration } from "../core/duration.ts";
 import { loadKubeConfig } from "../harness/cluster/kubeconfig.ts";
-import { waitUntilUsable } from "../harness/cluster/kwok-cluster.ts";
-import { upLocalCluster } from "../harness/cluster/local-cluster.ts";
 import { createNamespace, deleteNamespace } from "../harness/cluster/namespace.ts";
 import { repoRoot } from "../harness/cluster/paths.ts";
 import { eksLaunchRate } from "../harness/fargate/launch-rate.ts";
@@ -108,30 +107,7 @@ const log = (line: string) =>
     `[storm ${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`,
   );
 
-const cleanups: (() => Promise<unknown>)[] = [];
-async function cleanUp(): Promise<void> {
-  for (const step of cleanups.reverse()) {
-    await step().catch((err: unknown) => log(`cleanup step failed: ${String(err)}`));
-  }
-  cleanups.length = 0;
-}
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    log(`${signal}: cleaning up`);
-    void cleanUp().finally(() => process.exit(130));
-  });
-}
-
-async function clusterKubeconfig(): Promise<string> {
-  if (process.env.E2E_KUBECONFIG) {
-    const path = resolve(process.env.E2E_KUBECONFIG);
-    await waitUntilUsable(path);
-    return path;
-  }
-  const { cluster, outcome, ms } = await upLocalCluster();
-  log(`cluster ${cluster.name} ${outcome} in ${ms} ms`);
-  return cluster.kubeconfigPath;
-}
+const { steps: cleanups, run: cleanUp } = benchCleanups(log);
 
 /** The namespace, the watcher's identity and the stack (without a watcher: each run starts its own). */
 async function startBench(
@@ -162,7 +138,7 @@ async function startBench(
 }
 
 async function main(): Promise<void> {
-  const kubeconfigPath = await clusterKubeconfig();
+  const kubeconfigPath = await clusterKubeconfig(log);
   const kc = loadKubeConfig(kubeconfigPath);
   const serverVersion = (await kc.makeApiClient(VersionApi).getCode()).gitVersion;
   const loadBefore = loadavg();
