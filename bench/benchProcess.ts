@@ -10,6 +10,19 @@ export interface Cleanups {
   run(): Promise<void>;
 }
 
+/** Runs the benchmark's `main`: a failure is logged with its stack and exits 1; the cleanups run either way. */
+export async function runBench(main: () => Promise<void>, cleanups: Cleanups, log: (line: string) => void) {
+  try {
+    await main();
+  } catch (err) {
+    log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exitCode = 1;
+  } finally {
+    log("cleaning up");
+    await cleanups.run();
+  }
+}
+
 /** Cleanup steps, also run (then exit 130) when the process is interrupted. */
 export function benchCleanups(log: (line: string) => void): Cleanups {
   const steps: (() => Promise<unknown>)[] = [];

@@ -15,7 +15,7 @@ import { loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { CoreV1Api, VersionApi, type KubeConfig } from "@kubernetes/client-node";
-import { benchCleanups, clusterKubeconfig } from "./benchProcess.ts";
+import { benchCleanups, clusterKubeconfig, runBench } from "./benchProcess.ts";
 import { loadKubeConfig } from "../harness/cluster/kubeconfig.ts";
 import type { StartupTime } from "../harness/fargate/startup.ts";
 import { parseDuration } from "../core/duration.ts";
@@ -100,7 +100,8 @@ const watcherEnv: Record<string, string> = {
   ...(values.concurrency ? { MIGRATION_CONCURRENCY: values.concurrency } : {}),
 };
 
-const { steps: cleanups, run: cleanUp } = benchCleanups(log);
+const cleanupSteps = benchCleanups(log);
+const cleanups = cleanupSteps.steps;
 
 async function latencyPhase(ctx: RunContext): Promise<SizeResult[]> {
   // warm-up, not counted: the first event pays for JIT, TLS sessions and the ReplicaSet owner cache path
@@ -257,12 +258,4 @@ function printMachine(machine: Machine, serverVersion: string, seconds: number):
   );
 }
 
-try {
-  await main();
-} catch (err) {
-  log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-  process.exitCode = 1;
-} finally {
-  log("cleaning up");
-  await cleanUp();
-}
+await runBench(main, cleanupSteps, log);

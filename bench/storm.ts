@@ -18,7 +18,7 @@ import { loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { VersionApi, type KubeConfig } from "@kubernetes/client-node";
-import { benchCleanups, clusterKubeconfig } from "./benchProcess.ts";
+import { benchCleanups, clusterKubeconfig, runBench } from "./benchProcess.ts";
 import { parseDuration } from "../core/duration.ts";
 import { loadKubeConfig } from "../harness/cluster/kubeconfig.ts";
 import { createNamespace, deleteNamespace } from "../harness/cluster/namespace.ts";
@@ -107,7 +107,8 @@ const log = (line: string) =>
     `[storm ${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`,
   );
 
-const { steps: cleanups, run: cleanUp } = benchCleanups(log);
+const cleanupSteps = benchCleanups(log);
+const cleanups = cleanupSteps.steps;
 
 /** The namespace, the watcher's identity and the stack (without a watcher: each run starts its own). */
 async function startBench(
@@ -189,12 +190,4 @@ async function main(): Promise<void> {
   log(`wrote ${join(benchDir, "storm.json")}`);
 }
 
-try {
-  await main();
-} catch (err) {
-  log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-  process.exitCode = 1;
-} finally {
-  log("cleaning up");
-  await cleanUp();
-}
+await runBench(main, cleanupSteps, log);
