@@ -5,6 +5,7 @@
 // purpose, than that line or than upstream, the decision and its reason are in DECISIONS below.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../core/config.ts";
 import { PermanentError } from "../../core/errors.ts";
@@ -13,7 +14,13 @@ import { eventAction } from "../migration/eventAction.ts";
 import { SPOT_NOTICE_MS, type InterruptionEvent } from "./interruptionEvent.ts";
 import { parseMessageBody } from "./parseEvent.ts";
 
-const REAL = fileURLToPath(new URL("../../../shared/fixtures/aws-events/real/", import.meta.url));
+/**
+ * The samples beside the repository (`../shared`), or where SHARED_FIXTURES_DIR says (a checkout elsewhere);
+ * a missing folder fails the test by name.
+ */
+const REAL = process.env["SHARED_FIXTURES_DIR"]
+  ? `${join(process.env["SHARED_FIXTURES_DIR"], "aws-events", "real")}/`
+  : fileURLToPath(new URL("../../../shared/fixtures/aws-events/real/", import.meta.url));
 
 /**
  * What the orchestrator does with a sample where it differs from the sample's `expect:` line (`outcome`, in
