@@ -26,9 +26,17 @@ export interface Kube {
   events: EventsV1Api;
   scheduling: SchedulingV1Api;
   policy: PolicyV1Api;
-  /** Paces writes to the apiserver (qps/burst), like client-go's rate limiter. */
+  /** Paces writes to the apiserver (qps/burst), like client-go's rate limiter; lanes in `WriteLane`. */
   limiter: TokenBucket;
 }
+
+/**
+ * The order of the watcher's writes when the write budget is short: the flips that start moves off a doomed
+ * node first, then their drain guards, then everything else (verdicts, moves back, guard deletions), then
+ * Events.
+ */
+export const WriteLane = { flip: 0, guard: 1, routine: 2, event: 3 } as const;
+export type WriteLane = (typeof WriteLane)[keyof typeof WriteLane];
 
 export interface KubeOptions {
   /** Path of a kubeconfig; otherwise KUBECONFIG, ~/.kube/config or the in-cluster service account. */
@@ -107,7 +115,7 @@ function clientsOf(config: KubeConfig, limiter: TokenBucket): Kube {
 export function createKube(options: KubeOptions = {}): Kube {
   return clientsOf(
     loadKubeConfig(options.kubeconfig),
-    new TokenBucket(options.qps ?? 100, options.burst ?? 200),
+    new TokenBucket(options.qps ?? 200, options.burst ?? 300),
   );
 }
 

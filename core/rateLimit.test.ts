@@ -23,7 +23,7 @@ describe("TokenBucket", () => {
   it("take() waits for its token", async () => {
     vi.useFakeTimers();
     try {
-      const bucket = new TokenBucket(1, 1, () => 0);
+      const bucket = new TokenBucket(1, 1, () => Date.now());
       await bucket.take();
       let taken = false;
       const second = bucket.take().then(() => (taken = true));
@@ -35,5 +35,41 @@ describe("TokenBucket", () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+describe("TokenBucket lanes", () => {
+  it("serves a lower lane first while tokens are short, each lane in arrival order", async () => {
+    vi.useFakeTimers();
+    try {
+      let now = 0;
+      const bucket = new TokenBucket(10, 1, () => now);
+      const order: string[] = [];
+      await bucket.take(2);
+      const takes = [
+        bucket.take(2).then(() => order.push("event-1")),
+        bucket.take(1).then(() => order.push("guard-1")),
+        bucket.take(0).then(() => order.push("flip-1")),
+        bucket.take(2).then(() => order.push("event-2")),
+        bucket.take(0).then(() => order.push("flip-2")),
+      ];
+      expect(bucket.queued).toBe(5);
+      for (let step = 0; step < 5; step++) {
+        now += 100;
+        await vi.advanceTimersByTimeAsync(100);
+      }
+      await Promise.all(takes);
+      expect(order).toEqual(["flip-1", "flip-2", "guard-1", "event-1", "event-2"]);
+      expect(bucket.queued).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("lets a taker through at once while a token is saved and nobody waits", async () => {
+    const bucket = new TokenBucket(1, 2, () => 0);
+    await bucket.take(1);
+    await bucket.take(0);
+    expect(bucket.queued).toBe(0);
   });
 });

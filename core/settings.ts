@@ -82,14 +82,15 @@ export const SETTINGS = [
     key: "kubernetes.qps",
     env: "KUBE_API_QPS",
     kind: kinds.int(1),
-    default: "100",
-    description: "Writes per second the watcher sends to the apiserver (sustained); reads are not paced",
+    default: "200",
+    description:
+      "Writes per second the watcher sends to the apiserver (sustained); reads are not paced. When writes wait, flips go first, then drain guards, then the rest, then Events",
   },
   {
     key: "kubernetes.burst",
     env: "KUBE_API_BURST",
     kind: kinds.int(1),
-    default: "200",
+    default: "300",
     description: "Writes the watcher may send at once above `qps`",
   },
   // [monitoring]
@@ -172,8 +173,9 @@ export const SETTINGS = [
     key: "migration.max_concurrent_flips",
     env: "MIGRATION_CONCURRENCY",
     kind: kinds.int(1),
-    default: "20",
-    description: "Deployments of one event patched in parallel",
+    default: "200",
+    description:
+      "Flips sent at once, across every event being handled; the rest wait, earliest deadline first, then priority",
   },
   {
     key: "migration.drain_guard",

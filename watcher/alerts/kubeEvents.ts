@@ -9,7 +9,7 @@ import {
   type V1ObjectReference,
 } from "@kubernetes/client-node";
 import type { EventReason } from "../../core/contract.ts";
-import type { Kube } from "../../core/kube.ts";
+import { WriteLane, type Kube } from "../../core/kube.ts";
 import type { Logger } from "../../core/log.ts";
 
 export const REPORTING_CONTROLLER = "spot-orchestrator.io/watcher";
@@ -71,8 +71,11 @@ export class EventRecorder {
       eventLog.info({ type: event.type, note: event.note }, "dry run: would record event");
       return;
     }
+    // its time is when it happened, not when the write budget let it through
+    const body = eventBody(regarding, event, identity);
     try {
-      await kube.events.createNamespacedEvent({ namespace, body: eventBody(regarding, event, identity) });
+      await kube.limiter.take(WriteLane.event);
+      await kube.events.createNamespacedEvent({ namespace, body });
     } catch (err) {
       eventLog.warn({ err }, "recording event failed");
     }

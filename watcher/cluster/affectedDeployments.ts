@@ -91,7 +91,7 @@ export function selects(deployment: V1Deployment, pod: V1Pod): boolean {
 /** What finding the affected Deployments looks in: the watcher's indexes, and the ReplicaSet owners. */
 export interface AffectedLookups {
   pods: PodLookup;
-  deployments: DeploymentLookup;
+  deployments: Pick<DeploymentLookup, "get">;
   owners: Pick<ReplicaSetOwners, "ownerOf">;
   scope: OptInScope;
 }

@@ -12,7 +12,42 @@ import { countsAsOptedIn, type OptInScope } from "../../core/contract.ts";
 export interface DeploymentLookup {
   /** The Deployment as last seen: whole when it counts as opted in, else its name and selector only. */
   get(ref: DeploymentRef): V1Deployment | undefined;
+  /**
+   * The copy kept of `seen`'s Deployment once the watch has delivered `seen`'s version (the copy is then
+   * that version or newer: a watch delivers an object's versions in order), whole (counted as opted in);
+   * undefined otherwise, and the caller reads it from the apiserver.
+   */
+  notOlderThan(seen: V1Deployment): V1Deployment | undefined;
   readonly synced: Promise<void>;
+}
+
+/**
+ * The resourceVersions a watch delivered for each object, the latest `kept` of each: whether the copy at hand
+ * is a given version or newer, without comparing resourceVersions (opaque by the API's rules).
+ */
+export class DeliveredVersions {
+  private readonly versions = new Map<string, string[]>();
+  private readonly kept: number;
+
+  constructor(kept = 8) {
+    this.kept = kept;
+  }
+
+  delivered(key: string, version: string): void {
+    const versions = this.versions.get(key) ?? [];
+    versions.push(version);
+    if (versions.length > this.kept) versions.shift();
+    this.versions.set(key, versions);
+  }
+
+  /** Whether `version` of `key` was delivered (and not forgotten since); false when not known. */
+  has(key: string, version: string): boolean {
+    return this.versions.get(key)?.includes(version) ?? false;
+  }
+
+  forget(key: string): void {
+    this.versions.delete(key);
+  }
 }
 
 /** What is kept of a Deployment: an opted-in one without its managedFields, another by name and selector. */
@@ -32,6 +67,8 @@ export function slimDeployment(scope: OptInScope): (raw: KubernetesObject) => V1
 export class DeploymentIndex implements DeploymentLookup {
   readonly synced: Promise<void>;
   private readonly deployments = new Map<string, V1Deployment>();
+  /** The versions of each opted-in Deployment the watch delivered. */
+  private readonly versions = new DeliveredVersions();
   private readonly mirrors: Mirror<V1Deployment>[];
 
   constructor(options: { kube: Kube; log: Logger; scope: OptInScope; resyncMs?: number }) {
@@ -50,8 +87,8 @@ export class DeploymentIndex implements DeploymentLookup {
           resyncMs: options.resyncMs ?? 10 * 60_000,
           sink: {
             replace: (deployments) => this.replace(namespace, deployments),
-            put: (deployment) => this.deployments.set(keyOf(refOf(deployment)), deployment),
-            remove: (deployment) => this.deployments.delete(keyOf(refOf(deployment))),
+            put: (deployment) => this.put(deployment),
+            remove: (deployment) => this.remove(keyOf(refOf(deployment))),
           },
         }),
     );
@@ -60,6 +97,15 @@ export class DeploymentIndex implements DeploymentLookup {
 
   get(ref: DeploymentRef): V1Deployment | undefined {
     return this.deployments.get(keyOf(ref));
+  }
+
+  notOlderThan(seen: V1Deployment): V1Deployment | undefined {
+    const key = keyOf(refOf(seen));
+    const known = this.deployments.get(key);
+    const version = seen.metadata?.resourceVersion;
+    if (known?.status === undefined || version === undefined) return undefined;
+    if (known.metadata?.uid !== seen.metadata?.uid) return undefined;
+    return this.versions.has(key, version) ? known : undefined;
   }
 
   start(): void {
@@ -73,8 +119,21 @@ export class DeploymentIndex implements DeploymentLookup {
   /** A full list of one collection (`namespace`, or all): its entries are replaced, the others kept. */
   private replace(namespace: string | undefined, deployments: readonly V1Deployment[]): void {
     for (const [key, d] of this.deployments) {
-      if (namespace === undefined || d.metadata?.namespace === namespace) this.deployments.delete(key);
+      if (namespace === undefined || d.metadata?.namespace === namespace) this.remove(key);
     }
-    for (const d of deployments) this.deployments.set(keyOf(refOf(d)), d);
+    for (const d of deployments) this.put(d);
+  }
+
+  private put(deployment: V1Deployment): void {
+    const key = keyOf(refOf(deployment));
+    this.deployments.set(key, deployment);
+    const version = deployment.metadata?.resourceVersion;
+    if (deployment.status === undefined || version === undefined) this.versions.forget(key);
+    else this.versions.delivered(key, version);
+  }
+
+  private remove(key: string): void {
+    this.deployments.delete(key);
+    this.versions.forget(key);
   }
 }

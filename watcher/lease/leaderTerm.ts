@@ -29,7 +29,7 @@ import { queueAlarm } from "../alerts/queueAlarm.ts";
 import type { InterruptionLog } from "../recovery/interruptionLog.ts";
 import { Recovery } from "../recovery/loop.ts";
 import { nextRecoveryOf } from "../recovery/policy.ts";
-import { rolloutFollower } from "../moves/rollout.ts";
+import { indexedReads, rolloutFollower } from "../moves/rollout.ts";
 import { SqsConsumer } from "../sqs/consumer.ts";
 import { QueueReachability, type QueueState } from "../sqs/reachability.ts";
 import { optInScopeOf } from "../../core/config.ts";
@@ -71,7 +71,7 @@ export function leaderWork(parts: Omit<WatcherParts, "sqs">, signal: AbortSignal
   const deployments = withInventory(new KubeDeployments(kube, scope), metrics, signal);
   const { identity } = config.watcher;
   const recorder = new EventRecorder({ kube, identity, log, dryRun: config.migration.dryRun });
-  const followRollout = rolloutFollower(kube, config);
+  const followRollout = rolloutFollower(kube, config, indexedReads(kube, cluster));
   const common = { deployments, recorder, alerter, metrics, config, log, signal };
   const guards =
     config.migration.drainGuard && !config.migration.dryRun

@@ -4,6 +4,7 @@
 import type { V1Deployment } from "@kubernetes/client-node";
 import type { Config } from "../../core/config.ts";
 import { PermanentError, RetryableError, toError } from "../../core/errors.ts";
+import { WriteLane } from "../../core/kube.ts";
 import type { Logger } from "../../core/log.ts";
 import { rfc3339 } from "../../core/time.ts";
 import { priorityOf } from "../../core/contract.ts";
@@ -189,11 +190,15 @@ export class Migrator {
     }
     const deadline = deadlineOf(event).getTime();
     const outcomes = await Promise.all(
-      affected.map((d) =>
-        this.starts.run({ deadline, priority: priorityOf(d), name: keyOf(refOf(d)) }, () =>
+      affected.map(async (d) => {
+        const key = { deadline, priority: priorityOf(d), name: keyOf(refOf(d)) };
+        // the slot is the flip's alone: a guard's writes come after every waiting flip (WriteLane)
+        const started = await this.starts.run(key, () =>
           this.startMove(d, event, node, log, notFargate.get(keyOf(refOf(d)))),
-        ),
-      ),
+        );
+        await this.guardMove(started, event, node, log);
+        return started;
+      }),
     );
     reportMoves({ ...this.deps, dryRun: config.migration.dryRun }, event, node, outcomes, log, budget?.use);
     return outcomes;
@@ -290,15 +295,11 @@ export class Migrator {
           plan = planFor(current, config.fargate.fallback, notFargate);
           return plan.action === "move" ? migrationPatch(current, plan.to, event, node, context) : undefined;
         },
-        { attempts: MAX_FLIP_ATTEMPTS, dryRun, signal },
+        { attempts: MAX_FLIP_ATTEMPTS, dryRun, signal, lane: WriteLane.flip },
       );
       const deployment = update.deployment;
       if (plan.action === "skip") return { outcome: "skipped", deployment, plan };
       log.info({ dryRun }, `${dryRun ? "dry run: would flip" : "compute flipped"} to ${plan.to}`);
-      if (!dryRun && this.deps.guards) {
-        const guarded = await this.deps.guards.guard(deployment, node, deadlineOf(event), log);
-        reportGuard(this.deps.recorder, deployment, guarded);
-      }
       return plan.to === "fargate"
         ? { outcome: "moved", deployment, to: "fargate" }
         : { outcome: "moved", deployment, to: "on-demand", because: plan.because };
@@ -314,6 +315,20 @@ export class Migrator {
       log.error({ err }, "compute flip failed; the event will be retried");
       return { outcome: "failed", deployment: listed, error: toError(err) };
     }
+  }
+
+  /** Holds the drainers' evictions of a moved Deployment's pods on the node (see moves/drainGuard.ts). */
+  private async guardMove(
+    started: MoveStart,
+    event: InterruptionEvent,
+    node: string,
+    eventLog: Logger,
+  ): Promise<void> {
+    const { guards, config, recorder } = this.deps;
+    if (started.outcome !== "moved" || config.migration.dryRun || guards === undefined) return;
+    const { deployment } = started;
+    const log = eventLog.child(refOf(deployment));
+    reportGuard(recorder, deployment, await guards.guard(deployment, node, deadlineOf(event), log));
   }
 
   private async synced(): Promise<void> {

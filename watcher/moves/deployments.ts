@@ -13,7 +13,7 @@ import { backoff } from "../../core/backoff.ts";
 import { countsAsOptedIn, type OptInScope } from "../../core/contract.ts";
 import { strategyMergePatch } from "../../core/moveStrategy.ts";
 import { RetryableError } from "../../core/errors.ts";
-import { classify, statusOf, type Kube } from "../../core/kube.ts";
+import { classify, statusOf, WriteLane, type Kube } from "../../core/kube.ts";
 
 export interface DeploymentRef {
   namespace: string;
@@ -49,9 +49,15 @@ export interface Deployments {
    * Merge-patches annotations, labels and the strategy, stored only if `current` is still the stored
    * version (a RetryableError with status 409 otherwise).
    */
-  patch(current: V1Deployment, patch: DeploymentPatch, options?: { dryRun?: boolean }): Promise<V1Deployment>;
+  patch(current: V1Deployment, patch: DeploymentPatch, options?: PatchOptions): Promise<V1Deployment>;
   /** Writes `updated`'s difference from `current`, stored only if `current` is still the stored version. */
   replace(current: V1Deployment, updated: V1Deployment): Promise<V1Deployment>;
+}
+
+export interface PatchOptions {
+  dryRun?: boolean;
+  /** Its place in the write budget's order (default: routine). */
+  lane?: WriteLane;
 }
 
 const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
@@ -95,10 +101,10 @@ export class KubeDeployments implements Deployments {
   async patch(
     current: V1Deployment,
     patch: DeploymentPatch,
-    options: { dryRun?: boolean } = {},
+    options: PatchOptions = {},
   ): Promise<V1Deployment> {
     const ref = refOf(current);
-    await this.kube.limiter.take();
+    await this.kube.limiter.take(options.lane ?? WriteLane.routine);
     const { strategy, ...keys } = patch;
     const metadata = { ...keys, resourceVersion: current.metadata?.resourceVersion };
     const spec = strategy === undefined ? {} : { spec: { strategy: strategyMergePatch(strategy) } };
@@ -119,7 +125,7 @@ export class KubeDeployments implements Deployments {
 
   async replace(current: V1Deployment, updated: V1Deployment): Promise<V1Deployment> {
     const ref = refOf(current);
-    await this.kube.limiter.take();
+    await this.kube.limiter.take(WriteLane.routine);
     const body = [
       // a JSON patch cannot carry a precondition: the test makes the write fail (422) after a change
       { op: "test", path: "/metadata/resourceVersion", value: current.metadata?.resourceVersion ?? "" },
@@ -147,6 +153,8 @@ export interface UpdateOptions {
   /** First wait between tries, doubling; default 200 ms. */
   retryBaseMs?: number;
   dryRun?: boolean;
+  /** Its place in the write budget's order (default: routine). */
+  lane?: WriteLane;
   /** Stops retrying (the leader's term ended). */
   signal?: AbortSignal;
 }
@@ -166,14 +174,14 @@ export async function updateDeployment(
   change: (current: V1Deployment) => DeploymentPatch | undefined,
   options: UpdateOptions = {},
 ): Promise<UpdateResult> {
-  const { attempts = 5, retryBaseMs = 200, dryRun = false, signal } = options;
+  const { attempts = 5, retryBaseMs = 200, dryRun = false, signal, lane } = options;
   let current = start;
   for (let attempt = 1; ; attempt++) {
     try {
       if (attempt > 1) current = await deployments.read(refOf(current));
       const patch = change(current);
       if (patch === undefined) return { written: false, deployment: current };
-      return { written: true, deployment: await deployments.patch(current, patch, { dryRun }) };
+      return { written: true, deployment: await deployments.patch(current, patch, { dryRun, ...(lane === undefined ? {} : { lane }) }) };
     } catch (err) {
       if (!(err instanceof RetryableError) || attempt >= attempts || signal?.aborted) throw err;
       // a conflict is decided again at once on the stored version; anything else waits a little first

@@ -10,7 +10,7 @@
 import type { V1Deployment, V1Pod, V1PodDisruptionBudget } from "@kubernetes/client-node";
 import { isOffSpot, PREFIX, requestedCompute, Annotation } from "../../core/contract.ts";
 import { toError } from "../../core/errors.ts";
-import { classify, statusOf, type Kube } from "../../core/kube.ts";
+import { classify, statusOf, WriteLane, type Kube } from "../../core/kube.ts";
 import { isEmptySelector, selectorMatches } from "../../core/labelSelector.ts";
 import type { Logger } from "../../core/log.ts";
 import { parseTime, rfc3339 } from "../../core/time.ts";
@@ -129,6 +129,8 @@ export class DrainGuards {
   private readonly deps: DrainGuardDeps;
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly releasing = new Set<Promise<void>>();
+  /** Lists of the user's budgets under way, by namespace. */
+  private readonly budgetLists = new Map<string, Promise<V1PodDisruptionBudget[]>>();
 
   constructor(deps: DrainGuardDeps) {
     this.deps = deps;
@@ -176,19 +178,12 @@ export class DrainGuards {
     const body = guardFor(deployment, until, hashes);
     const name = body.metadata!.name!;
     try {
-      // the user's budgets only: a storm's own guards in the namespace would make each list grow with the moves
-      const budgets = (
-        await kube.policy.listNamespacedPodDisruptionBudget({
-          namespace: ref.namespace,
-          labelSelector: `!${GUARD_LABEL}`,
-        })
-      ).items;
-      const user = userBudgetOver(deployment, budgets);
+      const user = userBudgetOver(deployment, await this.userBudgets(ref.namespace));
       if (user !== undefined) {
         const detail = `its pods are covered by PodDisruptionBudget ${ref.namespace}/${user.metadata?.name}, which governs their evictions`;
         return { guarded: false, why: "user-pdb", detail };
       }
-      await kube.limiter.take();
+      await kube.limiter.take(WriteLane.guard);
       await kube.policy.createNamespacedPodDisruptionBudget({ namespace: ref.namespace, body });
       return { guarded: true, until, name };
     } catch (err) {
@@ -200,6 +195,21 @@ export class DrainGuards {
         detail: classify(err, `create PodDisruptionBudget ${ref.namespace}/${name}`).message,
       };
     }
+  }
+
+  /**
+   * The PodDisruptionBudgets of the namespace but the guards (a storm's own guards would make each list grow
+   * with the moves); the moves of one storm that ask while a list is under way share it.
+   */
+  private userBudgets(namespace: string): Promise<V1PodDisruptionBudget[]> {
+    const known = this.budgetLists.get(namespace);
+    if (known !== undefined) return known;
+    const list = this.deps.kube.policy
+      .listNamespacedPodDisruptionBudget({ namespace, labelSelector: `!${GUARD_LABEL}` })
+      .then((l) => l.items)
+      .finally(() => this.budgetLists.delete(namespace));
+    this.budgetLists.set(namespace, list);
+    return list;
   }
 
   /** Deletes the Deployment's guard, if it has one (the move's verdict is written, or its time is up). */
@@ -216,7 +226,7 @@ export class DrainGuards {
     const { kube, metrics, log } = this.deps;
     const name = guardName(ref.name);
     try {
-      await kube.limiter.take();
+      await kube.limiter.take(WriteLane.routine);
       await kube.policy.deleteNamespacedPodDisruptionBudget({ namespace: ref.namespace, name });
       metrics.drainGuards.inc({ result: `released-${why}` });
       log.info({ ...ref, guard: name, why }, "drain guard deleted");

@@ -140,6 +140,7 @@ export class FollowUps {
     const result = await this.deps.followRollout(ref, target, timeout, {
       log,
       signal,
+      written: deployment,
       abortIf: (current) => {
         const compute = requestedCompute(current);
         return compute === target ? undefined : `compute changed to ${compute ?? "an invalid value"}`;
@@ -182,6 +183,7 @@ export class FollowUps {
     const result = await this.deps.followRollout(refOf(stored), target, grace, {
       log,
       signal,
+      written: stored,
       abortIf: (current) => (unchanged(current) ? undefined : "the Deployment changed since its verdict"),
     });
     if (!result.ok || signal.aborted) return;

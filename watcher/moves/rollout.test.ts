@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { V1Deployment, V1DeploymentStatus } from "@kubernetes/client-node";
-import { rolloutStatus } from "./rollout.ts";
+import type { Kube } from "../../core/kube.ts";
+import { indexedReads, rolloutStatus } from "./rollout.ts";
 
 function deployment(status: V1DeploymentStatus, replicas = 2, generation = 3): V1Deployment {
   return {
@@ -79,5 +80,39 @@ describe("rolloutStatus", () => {
     expect(rolloutStatus(one)).toEqual({ done: true });
     const zero = { observedGeneration: 3, conditions: [progressing("NewReplicaSetAvailable")] };
     expect(rolloutStatus(deployment(zero, 0))).toEqual({ done: true });
+  });
+});
+
+describe("indexedReads", () => {
+  const written: V1Deployment = { metadata: { name: "web", namespace: "a", resourceVersion: "7", uid: "u" } };
+  const indexed: V1Deployment = { ...written, metadata: { ...written.metadata, resourceVersion: "9" } };
+  const stored: V1Deployment = { ...written, metadata: { ...written.metadata, resourceVersion: "10" } };
+
+  function reads(delivered: boolean) {
+    const asked: string[] = [];
+    const kube = {
+      apps: { readNamespacedDeployment: async () => (asked.push("GET deployment"), stored) },
+      core: { readNode: async ({ name }: { name: string }) => (asked.push(`GET node ${name}`), {}) },
+    } as unknown as Kube;
+    const r = indexedReads(kube, {
+      deployments: { notOlderThan: (seen) => (delivered && seen === written ? indexed : undefined) },
+      nodes: { byName: (name) => (name === "known" ? { metadata: { name } } : undefined) },
+    });
+    return { r, asked };
+  }
+
+  it("takes the index's copy once its watch delivered the version the move wrote, asking nothing", async () => {
+    const { r, asked } = reads(true);
+    expect(await r.deployment({ namespace: "a", name: "web" }, written)).toBe(indexed);
+    expect(await r.node("known")).toEqual({ metadata: { name: "known" } });
+    expect(asked).toEqual([]);
+  });
+
+  it("reads the apiserver while the watch lags the move's write, or with nothing seen yet", async () => {
+    const { r, asked } = reads(false);
+    expect(await r.deployment({ namespace: "a", name: "web" }, written)).toBe(stored);
+    expect(await r.deployment({ namespace: "a", name: "web" }, undefined)).toBe(stored);
+    await r.node("fargate-ip-10-0-0-1");
+    expect(asked).toEqual(["GET deployment", "GET deployment", "GET node fargate-ip-10-0-0-1"]);
   });
 });

@@ -1,11 +1,13 @@
 // Follows a Deployment after its compute changed: first the rollout, then health on the target compute.
 // Target-agnostic: migration follows moves to Fargate, recovery follows moves back to spot.
 import { setTimeout as sleep } from "node:timers/promises";
-import type { V1Deployment } from "@kubernetes/client-node";
+import type { V1Deployment, V1Node } from "@kubernetes/client-node";
 import type { Compute } from "../../core/contract.ts";
 import { classify, statusOf, type Kube } from "../../core/kube.ts";
 import type { Logger } from "../../core/log.ts";
 import type { Config } from "../../core/config.ts";
+import type { DeploymentLookup } from "../cluster/deploymentIndex.ts";
+import type { NodeLookup } from "../cluster/nodeIndex.ts";
 import type { DeploymentRef } from "./deployments.ts";
 import type { FollowResult } from "./patches.ts";
 import { describeWaiting, stuckPods, type StuckPod, type Waiting } from "./pendingPods.ts";
@@ -27,6 +29,42 @@ interface FollowOptions extends HealthOptions {
   signal?: AbortSignal;
   /** Checked on every read of the Deployment: a reason to stop following it (its compute changed again). */
   abortIf?: (deployment: V1Deployment) => string | undefined;
+  /** The Deployment as the move wrote it: no older copy of it is taken for its state. */
+  written?: V1Deployment;
+}
+
+/**
+ * Where a follow-up reads the Deployment and the nodes its pods run on: the watcher's indexes (watches)
+ * when they are current, the apiserver otherwise.
+ */
+export interface RolloutReads {
+  /** The Deployment, no older than `seen` (the version the follow-up last saw, or wrote). */
+  deployment(ref: DeploymentRef, seen: V1Deployment | undefined): Promise<V1Deployment>;
+  node(name: string): Promise<V1Node>;
+}
+
+/**
+ * Reads from the indexes when they hold what is asked: the Deployment once its watch has delivered the
+ * version the follow-up last saw (its copy is then that one or newer), a node by name; the apiserver
+ * otherwise.
+ */
+export function indexedReads(
+  kube: Kube,
+  indexes: { deployments: Pick<DeploymentLookup, "notOlderThan">; nodes: Pick<NodeLookup, "byName"> },
+): RolloutReads {
+  return {
+    deployment: async (ref, seen) =>
+      (seen && indexes.deployments.notOlderThan(seen)) ?? kube.apps.readNamespacedDeployment(ref),
+    node: async (name) => indexes.nodes.byName(name) ?? kube.core.readNode({ name }),
+  };
+}
+
+/** Reads from the apiserver alone. */
+export function apiserverReads(kube: Kube): RolloutReads {
+  return {
+    deployment: (ref) => kube.apps.readNamespacedDeployment(ref),
+    node: (name) => kube.core.readNode({ name }),
+  };
 }
 
 /** Follows a move of `ref` to `target` to a result, within `timeoutMs`. */
@@ -34,7 +72,7 @@ export type FollowRollout = (
   ref: DeploymentRef,
   target: Compute,
   timeoutMs: number,
-  options: Pick<FollowOptions, "log" | "signal" | "abortIf">,
+  options: Pick<FollowOptions, "log" | "signal" | "abortIf" | "written">,
 ) => Promise<FollowResult>;
 
 /** Where a Deployment's rollout stands, from its status alone (the logic of `kubectl rollout status`). */
@@ -70,10 +108,14 @@ export function rolloutStatus(deployment: V1Deployment): RolloutStatus {
 }
 
 /** `followRollout` over the cluster with the polling, health and Service settings the configuration asks for. */
-export function rolloutFollower(kube: Kube, config: Config): FollowRollout {
+export function rolloutFollower(
+  kube: Kube,
+  config: Config,
+  reads: RolloutReads = apiserverReads(kube),
+): FollowRollout {
   const { kubernetes, monitoring, migration } = config;
   return (ref, target, timeoutMs, options) =>
-    followRollout(kube, ref, target, timeoutMs, {
+    followRollout(kube, reads, ref, target, timeoutMs, {
       checkIntervalMs: monitoring.checkInterval,
       verificationDelayMs: migration.verificationDelay,
       ...(target === "fargate"
@@ -100,6 +142,7 @@ export function rolloutFollower(kube: Kube, config: Config): FollowRollout {
  */
 async function followRollout(
   kube: Kube,
+  reads: RolloutReads,
   ref: DeploymentRef,
   target: Compute,
   timeoutMs: number,
@@ -110,6 +153,7 @@ async function followRollout(
   const { log, signal } = options;
   let rolledOut = false;
   let lastWhy = "no status read yet";
+  let seen = options.written;
   // pods waiting longer than this are looked into: the shortest wait limit, or else the last poll's turn
   const limits = Object.values(options.waitLimitsMs ?? {});
   const lookIntoPodsAt =
@@ -117,7 +161,8 @@ async function followRollout(
   for (;;) {
     if (signal?.aborted) return { ok: false, why: "stopped before the rollout finished" };
     try {
-      const deployment = await kube.apps.readNamespacedDeployment(ref);
+      const deployment = await reads.deployment(ref, seen);
+      seen = deployment;
       const superseded = options.abortIf?.(deployment);
       if (superseded !== undefined) return { ok: false, why: superseded, superseded: true };
       const status = rolloutStatus(deployment);
@@ -133,7 +178,7 @@ async function followRollout(
           log.debug("rollout complete; verifying health");
           await pause(Math.min(options.verificationDelayMs ?? 0, deadline - Date.now()), signal);
         }
-        const health = await checkHealth(kube, deployment, target, options);
+        const health = await checkHealth(kube, deployment, target, { ...options, node: reads.node });
         if (health.ok) return { ok: true, seconds: (Date.now() - started) / 1000 };
         lastWhy = health.why;
       }

@@ -15,6 +15,8 @@ export interface HealthOptions {
   serviceName?: string;
   /** HTTP GET of the Deployment's health-path annotation on each pod. */
   httpCheck?: { retries: number; intervalMs: number; timeoutMs?: number };
+  /** Where a pod's node is read (default: the apiserver). */
+  node?: (name: string) => Promise<V1Node>;
 }
 
 /** True when a Service's (equality) selector selects pods with `labels`; a selector-less Service selects none. */
@@ -60,7 +62,7 @@ export async function checkHealth(
     const nodeName = pod.spec?.nodeName ?? "";
     let node = nodes.get(nodeName);
     if (node === undefined) {
-      node = await kube.core.readNode({ name: nodeName });
+      node = await (options.node?.(nodeName) ?? kube.core.readNode({ name: nodeName }));
       nodes.set(nodeName, node);
     }
     if (!arrivedOn(node, target)) {
