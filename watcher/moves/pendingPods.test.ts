@@ -1,6 +1,13 @@
 import type { EventsV1Event, V1Pod, V1PodStatus } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import { describeWaiting, longestWaiting, waitingReason, waitingSince } from "./pendingPods.ts";
+import {
+  describeWaiting,
+  longestWaiting,
+  untilALimit,
+  waitingReason,
+  waitingSince,
+  type WaitingPod,
+} from "./pendingPods.ts";
 
 const now = Date.parse("2026-11-30T10:05:00Z");
 const ago = (seconds: number) => new Date(now - seconds * 1000);
@@ -197,5 +204,25 @@ describe("waitingReason", () => {
     expect(describeWaiting({ pod: p, waiting: "starting", since: 0, forMs: 52_000 }, "why")).toBe(
       "pod web-1 starting for 52s: why",
     );
+  });
+});
+
+describe("untilALimit", () => {
+  const waited = (forMs: number) => ({ waiting: { forMs } as WaitingPod });
+  const limits = { unscheduled: 90_000, starting: 180_000 };
+
+  it("is the shortest time left before a kind's longest wait reaches its limit", () => {
+    expect(untilALimit({ unscheduled: waited(30_000), starting: waited(100_000) }, limits)).toBe(60_000);
+    expect(untilALimit({ starting: waited(170_000) }, limits)).toBe(10_000);
+  });
+
+  it("counts a kind with no pod waiting from zero: a pod that begins to wait now", () => {
+    expect(untilALimit({}, limits)).toBe(90_000);
+    expect(untilALimit({}, { starting: 180_000 })).toBe(180_000);
+  });
+
+  it("is zero once a wait is past its limit, and undefined without limits", () => {
+    expect(untilALimit({ unscheduled: waited(95_000) }, limits)).toBe(0);
+    expect(untilALimit({ unscheduled: waited(95_000) }, {})).toBeUndefined();
   });
 });

@@ -107,6 +107,22 @@ export interface StuckPod {
 }
 
 /**
+ * How long, from the clock reading behind `stuck`, until any new pod can have waited past its kind's limit:
+ * no pod of a kind has waited longer than that kind's longest, and a pod that begins to wait begins at
+ * zero. Undefined without limits.
+ */
+export function untilALimit(
+  stuck: Partial<Record<Waiting, Pick<StuckPod, "waiting">>>,
+  limits: Partial<Record<Waiting, number>>,
+): number | undefined {
+  const gaps = (["unscheduled", "starting"] as const).flatMap((kind) => {
+    const limit = limits[kind];
+    return limit === undefined ? [] : [limit - (stuck[kind]?.waiting.forMs ?? 0)];
+  });
+  return gaps.length === 0 ? undefined : Math.max(0, Math.min(...gaps));
+}
+
+/**
  * The Deployment's new pods waiting the longest, of each kind, with their reasons. Durations are measured
  * from a clock reading taken after the pods were read.
  */

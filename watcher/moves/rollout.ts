@@ -10,7 +10,7 @@ import type { DeploymentLookup } from "../cluster/deploymentIndex.ts";
 import type { NodeLookup } from "../cluster/nodeIndex.ts";
 import type { DeploymentRef } from "./deployments.ts";
 import type { FollowResult } from "./patches.ts";
-import { describeWaiting, stuckPods, type StuckPod, type Waiting } from "./pendingPods.ts";
+import { describeWaiting, stuckPods, untilALimit, type StuckPod, type Waiting } from "./pendingPods.ts";
 import { checkHealth, type HealthOptions } from "./workloadHealth.ts";
 
 export type RolloutStatus = { done: true } | { done: false; failed: boolean; why: string };
@@ -154,10 +154,7 @@ async function followRollout(
   let rolledOut = false;
   let lastWhy = "no status read yet";
   let seen = options.written;
-  // pods waiting longer than this are looked into: the shortest wait limit, or else the last poll's turn
-  const limits = Object.values(options.waitLimitsMs ?? {});
-  const lookIntoPodsAt =
-    started + (limits.length > 0 ? Math.min(...limits) : Math.max(0, timeoutMs - options.checkIntervalMs));
+  const looks = new PodLooks(started, deadline, options);
   for (;;) {
     if (signal?.aborted) return { ok: false, why: "stopped before the rollout finished" };
     try {
@@ -168,8 +165,7 @@ async function followRollout(
       const status = rolloutStatus(deployment);
       if (!status.done && status.failed) return { ok: false, why: status.why };
       if (!status.done) {
-        const lookInto = Date.now() >= lookIntoPodsAt;
-        const waiting = await whyNotDone(kube, deployment, status.why, lookInto, options.waitLimitsMs ?? {});
+        const waiting = await whyNotDone(kube, deployment, status.why, looks);
         if (waiting.failed !== undefined) return waiting.failed;
         lastWhy = waiting.why;
       } else {
@@ -202,18 +198,55 @@ async function followRollout(
 }
 
 /**
- * Why a rollout is not done yet: its status, or (`lookInto`) what holds its longest-waiting new pod; a failed
- * result once a new pod has waited past its kind's limit.
+ * When a follow-up looks into its new pods (a list of its ReplicaSets, pods and their Events): once one may
+ * have waited past its kind's limit (first at the shortest limit, then as `untilALimit` says after each
+ * look), and always at the last poll, so a timeout names what holds the pods as of then. Without limits,
+ * only at the last poll.
+ */
+class PodLooks {
+  readonly limits: Partial<Record<Waiting, number>>;
+  private at: number;
+  private readonly deadline: number;
+  private readonly intervalMs: number;
+
+  constructor(
+    started: number,
+    deadline: number,
+    options: Pick<FollowOptions, "waitLimitsMs" | "checkIntervalMs">,
+  ) {
+    this.limits = options.waitLimitsMs ?? {};
+    const limits = Object.values(this.limits);
+    this.deadline = deadline;
+    this.intervalMs = options.checkIntervalMs;
+    this.at = limits.length > 0 ? started + Math.min(...limits) : deadline - options.checkIntervalMs;
+  }
+
+  due(now: number): boolean {
+    return now >= this.at || this.deadline - now <= this.intervalMs;
+  }
+
+  /** After a look begun at `now` found `stuck`: the next is due when a limit may be reached. */
+  looked(now: number, stuck: Partial<Record<Waiting, StuckPod>>): void {
+    const next = untilALimit(stuck, this.limits);
+    if (next !== undefined) this.at = now + next;
+  }
+}
+
+/**
+ * Why a rollout is not done yet: its status, or (when `looks` says a look is due) what holds its
+ * longest-waiting new pod; a failed result once a new pod has waited past its kind's limit.
  */
 async function whyNotDone(
   kube: Kube,
   deployment: V1Deployment,
   statusWhy: string,
-  lookInto: boolean,
-  limits: Partial<Record<Waiting, number>>,
+  looks: PodLooks,
 ): Promise<{ why: string; failed?: FollowResult }> {
-  if (!lookInto) return { why: `rollout: ${statusWhy}` };
-  const over = overLimit(await stuckPods(kube, deployment), limits);
+  const now = Date.now();
+  if (!looks.due(now)) return { why: `rollout: ${statusWhy}` };
+  const stuck = await stuckPods(kube, deployment);
+  looks.looked(now, stuck);
+  const over = overLimit(stuck, looks.limits);
   if (over.failed !== undefined) {
     const { waiting, reason } = over.failed;
     const why = describeWaiting(waiting, reason);
