@@ -100,12 +100,10 @@ export class DeploymentIndex implements DeploymentLookup {
   }
 
   notOlderThan(seen: V1Deployment): V1Deployment | undefined {
+    // only whole copies have versions kept (put), and a Deployment deleted or relisted is forgotten
     const key = keyOf(refOf(seen));
-    const known = this.deployments.get(key);
     const version = seen.metadata?.resourceVersion;
-    if (known?.status === undefined || version === undefined) return undefined;
-    if (known.metadata?.uid !== seen.metadata?.uid) return undefined;
-    return this.versions.has(key, version) ? known : undefined;
+    return version !== undefined && this.versions.has(key, version) ? this.deployments.get(key) : undefined;
   }
 
   start(): void {

@@ -181,13 +181,7 @@ export async function updateDeployment(
       if (attempt > 1) current = await deployments.read(refOf(current));
       const patch = change(current);
       if (patch === undefined) return { written: false, deployment: current };
-      return {
-        written: true,
-        deployment: await deployments.patch(current, patch, {
-          dryRun,
-          ...(lane === undefined ? {} : { lane }),
-        }),
-      };
+      return { written: true, deployment: await deployments.patch(current, patch, { dryRun, lane }) };
     } catch (err) {
       if (!(err instanceof RetryableError) || attempt >= attempts || signal?.aborted) throw err;
       // a conflict is decided again at once on the stored version; anything else waits a little first

@@ -59,14 +59,6 @@ export function indexedReads(
   };
 }
 
-/** Reads from the apiserver alone. */
-export function apiserverReads(kube: Kube): RolloutReads {
-  return {
-    deployment: (ref) => kube.apps.readNamespacedDeployment(ref),
-    node: (name) => kube.core.readNode({ name }),
-  };
-}
-
 /** Follows a move of `ref` to `target` to a result, within `timeoutMs`. */
 export type FollowRollout = (
   ref: DeploymentRef,
@@ -108,11 +100,7 @@ export function rolloutStatus(deployment: V1Deployment): RolloutStatus {
 }
 
 /** `followRollout` over the cluster with the polling, health and Service settings the configuration asks for. */
-export function rolloutFollower(
-  kube: Kube,
-  config: Config,
-  reads: RolloutReads = apiserverReads(kube),
-): FollowRollout {
+export function rolloutFollower(kube: Kube, config: Config, reads: RolloutReads): FollowRollout {
   const { kubernetes, monitoring, migration } = config;
   return (ref, target, timeoutMs, options) =>
     followRollout(kube, reads, ref, target, timeoutMs, {
@@ -174,7 +162,7 @@ async function followRollout(
           log.debug("rollout complete; verifying health");
           await pause(Math.min(options.verificationDelayMs ?? 0, deadline - Date.now()), signal);
         }
-        const health = await checkHealth(kube, deployment, target, { ...options, node: reads.node });
+        const health = await checkHealth(kube, deployment, target, reads.node, options);
         if (health.ok) return { ok: true, seconds: (Date.now() - started) / 1000 };
         lastWhy = health.why;
       }

@@ -15,8 +15,6 @@ export interface HealthOptions {
   serviceName?: string;
   /** HTTP GET of the Deployment's health-path annotation on each pod. */
   httpCheck?: { retries: number; intervalMs: number; timeoutMs?: number };
-  /** Where a pod's node is read (default: the apiserver). */
-  node?: (name: string) => Promise<V1Node>;
 }
 
 /** True when a Service's (equality) selector selects pods with `labels`; a selector-less Service selects none. */
@@ -47,6 +45,8 @@ export async function checkHealth(
   kube: Kube,
   deployment: V1Deployment,
   target: Compute,
+  /** Where a pod's node is read (the node index, else the apiserver: see rollout.ts). */
+  readNode: (name: string) => Promise<V1Node>,
   options: HealthOptions = {},
 ): Promise<HealthResult> {
   const pods = await newPods(kube, deployment);
@@ -62,7 +62,7 @@ export async function checkHealth(
     const nodeName = pod.spec?.nodeName ?? "";
     let node = nodes.get(nodeName);
     if (node === undefined) {
-      node = await (options.node?.(nodeName) ?? kube.core.readNode({ name: nodeName }));
+      node = await readNode(nodeName);
       nodes.set(nodeName, node);
     }
     if (!arrivedOn(node, target)) {
